@@ -1,0 +1,13 @@
+//! quorumdns: an authoritative DNS service for dynamic DNS, replicated with Raft.
+//!
+//! Data flow: HTTP/DNS handlers build a [`state::Command`], [`raft`] replicates it, every
+//! node's state machine runs [`state::State::apply`] and publishes an immutable
+//! DNS snapshot that the DNS query path reads without locks. See docs/ARCHITECTURE.md.
+
+pub mod codec;
+pub mod dns;
+pub mod metrics;
+pub mod model;
+pub mod raft;
+pub mod state;
+pub mod store;

@@ -1,0 +1,107 @@
+//! Every metric the node exports, by name, in one place (docs/metrics.md describes them).
+//! Metrics live in one process-wide registry served at `/metrics`.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let r = Registry::new_custom(Some("quorumdns".into()), None).expect("static prefix is valid");
+    #[cfg(target_os = "linux")]
+    let _ = r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+    r
+});
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
+    REGISTRY.register(Box::new(c.clone())).expect("metric names are unique");
+    c
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+fn gauge(name: &str, help: &str) -> IntGauge {
+    register(IntGauge::new(name, help).expect("valid metric"))
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+}
+
+fn histogram_vec(name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    register(HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric"))
+}
+
+// ---------------------------------------------------------------- names
+pub const DNS_QUERIES: &str = "dns_queries_total";
+pub const DNS_QUERY_SECONDS: &str = "dns_query_duration_seconds";
+pub const DNS_DROPPED: &str = "dns_dropped_total";
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_REQUEST_SECONDS: &str = "http_request_duration_seconds";
+pub const RAFT_APPLIED_INDEX: &str = "raft_applied_index";
+pub const RAFT_RPC_REJECTED: &str = "raft_rpc_rejected_total";
+pub const STORAGE_FLUSH_SECONDS: &str = "storage_flush_duration_seconds";
+pub const ZONE_SERIAL: &str = "zone_serial";
+pub const ZONE_RECORDS: &str = "zone_records";
+pub const COMMANDS: &str = "commands_total";
+
+// ---------------------------------------------------------------- dns
+pub static DNS_QUERIES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(DNS_QUERIES, "DNS queries answered, by query type, response code and transport", &["qtype", "rcode", "transport"])
+});
+pub static DNS_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        DNS_QUERY_SECONDS,
+        "Time to compute a DNS answer (excluding socket IO)",
+        &["transport"],
+        vec![1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2],
+    )
+});
+pub static DNS_DROPPED_TOTAL: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec(DNS_DROPPED, "DNS packets dropped without an answer, by reason", &["reason"]));
+
+// ---------------------------------------------------------------- http
+pub static HTTP_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(HTTP_REQUESTS, "HTTP requests, by route and status", &["route", "status"])
+});
+pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        HTTP_REQUEST_SECONDS,
+        "HTTP request latency by route",
+        &["route"],
+        vec![1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.5, 1.0, 5.0],
+    )
+});
+
+// ---------------------------------------------------------------- raft and storage
+pub static RAFT_APPLIED: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_APPLIED_INDEX, "Last log index applied by this node's state machine"));
+pub static RAFT_RPC_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(RAFT_RPC_REJECTED, "Raft RPCs refused, by reason (auth, decode)", &["reason"])
+});
+pub static STORAGE_FLUSH_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        STORAGE_FLUSH_SECONDS,
+        "Time to flush the sled database to disk, by caller",
+        &["what"],
+        vec![1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 1.0],
+    )
+});
+
+// ---------------------------------------------------------------- state
+pub static ZONE_SERIAL_GAUGE: LazyLock<IntGaugeVec> =
+    LazyLock::new(|| gauge_vec(ZONE_SERIAL, "Current SOA serial per zone", &["zone"]));
+pub static ZONE_RECORDS_GAUGE: LazyLock<IntGaugeVec> =
+    LazyLock::new(|| gauge_vec(ZONE_RECORDS, "Resource records per zone, SOA included", &["zone"]));
+pub static COMMANDS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(COMMANDS, "Commands applied by the state machine, by kind and result", &["kind", "result"])
+});
+
+/// Prometheus text exposition of everything registered.
+pub fn render() -> String {
+    let encoder = prometheus::TextEncoder::new();
+    encoder.encode_to_string(&REGISTRY.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
+}

@@ -1,0 +1,12 @@
+//! Pure domain types: names, record data, zones, serials. No IO.
+
+pub mod name;
+pub mod presentation;
+pub mod record;
+pub mod serial;
+pub mod zone;
+
+pub use name::{Fqdn, NameError};
+pub use record::{RData, RDataError, RType, RecordSet};
+pub use serial::Serial;
+pub use zone::{Node, SoaParams, Zone};

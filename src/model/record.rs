@@ -1,0 +1,236 @@
+//! Record types and data the service serves, with their wire and presentation forms.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+use super::name::{Fqdn, NameError};
+
+/// The record types quorumdns stores. SOA lives in the zone's own fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RType {
+    A,
+    Ns,
+    Cname,
+    Soa,
+    Ptr,
+    Mx,
+    Txt,
+    Aaaa,
+    Srv,
+    Caa,
+}
+
+impl RType {
+    pub const ALL: [RType; 10] = [
+        RType::A,
+        RType::Ns,
+        RType::Cname,
+        RType::Soa,
+        RType::Ptr,
+        RType::Mx,
+        RType::Txt,
+        RType::Aaaa,
+        RType::Srv,
+        RType::Caa,
+    ];
+
+    pub fn code(self) -> u16 {
+        match self {
+            RType::A => 1,
+            RType::Ns => 2,
+            RType::Cname => 5,
+            RType::Soa => 6,
+            RType::Ptr => 12,
+            RType::Mx => 15,
+            RType::Txt => 16,
+            RType::Aaaa => 28,
+            RType::Srv => 33,
+            RType::Caa => 257,
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<RType> {
+        RType::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RType::A => "A",
+            RType::Ns => "NS",
+            RType::Cname => "CNAME",
+            RType::Soa => "SOA",
+            RType::Ptr => "PTR",
+            RType::Mx => "MX",
+            RType::Txt => "TXT",
+            RType::Aaaa => "AAAA",
+            RType::Srv => "SRV",
+            RType::Caa => "CAA",
+        }
+    }
+}
+
+impl fmt::Display for RType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown or unsupported record type {0:?}")]
+pub struct UnknownType(pub String);
+
+impl std::str::FromStr for RType {
+    type Err = UnknownType;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownType(s.to_string()))
+    }
+}
+
+/// The data of one resource record. Ordering is derived so record sets can be kept
+/// sorted and deduplicated, which makes state (and thus answers) independent of the
+/// order in which records were added.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RData {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Ns(Fqdn),
+    Cname(Fqdn),
+    Ptr(Fqdn),
+    Mx { preference: u16, exchange: Fqdn },
+    /// Character strings, each at most 255 octets.
+    Txt(Vec<Vec<u8>>),
+    Srv { priority: u16, weight: u16, port: u16, target: Fqdn },
+    Caa { flags: u8, tag: String, value: Vec<u8> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RDataError {
+    #[error("{rtype} record data {data:?} is invalid: {reason}")]
+    Invalid { rtype: RType, data: String, reason: String },
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("SOA records are managed through the zone, not as record sets")]
+    SoaNotARecordSet,
+}
+
+impl RData {
+    pub fn rtype(&self) -> RType {
+        match self {
+            RData::A(_) => RType::A,
+            RData::Aaaa(_) => RType::Aaaa,
+            RData::Ns(_) => RType::Ns,
+            RData::Cname(_) => RType::Cname,
+            RData::Ptr(_) => RType::Ptr,
+            RData::Mx { .. } => RType::Mx,
+            RData::Txt(_) => RType::Txt,
+            RData::Srv { .. } => RType::Srv,
+            RData::Caa { .. } => RType::Caa,
+        }
+    }
+
+    /// Checks limits that the type system does not: TXT string lengths, CAA tag syntax.
+    pub fn validate(&self) -> Result<(), RDataError> {
+        let invalid = |reason: &str| RDataError::Invalid {
+            rtype: self.rtype(),
+            data: self.to_string(),
+            reason: reason.to_string(),
+        };
+        match self {
+            RData::Txt(strings) => {
+                if strings.is_empty() {
+                    return Err(invalid("TXT needs at least one string"));
+                }
+                if strings.iter().any(|s| s.len() > 255) {
+                    return Err(invalid("a TXT character-string is at most 255 octets"));
+                }
+                if self.wire_len() > 65535 {
+                    return Err(invalid("record data longer than 65535 octets"));
+                }
+            }
+            RData::Caa { tag, value, .. } => {
+                if tag.is_empty()
+                    || tag.len() > 15
+                    || !tag.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(invalid("CAA tag must be 1-15 letters or digits"));
+                }
+                if value.len() > 4096 {
+                    return Err(invalid("CAA value too long"));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Appends the RDATA (without RDLENGTH) in uncompressed wire format.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        match self {
+            RData::A(ip) => out.extend_from_slice(&ip.octets()),
+            RData::Aaaa(ip) => out.extend_from_slice(&ip.octets()),
+            RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) => n.write_wire(out),
+            RData::Mx { preference, exchange } => {
+                out.extend_from_slice(&preference.to_be_bytes());
+                exchange.write_wire(out);
+            }
+            RData::Txt(strings) => {
+                for s in strings {
+                    out.push(s.len() as u8);
+                    out.extend_from_slice(s);
+                }
+            }
+            RData::Srv { priority, weight, port, target } => {
+                out.extend_from_slice(&priority.to_be_bytes());
+                out.extend_from_slice(&weight.to_be_bytes());
+                out.extend_from_slice(&port.to_be_bytes());
+                target.write_wire(out);
+            }
+            RData::Caa { flags, tag, value } => {
+                out.push(*flags);
+                out.push(tag.len() as u8);
+                out.extend_from_slice(tag.as_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+    }
+
+    pub fn wire_len(&self) -> usize {
+        let mut v = Vec::new();
+        self.write_wire(&mut v);
+        v.len()
+    }
+
+    /// Parses RFC 1035 presentation format (`10 mail.example.test.`, `"v=spf1 -all"`).
+    /// Relative names are not accepted here: the API and the zone file importer make
+    /// names absolute before calling this.
+    pub fn parse(rtype: RType, text: &str) -> Result<RData, RDataError> {
+        crate::model::presentation::parse_rdata(rtype, text)
+    }
+}
+
+impl fmt::Display for RData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::model::presentation::fmt_rdata(self, f)
+    }
+}
+
+/// All records of one type at one name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSet {
+    pub ttl: u32,
+    /// Sorted and deduplicated.
+    pub data: Vec<RData>,
+}
+
+impl RecordSet {
+    pub fn new(ttl: u32, mut data: Vec<RData>) -> Self {
+        data.sort();
+        data.dedup();
+        RecordSet { ttl, data }
+    }
+}

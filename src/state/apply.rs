@@ -1,0 +1,333 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{ApplyError, Command, Event, RecordSpec};
+use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone};
+
+/// Everything the cluster agrees on. Serialized whole into Raft snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub zones: BTreeMap<Fqdn, Zone>,
+    /// Last serial of each deleted zone, so a zone created again under the same name
+    /// continues after it and a secondary never sees the serial go backwards.
+    pub retired_serials: BTreeMap<Fqdn, Serial>,
+}
+
+/// What an applied command changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub events: Vec<Event>,
+    /// Zones whose serial changed in this entry, with the new serial.
+    pub serials: Vec<(Fqdn, Serial)>,
+}
+
+impl Applied {
+    pub fn changed(&self) -> bool {
+        !self.events.is_empty()
+    }
+}
+
+/// Per-entry bookkeeping: which zones changed and which had their serial set explicitly.
+#[derive(Default)]
+struct Tracker {
+    events: Vec<Event>,
+    touched: BTreeSet<Fqdn>,
+    serial_set: BTreeSet<Fqdn>,
+    deleted: BTreeSet<Fqdn>,
+}
+
+impl State {
+    /// Applies one log entry's command. On error nothing has changed.
+    pub fn apply(&mut self, command: &Command) -> Result<Applied, ApplyError> {
+        let mut tracker = Tracker::default();
+        match command {
+            Command::Batch(cmds) => {
+                if cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
+                    return Err(ApplyError::NestedBatch);
+                }
+                let backup = self.clone_touched(cmds);
+                for cmd in cmds {
+                    if let Err(e) = self.apply_one(cmd, &mut tracker) {
+                        self.restore(backup);
+                        return Err(e);
+                    }
+                }
+            }
+            cmd => self.apply_one(cmd, &mut tracker)?,
+        }
+        Ok(self.finish(tracker))
+    }
+
+    pub fn zone_for(&self, name: &Fqdn) -> Option<&Zone> {
+        // The longest matching origin: walk up from the name.
+        let mut cur = Some(name.clone());
+        while let Some(n) = cur {
+            if let Some(z) = self.zones.get(&n) {
+                return Some(z);
+            }
+            cur = n.parent();
+        }
+        None
+    }
+
+    fn finish(&mut self, t: Tracker) -> Applied {
+        let mut serials = Vec::new();
+        for origin in &t.touched {
+            if t.deleted.contains(origin) {
+                continue;
+            }
+            if let Some(zone) = self.zones.get_mut(origin) {
+                if !t.serial_set.contains(origin) {
+                    zone.serial = zone.serial.next();
+                }
+                serials.push((origin.clone(), zone.serial));
+            }
+        }
+        let mut events = t.events;
+        events.extend(
+            serials.iter().map(|(zone, serial)| Event::SerialBumped { zone: zone.clone(), serial: *serial }),
+        );
+        Applied { events, serials }
+    }
+
+    fn clone_touched(&self, cmds: &[Command]) -> (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>) {
+        let zones = cmds
+            .iter()
+            .filter_map(zone_of)
+            .map(|z| (z.clone(), self.zones.get(z).cloned()))
+            .collect();
+        (zones, self.retired_serials.clone())
+    }
+
+    fn restore(&mut self, (zones, retired): (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>)) {
+        for (origin, zone) in zones {
+            match zone {
+                Some(z) => self.zones.insert(origin, z),
+                None => self.zones.remove(&origin),
+            };
+        }
+        self.retired_serials = retired;
+    }
+
+    fn zone_mut(&mut self, origin: &Fqdn) -> Result<&mut Zone, ApplyError> {
+        self.zones.get_mut(origin).ok_or_else(|| ApplyError::NoSuchZone(origin.clone()))
+    }
+
+    fn apply_one(&mut self, command: &Command, t: &mut Tracker) -> Result<(), ApplyError> {
+        match command {
+            Command::CreateZone { origin, soa, ns, ns_ttl, serial } => {
+                self.create_zone(origin, soa, ns, *ns_ttl, *serial, t)
+            }
+            Command::DeleteZone { origin } => {
+                let zone = self.zones.remove(origin).ok_or_else(|| ApplyError::NoSuchZone(origin.clone()))?;
+                self.retired_serials.insert(origin.clone(), zone.serial);
+                t.deleted.insert(origin.clone());
+                t.events.push(Event::ZoneDeleted { origin: origin.clone(), last_serial: zone.serial });
+                Ok(())
+            }
+            Command::UpdateSoa { zone, soa } => {
+                validate_soa(zone, soa)?;
+                let z = self.zone_mut(zone)?;
+                if &z.soa != soa {
+                    z.soa = soa.clone();
+                    t.touched.insert(zone.clone());
+                    t.events.push(Event::SoaUpdated { zone: zone.clone() });
+                }
+                Ok(())
+            }
+            Command::SetRecordSet { zone, name, rtype, ttl, data } => {
+                self.set_rrset(zone, name, *rtype, *ttl, data.clone(), t)
+            }
+            Command::AddRecords { zone, name, rtype, ttl, data } => {
+                let mut merged = self
+                    .zone_mut(zone)?
+                    .rrset(name, *rtype)
+                    .map(|s| s.data.clone())
+                    .unwrap_or_default();
+                merged.extend(data.iter().cloned());
+                self.set_rrset(zone, name, *rtype, *ttl, merged, t)
+            }
+            Command::DeleteRecordSet { zone, name, rtype } => {
+                self.set_rrset(zone, name, *rtype, 0, Vec::new(), t)
+            }
+            Command::ReplaceZone { zone, soa, serial, records } => {
+                self.replace_zone(zone, soa, *serial, records, t)
+            }
+            Command::Batch(_) => Err(ApplyError::NestedBatch),
+        }
+    }
+
+    fn create_zone(
+        &mut self,
+        origin: &Fqdn,
+        soa: &SoaParams,
+        ns: &[Fqdn],
+        ns_ttl: u32,
+        serial: Option<Serial>,
+        t: &mut Tracker,
+    ) -> Result<(), ApplyError> {
+        if self.zones.contains_key(origin) {
+            return Err(ApplyError::ZoneExists(origin.clone()));
+        }
+        if let Some(existing) = self.zones.keys().find(|z| z.is_in(origin) || origin.is_in(z)) {
+            return Err(ApplyError::ZoneOverlap { new: origin.clone(), existing: existing.clone() });
+        }
+        validate_soa(origin, soa)?;
+        if ns.is_empty() {
+            return Err(ApplyError::ApexNsRequired(origin.clone()));
+        }
+        let wanted = serial.unwrap_or(Serial(1));
+        let serial = match self.retired_serials.get(origin) {
+            Some(old) => old.advance_to(wanted),
+            None => wanted,
+        };
+        let mut zone = Zone::new(origin.clone(), soa.clone(), serial);
+        let ns_data = ns.iter().cloned().map(RData::Ns).collect();
+        zone.nodes.entry(origin.clone()).or_default().insert(RType::Ns, RecordSet::new(ns_ttl, ns_data));
+        self.zones.insert(origin.clone(), zone);
+        t.touched.insert(origin.clone());
+        t.serial_set.insert(origin.clone());
+        t.deleted.remove(origin);
+        t.events.push(Event::ZoneCreated { origin: origin.clone(), serial });
+        Ok(())
+    }
+
+    fn set_rrset(
+        &mut self,
+        zone: &Fqdn,
+        name: &Fqdn,
+        rtype: RType,
+        ttl: u32,
+        data: Vec<RData>,
+        t: &mut Tracker,
+    ) -> Result<(), ApplyError> {
+        let z = self.zone_mut(zone)?;
+        check_record(z, name, rtype, &data)?;
+        let new = RecordSet::new(ttl, data);
+        let old = z.rrset(name, rtype).cloned();
+        if new.data.is_empty() && old.is_none() {
+            return Ok(());
+        }
+        if old.as_ref() == Some(&new) {
+            return Ok(());
+        }
+        if new.data.is_empty() {
+            let node = z.nodes.get_mut(name).expect("old set exists, so its node does");
+            node.remove(&rtype);
+            if node.is_empty() {
+                z.nodes.remove(name);
+            }
+        } else {
+            z.nodes.entry(name.clone()).or_default().insert(rtype, new.clone());
+        }
+        t.touched.insert(zone.clone());
+        t.events.push(Event::RecordSetChanged {
+            zone: zone.clone(),
+            name: name.clone(),
+            rtype,
+            old: old.map(|s| s.data).unwrap_or_default(),
+            new: new.data,
+            ttl,
+        });
+        Ok(())
+    }
+
+    fn replace_zone(
+        &mut self,
+        zone: &Fqdn,
+        soa: &SoaParams,
+        serial: Option<Serial>,
+        records: &[RecordSpec],
+        t: &mut Tracker,
+    ) -> Result<(), ApplyError> {
+        validate_soa(zone, soa)?;
+        let current = self.zones.get(zone).ok_or_else(|| ApplyError::NoSuchZone(zone.clone()))?;
+        let mut next = Zone::new(zone.clone(), soa.clone(), current.serial);
+        let mut grouped: BTreeMap<(Fqdn, RType), (u32, Vec<RData>)> = BTreeMap::new();
+        for r in records {
+            let e = grouped.entry((r.name.clone(), r.data.rtype())).or_insert((r.ttl, Vec::new()));
+            e.0 = e.0.min(r.ttl);
+            e.1.push(r.data.clone());
+        }
+        for ((name, rtype), (ttl, data)) in grouped {
+            check_record(&next, &name, rtype, &data)?;
+            next.nodes.entry(name).or_default().insert(rtype, RecordSet::new(ttl, data));
+        }
+        if next.rrset(zone, RType::Ns).is_none() {
+            return Err(ApplyError::ApexNsRequired(zone.clone()));
+        }
+        if next.nodes == current.nodes && next.soa == current.soa {
+            return Ok(());
+        }
+        next.serial = match serial {
+            Some(s) => current.serial.advance_to(s),
+            None => current.serial.next(),
+        };
+        self.zones.insert(zone.clone(), next);
+        t.touched.insert(zone.clone());
+        t.serial_set.insert(zone.clone());
+        t.events.push(Event::ZoneReplaced { zone: zone.clone() });
+        Ok(())
+    }
+}
+
+fn zone_of(cmd: &Command) -> Option<&Fqdn> {
+    match cmd {
+        Command::CreateZone { origin, .. } | Command::DeleteZone { origin } => Some(origin),
+        Command::UpdateSoa { zone, .. }
+        | Command::SetRecordSet { zone, .. }
+        | Command::AddRecords { zone, .. }
+        | Command::DeleteRecordSet { zone, .. }
+        | Command::ReplaceZone { zone, .. } => Some(zone),
+        Command::Batch(_) => None,
+    }
+}
+
+fn validate_soa(origin: &Fqdn, soa: &SoaParams) -> Result<(), ApplyError> {
+    if origin.is_wildcard() {
+        return Err(ApplyError::InvalidData(format!("zone name {origin} cannot be a wildcard")));
+    }
+    if soa.refresh == 0 || soa.retry == 0 || soa.expire == 0 {
+        return Err(ApplyError::InvalidData("SOA refresh, retry and expire must be positive".into()));
+    }
+    Ok(())
+}
+
+/// Checks that (name, type, data) may stand in zone `z` as it is now.
+fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) -> Result<(), ApplyError> {
+    if !name.is_in(&z.origin) {
+        return Err(ApplyError::OutOfZone { name: name.clone(), zone: z.origin.clone() });
+    }
+    if rtype == RType::Soa {
+        return Err(ApplyError::SoaNotARecordSet);
+    }
+    if let Some(bad) = data.iter().find(|d| d.rtype() != rtype) {
+        return Err(ApplyError::TypeMismatch { expected: rtype, found: bad.rtype() });
+    }
+    for d in data {
+        d.validate().map_err(|e| ApplyError::InvalidData(e.to_string()))?;
+    }
+    if data.is_empty() {
+        if rtype == RType::Ns && name == &z.origin {
+            return Err(ApplyError::ApexNsRequired(z.origin.clone()));
+        }
+        return Ok(());
+    }
+    if rtype == RType::Cname {
+        if name == &z.origin {
+            return Err(ApplyError::CnameAtApex(name.clone()));
+        }
+        if data.len() > 1 {
+            return Err(ApplyError::InvalidData(format!("{name} can hold only one CNAME")));
+        }
+    }
+    if let Some(node) = z.nodes.get(name) {
+        let others = node.keys().any(|t| *t != rtype);
+        if others && (rtype == RType::Cname || node.contains_key(&RType::Cname)) {
+            return Err(ApplyError::CnameConflict(name.clone()));
+        }
+    }
+    Ok(())
+}
+

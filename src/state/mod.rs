@@ -1,0 +1,24 @@
+//! The replicated state machine: `apply(state, command) -> (events, outcome)`.
+//! Deterministic: no clock, no randomness, no IO. Time and ids travel in the command.
+
+mod apply;
+mod command;
+
+pub use apply::{Applied, State};
+pub use command::{ApplyError, Command, Event, RecordSpec};
+
+#[cfg(test)]
+mod tests;
+
+/// Told about every change of the applied state, after the state machine applied a batch
+/// of entries or installed a snapshot. Implementors publish derived read models (the DNS
+/// snapshot, metrics); they must not block.
+pub trait StateObserver: Send + Sync + 'static {
+    /// `changed_zones` is `None` when everything may have changed (snapshot install, start).
+    fn state_changed(
+        &self,
+        state: &State,
+        changed_zones: Option<&std::collections::BTreeSet<crate::model::Fqdn>>,
+        applied_index: u64,
+    );
+}

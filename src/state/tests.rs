@@ -1,0 +1,176 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::model::{Fqdn, RData, RType, Serial, SoaParams};
+use crate::state::{ApplyError, Command};
+
+fn n(s: &str) -> Fqdn {
+    Fqdn::parse(s).unwrap()
+}
+
+fn zone_cmd(origin: &str) -> Command {
+    let o = n(origin);
+    Command::CreateZone {
+        soa: SoaParams::defaults_for(&o),
+        ns: vec![o.child("ns1").unwrap()],
+        origin: o,
+        ns_ttl: 3600,
+        serial: None,
+    }
+}
+
+fn set_a(zone: &str, name: &str, ips: &[&str]) -> Command {
+    Command::SetRecordSet {
+        zone: n(zone),
+        name: n(name),
+        rtype: RType::A,
+        ttl: 60,
+        data: ips.iter().map(|ip| RData::A(ip.parse().unwrap())).collect(),
+    }
+}
+
+fn serial(state: &State, zone: &str) -> Serial {
+    state.zones[&n(zone)].serial
+}
+
+#[test]
+fn a_change_bumps_the_serial_exactly_once() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    assert_eq!(serial(&s, "dyn.test"), Serial(1));
+    let applied = s.apply(&set_a("dyn.test", "h.dyn.test", &["192.0.2.1", "192.0.2.2"])).unwrap();
+    assert_eq!(applied.serials, vec![(n("dyn.test"), Serial(2))]);
+    assert_eq!(serial(&s, "dyn.test"), Serial(2));
+}
+
+#[test]
+fn a_no_op_keeps_the_serial_and_emits_nothing() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    s.apply(&set_a("dyn.test", "h.dyn.test", &["192.0.2.1"])).unwrap();
+    let again = s.apply(&set_a("dyn.test", "h.dyn.test", &["192.0.2.1"])).unwrap();
+    assert!(!again.changed());
+    assert_eq!(serial(&s, "dyn.test"), Serial(2));
+    let del_missing = s
+        .apply(&Command::DeleteRecordSet { zone: n("dyn.test"), name: n("x.dyn.test"), rtype: RType::Txt })
+        .unwrap();
+    assert!(!del_missing.changed());
+}
+
+#[test]
+fn refused_commands_change_nothing() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    let before = s.clone();
+    assert!(matches!(s.apply(&set_a("dyn.test", "h.other.test", &["192.0.2.1"])), Err(ApplyError::OutOfZone { .. })));
+    assert!(matches!(s.apply(&set_a("nope.test", "h.nope.test", &["192.0.2.1"])), Err(ApplyError::NoSuchZone(_))));
+    assert!(matches!(s.apply(&zone_cmd("dyn.test")), Err(ApplyError::ZoneExists(_))));
+    assert!(matches!(s.apply(&zone_cmd("sub.dyn.test")), Err(ApplyError::ZoneOverlap { .. })));
+    assert!(matches!(
+        s.apply(&Command::DeleteRecordSet { zone: n("dyn.test"), name: n("dyn.test"), rtype: RType::Ns }),
+        Err(ApplyError::ApexNsRequired(_))
+    ));
+    assert_eq!(s, before);
+}
+
+#[test]
+fn cname_must_stand_alone() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    s.apply(&set_a("dyn.test", "h.dyn.test", &["192.0.2.1"])).unwrap();
+    let cname = Command::SetRecordSet {
+        zone: n("dyn.test"),
+        name: n("h.dyn.test"),
+        rtype: RType::Cname,
+        ttl: 60,
+        data: vec![RData::Cname(n("x.test"))],
+    };
+    assert!(matches!(s.apply(&cname), Err(ApplyError::CnameConflict(_))));
+}
+
+#[test]
+fn a_failing_batch_is_rolled_back_whole() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    let before = s.clone();
+    let batch = Command::Batch(vec![
+        set_a("dyn.test", "a.dyn.test", &["192.0.2.1"]),
+        set_a("dyn.test", "b.elsewhere.test", &["192.0.2.1"]),
+    ]);
+    assert!(s.apply(&batch).is_err());
+    assert_eq!(s, before);
+    let ok = Command::Batch(vec![
+        set_a("dyn.test", "a.dyn.test", &["192.0.2.1"]),
+        set_a("dyn.test", "b.dyn.test", &["192.0.2.1"]),
+    ]);
+    let applied = s.apply(&ok).unwrap();
+    assert_eq!(applied.serials, vec![(n("dyn.test"), Serial(2))], "one bump per entry");
+}
+
+#[test]
+fn a_recreated_zone_continues_its_old_serial() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    for i in 0..5 {
+        s.apply(&set_a("dyn.test", "h.dyn.test", &[&format!("192.0.2.{i}")])).unwrap();
+    }
+    let last = serial(&s, "dyn.test");
+    s.apply(&Command::DeleteZone { origin: n("dyn.test") }).unwrap();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    assert!(serial(&s, "dyn.test").is_after(last));
+}
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let name = prop::sample::select(vec!["a", "b", "c", "*.w", "dyn.test"]);
+    let zone = prop::sample::select(vec!["dyn.test", "other.test"]);
+    let ip = any::<u8>().prop_map(|o| RData::A(std::net::Ipv4Addr::new(192, 0, 2, o)));
+    prop_oneof![
+        (zone.clone(), name.clone(), prop::collection::vec(ip, 0..3)).prop_map(|(z, h, data)| {
+            let name = if h == "dyn.test" { n(z) } else { n(&format!("{h}.{z}")) };
+            Command::SetRecordSet { zone: n(z), name, rtype: RType::A, ttl: 60, data }
+        }),
+        (zone.clone(), name.clone()).prop_map(|(z, h)| Command::SetRecordSet {
+            zone: n(z),
+            name: n(&format!("{h}.{z}")),
+            rtype: RType::Cname,
+            ttl: 60,
+            data: vec![RData::Cname(n("target.example"))],
+        }),
+        zone.clone().prop_map(|z| Command::DeleteZone { origin: n(z) }),
+        zone.prop_map(zone_cmd),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn apply_is_deterministic_and_serials_never_go_backwards(cmds in prop::collection::vec(arb_command(), 1..60)) {
+        let mut a = State::default();
+        let mut b = State::default();
+        let mut seen: std::collections::BTreeMap<Fqdn, Serial> = Default::default();
+        for cmd in &cmds {
+            let ra = a.apply(cmd);
+            let rb = b.apply(cmd);
+            prop_assert_eq!(&ra, &rb);
+            prop_assert_eq!(&a, &b);
+            for (origin, zone) in &a.zones {
+                if let Some(prev) = seen.get(origin) {
+                    prop_assert!(zone.serial == *prev || zone.serial.is_after(*prev));
+                }
+                seen.insert(origin.clone(), zone.serial);
+            }
+        }
+    }
+
+    #[test]
+    fn replaying_equals_restoring_a_snapshot(cmds in prop::collection::vec(arb_command(), 1..60), cut in 0usize..60) {
+        let cut = cut.min(cmds.len());
+        let mut full = State::default();
+        for cmd in &cmds { let _ = full.apply(cmd); }
+        let mut prefix = State::default();
+        for cmd in &cmds[..cut] { let _ = prefix.apply(cmd); }
+        let bytes = crate::codec::encode(&prefix).unwrap();
+        let mut restored: State = crate::codec::decode(&bytes).unwrap();
+        for cmd in &cmds[cut..] { let _ = restored.apply(cmd); }
+        prop_assert_eq!(full, restored);
+    }
+}
