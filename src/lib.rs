@@ -5,6 +5,7 @@
 //! DNS snapshot that the DNS query path reads without locks. See docs/ARCHITECTURE.md.
 
 pub mod codec;
+pub mod config;
 pub mod dns;
 pub mod metrics;
 pub mod model;

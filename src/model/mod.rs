@@ -5,6 +5,7 @@ pub mod presentation;
 pub mod record;
 pub mod serial;
 pub mod zone;
+pub mod zonefile;
 
 pub use name::{Fqdn, NameError};
 pub use record::{RData, RDataError, RType, RecordSet};

@@ -1,0 +1,251 @@
+//! Node configuration: a TOML file (unknown keys are errors, reported with line and
+//! column), an embedded development default (`serve --dev`), and CLI overrides.
+//! Secrets (admin token, cluster secret) come from files or the environment, never from
+//! logs; docs/configuration.md describes every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::Fqdn;
+
+mod secrets;
+pub use secrets::{Secret, SecretError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
+    pub dns: DnsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Zones created when this node bootstraps the cluster (ignored if they exist).
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Unique, never reused, > 0.
+    pub id: u64,
+    pub data_dir: PathBuf,
+    pub dns_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Internal Raft RPC address: must not be the public HTTP port.
+    pub raft_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// File holding the admin bearer token. `QUORUMDNS_ADMIN_TOKEN` overrides it.
+    pub admin_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// File holding the shared secret that authenticates Raft RPCs between nodes.
+    /// `QUORUMDNS_CLUSTER_SECRET` overrides it.
+    pub secret_file: Option<PathBuf>,
+    /// Initialize a single-member cluster on first start (a later issue adds joining).
+    pub bootstrap: bool,
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub rpc_timeout_ms: u64,
+    /// How long a write may wait for commit and apply before the client gets 503.
+    pub write_timeout_ms: u64,
+    /// Build a Raft snapshot (and purge the log behind it) every this many entries.
+    pub snapshot_every: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            secret_file: None,
+            bootstrap: true,
+            heartbeat_ms: 250,
+            election_timeout_min_ms: 1000,
+            election_timeout_max_ms: 2000,
+            rpc_timeout_ms: 2000,
+            write_timeout_ms: 5000,
+            snapshot_every: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    pub tcp_idle_timeout_secs: u64,
+    pub tcp_max_connections: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig { tcp_idle_timeout_secs: 10, tcp_max_connections: 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    pub name: Fqdn,
+    pub ns: Vec<Fqdn>,
+    #[serde(default = "default_ns_ttl")]
+    pub ns_ttl: u32,
+    /// SOA RNAME (mailbox as a name); default `hostmaster.<zone>`.
+    pub rname: Option<Fqdn>,
+    pub refresh: Option<u32>,
+    pub retry: Option<u32>,
+    pub expire: Option<u32>,
+    pub minimum: Option<u32>,
+    pub soa_ttl: Option<u32>,
+    /// Static records to create with the zone, in zone file syntax, one per line,
+    /// names relative to the zone (`www 300 IN A 192.0.2.1`).
+    #[serde(default)]
+    pub records: Vec<String>,
+}
+
+fn default_ns_ttl() -> u32 {
+    3600
+}
+
+/// Where `serve --dev` puts its data unless told otherwise.
+pub const DEV_DATA_DIR: &str = "./quorumdns-data";
+pub const DEV_ZONE: &str = "dyn.example.test";
+
+/// CLI flags that override the file (or the dev defaults) in both modes.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub dns_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub raft_addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_toml(&text, path)
+    }
+
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default for a first run: one node on loopback, one zone.
+    pub fn dev() -> Config {
+        let text = include_str!("dev.toml");
+        toml::from_str(text).expect("the embedded dev config parses (tested)")
+    }
+
+    pub fn apply(mut self, o: &Overrides) -> Result<Config, ConfigError> {
+        if let Some(a) = o.dns_addr {
+            self.node.dns_addr = a;
+        }
+        if let Some(a) = o.http_addr {
+            self.node.http_addr = a;
+        }
+        if let Some(a) = o.raft_addr {
+            self.node.raft_addr = a;
+        }
+        if let Some(d) = &o.data_dir {
+            self.node.data_dir = d.clone();
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let n = &self.node;
+        if n.id == 0 {
+            return Err(ConfigError::Invalid("node.id must be greater than 0".into()));
+        }
+        if n.raft_addr == n.http_addr && n.raft_addr.port() != 0 {
+            return Err(ConfigError::Invalid(
+                "node.raft_addr must differ from node.http_addr: the Raft port is never the public port".into(),
+            ));
+        }
+        let c = &self.cluster;
+        if c.heartbeat_ms == 0 || c.election_timeout_min_ms <= c.heartbeat_ms {
+            return Err(ConfigError::Invalid(
+                "cluster.election_timeout_min_ms must be greater than cluster.heartbeat_ms (> 0)".into(),
+            ));
+        }
+        if c.election_timeout_max_ms <= c.election_timeout_min_ms {
+            return Err(ConfigError::Invalid(
+                "cluster.election_timeout_max_ms must be greater than election_timeout_min_ms".into(),
+            ));
+        }
+        if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "cluster.snapshot_every, write_timeout_ms and rpc_timeout_ms must be positive".into(),
+            ));
+        }
+        for z in &self.zones {
+            if z.ns.is_empty() {
+                return Err(ConfigError::Invalid(format!("zone {} needs at least one ns", z.name)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// toml's message already names the key; add the offending line so the operator sees it.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let col = span.start - text[..span.start.min(text.len())].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            let src = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line}, column {col}: {msg} (in `{src}`)")
+        }
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests;

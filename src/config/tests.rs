@@ -1,0 +1,71 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[node]
+id = 3
+data_dir = "/tmp/x"
+dns_addr = "127.0.0.1:53"
+http_addr = "127.0.0.1:80"
+raft_addr = "127.0.0.1:7000"
+"#;
+
+#[test]
+fn the_embedded_dev_config_is_valid() {
+    let c = Config::dev();
+    c.validate().unwrap();
+    assert_eq!(c.node.dns_addr.to_string(), "127.0.0.1:5353");
+    assert_eq!(c.node.http_addr.to_string(), "127.0.0.1:8053");
+    assert_eq!(c.node.raft_addr.to_string(), "127.0.0.1:7053");
+    assert_eq!(c.node.data_dir, std::path::PathBuf::from(DEV_DATA_DIR));
+    assert_eq!(c.zones[0].name.as_str(), DEV_ZONE);
+}
+
+#[test]
+fn a_minimal_file_gets_defaults() {
+    let c = Config::from_toml(MINIMAL, Path::new("t.toml")).unwrap();
+    assert_eq!(c.node.id, 3);
+    assert!(c.cluster.bootstrap);
+    assert_eq!(c.dns.tcp_max_connections, 1024);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line() {
+    let text = format!("{MINIMAL}\n[dns]\ntcp_idle_timeout_secs = 5\nbogus_key = 1\n");
+    let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("bogus_key"), "{err}");
+    assert!(err.contains("line 11"), "{err}");
+    assert!(err.contains("t.toml"), "{err}");
+}
+
+#[test]
+fn bad_values_are_refused_clearly() {
+    let bad_addr = MINIMAL.replace("127.0.0.1:53", "not-an-address");
+    let err = Config::from_toml(&bad_addr, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("line 5"), "{err}");
+    let zero = MINIMAL.replace("id = 3", "id = 0");
+    assert!(Config::from_toml(&zero, Path::new("t.toml")).unwrap_err().to_string().contains("node.id"));
+    let same = MINIMAL.replace("127.0.0.1:7000", "127.0.0.1:80");
+    assert!(Config::from_toml(&same, Path::new("t.toml")).unwrap_err().to_string().contains("raft_addr"));
+    let bad_zone = format!("{MINIMAL}\n[[zone]]\nname = \"a..b\"\nns = [\"ns1.a\"]\n");
+    assert!(Config::from_toml(&bad_zone, Path::new("t.toml")).is_err());
+}
+
+#[test]
+fn overrides_win_over_the_file() {
+    let c = Config::dev()
+        .apply(&Overrides { dns_addr: Some("127.0.0.1:0".parse().unwrap()), data_dir: Some("/d".into()), ..Default::default() })
+        .unwrap();
+    assert_eq!(c.node.dns_addr.port(), 0);
+    assert_eq!(c.node.data_dir, std::path::PathBuf::from("/d"));
+}
+
+#[test]
+fn secrets_compare_in_constant_time_and_never_print() {
+    let s = Secret::new("0123456789abcdef0123", "test").unwrap();
+    assert!(s.matches(b"0123456789abcdef0123"));
+    assert!(!s.matches(b"0123456789abcdef0124"));
+    assert!(!format!("{s:?}").contains("0123"));
+    assert!(Secret::new("short", "test").is_err());
+}
