@@ -4,11 +4,15 @@
 //! node's state machine runs [`state::State::apply`] and publishes an immutable
 //! DNS snapshot that the DNS query path reads without locks. See docs/ARCHITECTURE.md.
 
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod dns;
+pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod node;
 pub mod raft;
+pub mod service;
 pub mod state;
 pub mod store;

@@ -47,6 +47,7 @@ pub const STORAGE_FLUSH_SECONDS: &str = "storage_flush_duration_seconds";
 pub const ZONE_SERIAL: &str = "zone_serial";
 pub const ZONE_RECORDS: &str = "zone_records";
 pub const COMMANDS: &str = "commands_total";
+pub const AUTH_FAILURES: &str = "auth_failures_total";
 
 // ---------------------------------------------------------------- dns
 pub static DNS_QUERIES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -74,6 +75,10 @@ pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
         &["route"],
         vec![1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.5, 1.0, 5.0],
     )
+});
+
+pub static AUTH_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(AUTH_FAILURES, "Requests refused for missing or wrong credentials, by credential kind", &["kind"])
 });
 
 // ---------------------------------------------------------------- raft and storage

@@ -261,6 +261,9 @@ impl State {
             return Ok(());
         }
         next.serial = match serial {
+            // Created earlier in this same entry with this serial (zone file import of a
+            // new zone): nobody has seen the empty zone, keep the file's serial.
+            Some(s) if s == current.serial && t.serial_set.contains(zone) => s,
             Some(s) => current.serial.advance_to(s),
             None => current.serial.next(),
         };

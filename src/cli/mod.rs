@@ -1,0 +1,48 @@
+//! Command-line interface: clap types, one file per subcommand group.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub mod serve;
+pub mod zone;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "quorumdns",
+    version,
+    about = "Authoritative DNS for dynamic DNS, replicated with Raft",
+    long_about = "quorumdns serves authoritative DNS (UDP and TCP) and an HTTP update API from every \
+node of a Raft cluster. Every change is an entry in a replicated log stored in sled; every node \
+applies the same entries and answers the same.\n\nFirst run: `quorumdns serve --dev`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node (DNS, HTTP API and Raft).
+    Serve(serve::ServeArgs),
+    /// Manage zones on a running node through its HTTP API.
+    #[command(subcommand)]
+    Zone(zone::ZoneCommand),
+    /// Check a configuration file and print what it resolves to.
+    CheckConfig {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+/// Where client subcommands find the node and how they authenticate.
+#[derive(Debug, clap::Args, Clone)]
+pub struct ClientArgs {
+    /// Base URL of a node's HTTP API.
+    #[arg(long, env = "QUORUMDNS_SERVER", default_value = "http://127.0.0.1:8053")]
+    pub server: String,
+    /// Admin bearer token.
+    #[arg(long, env = "QUORUMDNS_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+}

@@ -1,0 +1,32 @@
+//! Bearer-token authentication for the management API.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use crate::service::Service;
+
+/// Proof that the request carried the admin bearer token.
+pub struct Admin;
+
+impl FromRequestParts<Arc<Service>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, svc: &Arc<Service>) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        match token {
+            Some(t) if svc.admin_token.matches(t.as_bytes()) => Ok(Admin),
+            _ => {
+                crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["admin_token"]).inc();
+                Err(ApiError::unauthorized())
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The one place where errors become HTTP answers for the JSON API: a status code and a
+//! body `{"error": "<code>", "message": "<what was wrong>"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::service::SubmitError;
+use crate::state::ApplyError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("2"));
+        }
+        resp
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        let (status, code) = match &e {
+            ApplyError::NoSuchZone(_) => (StatusCode::NOT_FOUND, "no_such_zone"),
+            ApplyError::ZoneExists(_) => (StatusCode::CONFLICT, "zone_exists"),
+            ApplyError::ZoneOverlap { .. } => (StatusCode::CONFLICT, "zone_overlap"),
+            ApplyError::CnameConflict(_) | ApplyError::CnameAtApex(_) => (StatusCode::CONFLICT, "cname_conflict"),
+            ApplyError::ApexNsRequired(_) => (StatusCode::CONFLICT, "apex_ns_required"),
+            ApplyError::OutOfZone { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_zone"),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Refused(a) => a.into(),
+            SubmitError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            SubmitError::Internal(m) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+        }
+    }
+}
+
+/// JSON bodies that do not parse: the same error shape as everything else.
+pub fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
+    ApiError::new(r.status(), "bad_request", r.body_text())
+}

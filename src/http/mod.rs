@@ -1,0 +1,61 @@
+//! The public HTTP surface: routers and the middleware stack, in one place.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, put};
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::service::Service;
+
+pub mod auth;
+pub mod error;
+mod ops;
+pub mod zones;
+
+/// Zone files can be large; everything else is small.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+pub fn router(svc: Arc<Service>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/zones", get(zones::list).post(zones::create))
+        .route("/api/v1/zones/{zone}", get(zones::get).delete(zones::delete))
+        .route("/api/v1/zones/{zone}/records", get(zones::records).post(zones::add_records))
+        .route("/api/v1/zones/{zone}/records/{name}/{rtype}", put(zones::replace_set).delete(zones::delete_set))
+        .route("/api/v1/zones/{zone}/export", get(zones::export))
+        .route("/api/v1/zones/{zone}/import", put(zones::import).post(zones::import));
+    Router::new()
+        .merge(api)
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .with_state(svc)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+/// Per-route request counts and latency. The route is the matched pattern, never the raw
+/// path, so label cardinality stays bounded.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    crate::metrics::HTTP_REQUEST_DURATION.with_label_values(&[&route]).observe(start.elapsed().as_secs_f64());
+    crate::metrics::HTTP_REQUESTS_TOTAL.with_label_values(&[&route, resp.status().as_str()]).inc();
+    resp
+}

@@ -1,0 +1,327 @@
+//! `/api/v1/zones...`: zones and record sets. Reads come from this node's applied state;
+//! every change is a command through Raft.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Admin;
+use super::error::{json_rejection, ApiError};
+use crate::model::{zonefile, Fqdn, RData, RType, Serial, SoaParams, Zone};
+use crate::service::{Committed, Service};
+use crate::state::Command;
+
+type Api<T> = Result<T, ApiError>;
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn zone_name(raw: &str) -> Api<Fqdn> {
+    Fqdn::parse(raw).map_err(|e| ApiError::bad_request(format!("zone name: {e}")))
+}
+
+/// Owner names in the API: `@` is the apex, a name ending in `.` or in the zone's name is
+/// absolute, anything else is relative to the zone.
+pub fn owner_name(zone: &Fqdn, raw: &str) -> Api<Fqdn> {
+    let bad = |e: crate::model::NameError| ApiError::bad_request(format!("record name: {e}"));
+    if raw == "@" || raw.is_empty() {
+        return Ok(zone.clone());
+    }
+    if raw.ends_with('.') {
+        return Fqdn::parse(raw).map_err(bad);
+    }
+    let absolute = Fqdn::parse(raw).map_err(bad)?;
+    if absolute.is_in(zone) {
+        Ok(absolute)
+    } else {
+        zone.child(raw).map_err(bad)
+    }
+}
+
+fn rtype(raw: &str) -> Api<RType> {
+    raw.parse::<RType>().map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn parse_data(t: RType, data: &[String]) -> Api<Vec<RData>> {
+    data.iter()
+        .map(|d| RData::parse(t, d).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())))
+        .collect()
+}
+
+fn with_zone<T>(svc: &Service, zone: &Fqdn, f: impl FnOnce(&Zone) -> T) -> Api<T> {
+    let state = svc.raft.state.read();
+    state.zones.get(zone).map(f).ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
+}
+
+fn committed_json(zone: &Fqdn, c: &Committed) -> serde_json::Value {
+    let serial = c.applied.serials.iter().find(|(z, _)| z == zone).map(|(_, s)| s.0);
+    json!({ "zone": zone.as_str(), "index": c.index, "changed": c.applied.changed(), "serial": serial })
+}
+
+#[derive(Serialize)]
+pub struct ZoneSummary {
+    pub name: String,
+    pub serial: u32,
+    pub records: usize,
+}
+
+pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
+    let state = svc.raft.state.read();
+    let zones: Vec<ZoneSummary> = state
+        .zones
+        .values()
+        .map(|z| ZoneSummary { name: z.origin.to_string(), serial: z.serial.0, records: z.record_count() })
+        .collect();
+    Json(json!({ "zones": zones }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateZone {
+    name: String,
+    ns: Vec<String>,
+    #[serde(default = "default_ns_ttl")]
+    ns_ttl: u32,
+    soa: Option<SoaBody>,
+    serial: Option<u32>,
+}
+
+fn default_ns_ttl() -> u32 {
+    3600
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoaBody {
+    mname: Option<String>,
+    rname: Option<String>,
+    refresh: Option<u32>,
+    retry: Option<u32>,
+    expire: Option<u32>,
+    minimum: Option<u32>,
+    ttl: Option<u32>,
+}
+
+impl SoaBody {
+    fn into_params(self, origin: &Fqdn) -> Api<SoaParams> {
+        let d = SoaParams::defaults_for(origin);
+        let name = |v: Option<String>, dflt: Fqdn| -> Api<Fqdn> {
+            v.map(|s| owner_name(origin, &s)).transpose().map(|o| o.unwrap_or(dflt))
+        };
+        Ok(SoaParams {
+            mname: name(self.mname, d.mname)?,
+            rname: name(self.rname, d.rname)?,
+            refresh: self.refresh.unwrap_or(d.refresh),
+            retry: self.retry.unwrap_or(d.retry),
+            expire: self.expire.unwrap_or(d.expire),
+            minimum: self.minimum.unwrap_or(d.minimum),
+            ttl: self.ttl.unwrap_or(d.ttl),
+        })
+    }
+}
+
+pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<CreateZone>) -> Api<Response> {
+    let Json(body) = body.map_err(json_rejection)?;
+    let origin = zone_name(&body.name)?;
+    let ns = body.ns.iter().map(|n| owner_name(&origin, n)).collect::<Api<Vec<_>>>()?;
+    if ns.is_empty() {
+        return Err(ApiError::bad_request("a zone needs at least one name server in `ns`"));
+    }
+    let soa = body.soa.unwrap_or(SoaBody { mname: None, rname: None, refresh: None, retry: None, expire: None, minimum: None, ttl: None });
+    let mut soa = soa.into_params(&origin)?;
+    if body_soa_mname_default(&soa, &origin) {
+        soa.mname = ns[0].clone();
+    }
+    let cmd = Command::CreateZone { origin: origin.clone(), soa, ns, ns_ttl: body.ns_ttl, serial: body.serial.map(Serial) };
+    let c = svc.submit(cmd).await?;
+    Ok((StatusCode::CREATED, Json(committed_json(&origin, &c))).into_response())
+}
+
+/// When the caller gave no MNAME, the first name server is the natural primary.
+fn body_soa_mname_default(soa: &SoaParams, origin: &Fqdn) -> bool {
+    soa.mname == SoaParams::defaults_for(origin).mname
+}
+
+pub async fn get(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Json<serde_json::Value>> {
+    let zone = zone_name(&zone)?;
+    with_zone(&svc, &zone, |z| {
+        Json(json!({
+            "name": z.origin.as_str(),
+            "serial": z.serial.0,
+            "records": z.record_count(),
+            "soa": {
+                "mname": z.soa.mname.as_str(), "rname": z.soa.rname.as_str(),
+                "refresh": z.soa.refresh, "retry": z.soa.retry, "expire": z.soa.expire,
+                "minimum": z.soa.minimum, "ttl": z.soa.ttl,
+            },
+        }))
+    })
+}
+
+pub async fn delete(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Json<serde_json::Value>> {
+    let zone = zone_name(&zone)?;
+    let c = svc.submit(Command::DeleteZone { origin: zone.clone() }).await?;
+    Ok(Json(json!({ "zone": zone.as_str(), "index": c.index, "deleted": true })))
+}
+
+#[derive(Serialize)]
+struct RecordSetOut {
+    name: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    ttl: u32,
+    data: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFilter {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+}
+
+pub async fn records(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+    Query(filter): Query<RecordFilter>,
+) -> Api<Json<serde_json::Value>> {
+    let zone = zone_name(&zone)?;
+    let name = filter.name.map(|n| owner_name(&zone, &n)).transpose()?;
+    let want = filter.rtype.map(|t| rtype(&t)).transpose()?;
+    with_zone(&svc, &zone, |z| {
+        let sets: Vec<RecordSetOut> = z
+            .nodes
+            .iter()
+            .filter(|(n, _)| name.as_ref().is_none_or(|w| w == *n))
+            .flat_map(|(n, node)| {
+                node.iter().filter(|(t, _)| want.is_none_or(|w| w == **t)).map(move |(t, set)| RecordSetOut {
+                    name: n.to_string(),
+                    rtype: t.to_string(),
+                    ttl: set.ttl,
+                    data: set.data.iter().map(|d| d.to_string()).collect(),
+                })
+            })
+            .collect();
+        Json(json!({ "zone": z.origin.as_str(), "serial": z.serial.0, "records": sets }))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSetIn {
+    name: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    #[serde(default = "default_ttl")]
+    ttl: u32,
+    data: Vec<String>,
+}
+
+fn default_ttl() -> u32 {
+    3600
+}
+
+/// POST: add records to a set (created if missing).
+pub async fn add_records(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+    body: JsonBody<RecordSetIn>,
+) -> Api<Json<serde_json::Value>> {
+    let Json(body) = body.map_err(json_rejection)?;
+    let zone = zone_name(&zone)?;
+    let name = owner_name(&zone, &body.name)?;
+    let t = rtype(&body.rtype)?;
+    if body.data.is_empty() {
+        return Err(ApiError::bad_request("`data` must hold at least one record"));
+    }
+    let data = parse_data(t, &body.data)?;
+    let c = svc.submit(Command::AddRecords { zone: zone.clone(), name, rtype: t, ttl: body.ttl, data }).await?;
+    Ok(Json(committed_json(&zone, &c)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceSet {
+    #[serde(default = "default_ttl")]
+    ttl: u32,
+    data: Vec<String>,
+}
+
+/// PUT: the set becomes exactly `data` (empty deletes it).
+pub async fn replace_set(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path((zone, name, t)): Path<(String, String, String)>,
+    body: JsonBody<ReplaceSet>,
+) -> Api<Json<serde_json::Value>> {
+    let Json(body) = body.map_err(json_rejection)?;
+    let zone = zone_name(&zone)?;
+    let name = owner_name(&zone, &name)?;
+    let t = rtype(&t)?;
+    let data = parse_data(t, &body.data)?;
+    let c = svc.submit(Command::SetRecordSet { zone: zone.clone(), name, rtype: t, ttl: body.ttl, data }).await?;
+    Ok(Json(committed_json(&zone, &c)))
+}
+
+pub async fn delete_set(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path((zone, name, t)): Path<(String, String, String)>,
+) -> Api<Json<serde_json::Value>> {
+    let zone = zone_name(&zone)?;
+    let name = owner_name(&zone, &name)?;
+    let t = rtype(&t)?;
+    let c = svc.submit(Command::DeleteRecordSet { zone: zone.clone(), name, rtype: t }).await?;
+    Ok(Json(committed_json(&zone, &c)))
+}
+
+pub async fn export(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Response> {
+    let zone = zone_name(&zone)?;
+    let text = with_zone(&svc, &zone, zonefile::render)?;
+    Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
+}
+
+/// PUT a zone file: replaces the zone's contents (creating the zone if it is new).
+pub async fn import(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+    body: String,
+) -> Api<Json<serde_json::Value>> {
+    let zone = zone_name(&zone)?;
+    let parsed = zonefile::parse(&body, &zone)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
+    let exists = svc.raft.state.read().zones.contains_key(&zone);
+    let replace = Command::ReplaceZone {
+        zone: zone.clone(),
+        soa: parsed.soa.clone(),
+        serial: Some(parsed.serial),
+        records: parsed.records.clone(),
+    };
+    let cmd = if exists {
+        replace
+    } else {
+        let ns: Vec<Fqdn> = parsed
+            .records
+            .iter()
+            .filter(|r| r.name == zone)
+            .filter_map(|r| match &r.data {
+                RData::Ns(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        if ns.is_empty() {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", "the zone file has no NS records at the apex"));
+        }
+        let create = Command::CreateZone { origin: zone.clone(), soa: parsed.soa.clone(), ns, ns_ttl: 3600, serial: Some(parsed.serial) };
+        Command::Batch(vec![create, replace])
+    };
+    let c = svc.submit(cmd).await?;
+    Ok(Json(committed_json(&zone, &c)))
+}

@@ -1,0 +1,191 @@
+//! One running node: Raft (log + state machine on sled), the Raft RPC listener, the DNS
+//! listeners and the public HTTP API, started in that order and stopped in reverse.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{Config, Secret, ZoneConfig};
+use crate::dns::{DnsServer, DnsSnapshot, SnapshotPublisher};
+use crate::model::{zonefile, Fqdn, RData, SoaParams};
+use crate::raft::{NodeInfo, RaftSettings};
+use crate::service::{Service, SubmitError};
+use crate::state::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+    #[error("invalid zone in config: {0}")]
+    Zone(String),
+}
+
+/// A started node. Dropping it does not stop it; call [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub dns_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub raft_addr: SocketAddr,
+    pub service: Arc<Service>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+pub struct StartOptions {
+    pub config: Config,
+    pub admin_token: Secret,
+    pub cluster_secret: Secret,
+}
+
+pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
+    let StartOptions { config, admin_token, cluster_secret } = opts;
+    let n = &config.node;
+    std::fs::create_dir_all(&n.data_dir).map_err(|e| NodeError::DataDir(n.data_dir.display().to_string(), e))?;
+
+    let snapshot = Arc::new(ArcSwap::from_pointee(DnsSnapshot::default()));
+    let publisher = Arc::new(SnapshotPublisher::new(snapshot.clone()));
+    let c = &config.cluster;
+    let settings = RaftSettings {
+        node_id: n.id,
+        data_dir: n.data_dir.join("raft"),
+        cluster_secret: cluster_secret.expose().to_vec(),
+        heartbeat_ms: c.heartbeat_ms,
+        election_timeout_min_ms: c.election_timeout_min_ms,
+        election_timeout_max_ms: c.election_timeout_max_ms,
+        rpc_timeout_ms: c.rpc_timeout_ms,
+        snapshot_every: c.snapshot_every,
+    };
+    let raft = crate::raft::open(settings, publisher).await.map_err(|e| NodeError::Raft(e.to_string()))?;
+
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let raft_listener = bind_tcp("raft", n.raft_addr).await?;
+    let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, source: e })?;
+    let rpc = raft.rpc_router();
+    tasks.spawn(serve_http(raft_listener, rpc, stop_rx.clone()));
+    tracing::info!("raft listening on {raft_addr}");
+
+    let dns = DnsServer::bind(n.dns_addr, snapshot.clone(), &config.dns)
+        .await
+        .map_err(|e| NodeError::Bind { what: "dns", addr: n.dns_addr, source: e })?;
+    let dns_addr = dns.local_addr();
+    tasks.spawn(dns.run(stop_rx.clone()));
+    tracing::info!("dns listening on {dns_addr} (udp+tcp)");
+
+    let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));
+    let http_listener = bind_tcp("http", n.http_addr).await?;
+    let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, source: e })?;
+    tasks.spawn(serve_http(http_listener, crate::http::router(service.clone()), stop_rx.clone()));
+    tracing::info!("http listening on {http_addr}");
+
+    let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks };
+    if config.cluster.bootstrap {
+        let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
+        if let Err(e) = bootstrap(&node.service, info, &config.zones).await {
+            node.shutdown().await;
+            return Err(e);
+        }
+    }
+    Ok(node)
+}
+
+impl RunningNode {
+    /// Stops taking requests, lets in-flight ones finish, shuts Raft down (flushing).
+    pub async fn shutdown(&mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.service.raft.shutdown().await;
+        tracing::info!("node stopped");
+    }
+}
+
+async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { what, addr, source })
+}
+
+async fn serve_http(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "http server failed");
+    }
+}
+
+/// First start of a bootstrap node: a one-member cluster, then the configured zones.
+async fn bootstrap(svc: &Service, info: NodeInfo, zones: &[ZoneConfig]) -> Result<(), NodeError> {
+    svc.raft.initialize_single(info).await.map_err(|e| NodeError::Bootstrap(e.to_string()))?;
+    wait_for_leader(svc, Duration::from_secs(30)).await?;
+    for z in zones {
+        if svc.raft.state.read().zones.contains_key(&z.name) {
+            continue;
+        }
+        let cmd = zone_command(z)?;
+        match svc.submit(cmd).await {
+            Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
+            Err(SubmitError::Refused(e)) => tracing::warn!(zone = %z.name, error = %e, "configured zone not created"),
+            Err(e) => return Err(NodeError::Bootstrap(format!("zone {}: {e}", z.name))),
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_leader(svc: &Service, limit: Duration) -> Result<(), NodeError> {
+    let deadline = Instant::now() + limit;
+    let mut rx = svc.raft.raft.metrics();
+    loop {
+        if rx.borrow().current_leader.is_some() {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(NodeError::Bootstrap("no leader elected within 30 s".into()));
+        }
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+/// The command that creates a configured zone with its static records, atomically.
+pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
+    let d = SoaParams::defaults_for(&z.name);
+    let soa = SoaParams {
+        mname: z.ns.first().cloned().unwrap_or(d.mname),
+        rname: z.rname.clone().unwrap_or(d.rname),
+        refresh: z.refresh.unwrap_or(d.refresh),
+        retry: z.retry.unwrap_or(d.retry),
+        expire: z.expire.unwrap_or(d.expire),
+        minimum: z.minimum.unwrap_or(d.minimum),
+        ttl: z.soa_ttl.unwrap_or(d.ttl),
+    };
+    let mut cmds = vec![Command::CreateZone { origin: z.name.clone(), soa: soa.clone(), ns: z.ns.clone(), ns_ttl: z.ns_ttl, serial: None }];
+    if !z.records.is_empty() {
+        // Parse the static records as a zone file fragment under a synthetic SOA.
+        let text = format!(
+            "$ORIGIN {origin}\n@ {ttl} IN SOA {soa}\n{records}\n",
+            origin = z.name.to_dotted(),
+            ttl = soa.ttl,
+            soa = soa.presentation(crate::model::Serial(1)),
+            records = z.records.join("\n")
+        );
+        let parsed = zonefile::parse(&text, &z.name).map_err(|e| NodeError::Zone(format!("{}: {e}", z.name)))?;
+        let mut records = parsed.records;
+        records.extend(z.ns.iter().map(|ns| crate::state::RecordSpec { name: z.name.clone(), ttl: z.ns_ttl, data: RData::Ns(ns.clone()) }));
+        cmds.push(Command::ReplaceZone { zone: z.name.clone(), soa, serial: Some(crate::model::Serial(1)), records });
+    }
+    Ok(if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) })
+}
+
