@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command (README and .ci/run both call this): installs the real clients the
+# tests drive (dig), then runs every test: unit, property, component and process-level.
+# Longer suites (benchmarks, fault injection) have their own commands; see README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
+if ((${#need_pkgs[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing test tools: ${need_pkgs[*]} (install them, e.g. apt-get install ${need_pkgs[*]})" >&2
+    exit 1
+  fi
+fi
+
+cargo build --locked --all-targets
+cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
