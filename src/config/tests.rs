@@ -69,3 +69,10 @@ fn secrets_compare_in_constant_time_and_never_print() {
     assert!(!format!("{s:?}").contains("0123"));
     assert!(Secret::new("short", "test").is_err());
 }
+
+#[test]
+fn the_documented_example_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/example-config.toml");
+    let c = Config::from_file(&path).unwrap();
+    assert_eq!(c.zones.len(), 1);
+}
