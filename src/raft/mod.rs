@@ -203,4 +203,6 @@ impl RaftNode {
 }
 
 #[cfg(test)]
+mod testutil;
+#[cfg(test)]
 mod tests;
