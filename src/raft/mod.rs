@@ -40,6 +40,9 @@ pub const LOGS_KEPT_AFTER_SNAPSHOT: u64 = 16;
 /// may still commit later; callers answer "try again" and commands are safe to retry.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long [`RaftNode::shutdown`] waits for Raft's tasks to release the storage.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct RaftSettings {
     /// Never reused: a removed node id stays retired.
@@ -194,9 +197,19 @@ impl RaftNode {
         rpc_router(self.raft.clone(), self.secret.clone())
     }
 
-    /// Stops Raft and flushes storage. The database closes when the node is dropped.
+    /// Stops Raft and flushes storage. The database closes when the node is dropped, so
+    /// the same directory can be opened again right after.
     pub async fn shutdown(&self) -> Result<(), RaftError> {
         self.raft.shutdown().await.map_err(|e| RaftError::Raft(e.to_string()))?;
+        // The state machine worker and snapshot builders end shortly after the core; wait
+        // for them to let go of the storage so nothing writes after the final flush.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while Arc::strong_count(&self.store) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if Arc::strong_count(&self.store) > 1 {
+            tracing::warn!("raft tasks still hold the storage after shutdown");
+        }
         self.store.flush("shutdown").await?;
         Ok(())
     }
