@@ -280,3 +280,6 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
+
+#[cfg(test)]
+mod tests;
