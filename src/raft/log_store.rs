@@ -112,9 +112,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.meta
-            .get_decoded(KEY_VOTE)
-            .map_err(|e| StorageIOError::read_vote(AnyError::new(&e)).into())
+        self.meta.get_decoded(KEY_VOTE).map_err(|e| StorageIOError::read_vote(AnyError::new(&e)).into())
     }
 
     /// Not flushed on its own: losing it only delays re-applying entries until the leader

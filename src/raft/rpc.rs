@@ -117,7 +117,13 @@ impl RpcState {
     }
 
     /// Authenticates and decodes the body, runs `handle` inside a span, encodes its answer.
-    async fn serve<Req, Resp, F, Fut>(&self, route: &'static str, headers: HeaderMap, body: Bytes, handle: F) -> HttpResponse
+    async fn serve<Req, Resp, F, Fut>(
+        &self,
+        route: &'static str,
+        headers: HeaderMap,
+        body: Bytes,
+        handle: F,
+    ) -> HttpResponse
     where
         Req: DeserializeOwned,
         Resp: Serialize,

@@ -215,9 +215,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()
         };
         let (state, _, _): SnapshotPayload = codec::decode(&data).map_err(|e| write_err(e.into()))?;
-        persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), meta, data)
-            .await
-            .map_err(write_err)?;
+        persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), meta, data).await.map_err(write_err)?;
         tracing::info!(snapshot = %meta, "installed snapshot");
         self.state.replace(state);
         self.last_applied = meta.last_log_id;
@@ -260,19 +258,14 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let data = std::mem::replace(&mut self.payload, Ok(Vec::new())).map_err(sm_read_err)?;
-        let unique = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let unique =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{unique}", l.leader_id, l.index),
             None => format!("none-{unique}"),
         };
-        let meta = SnapshotMeta {
-            last_log_id: self.last_applied,
-            last_membership: self.membership.clone(),
-            snapshot_id,
-        };
+        let meta =
+            SnapshotMeta { last_log_id: self.last_applied, last_membership: self.membership.clone(), snapshot_id };
         persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), &meta, data.clone())
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;

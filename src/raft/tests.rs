@@ -153,11 +153,23 @@ async fn rpc_without_a_valid_mac_or_body_is_refused_and_changes_nothing() {
 
     let cases = [
         ("no MAC", signed("/raft/vote", body.clone(), None), StatusCode::UNAUTHORIZED),
-        ("wrong key", signed("/raft/vote", body.clone(), Some(ClusterSecret::new(b"other".to_vec()).sign(&body))), StatusCode::UNAUTHORIZED),
+        (
+            "wrong key",
+            signed("/raft/vote", body.clone(), Some(ClusterSecret::new(b"other".to_vec()).sign(&body))),
+            StatusCode::UNAUTHORIZED,
+        ),
         ("MAC of another body", signed("/raft/vote", body.clone(), Some(secret.sign(b"x"))), StatusCode::UNAUTHORIZED),
         ("not hex", signed("/raft/append", body.clone(), Some("zz".into())), StatusCode::UNAUTHORIZED),
-        ("garbage body", signed("/raft/append", b"garbage".to_vec(), Some(secret.sign(b"garbage"))), StatusCode::BAD_REQUEST),
-        ("vote body on append", signed("/raft/append", body.clone(), Some(secret.sign(&body))), StatusCode::BAD_REQUEST),
+        (
+            "garbage body",
+            signed("/raft/append", b"garbage".to_vec(), Some(secret.sign(b"garbage"))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "vote body on append",
+            signed("/raft/append", body.clone(), Some(secret.sign(&body))),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (what, req, want) in cases {
         let resp = router.clone().oneshot(req).await.unwrap();
@@ -242,11 +254,7 @@ async fn writes_converge_on_three_nodes_and_followers_forward_to_the_leader() {
     let late = &members[2].node;
     // The leader purged the log before node 3 came online, so only a snapshot can have
     // brought it up to date (node 3 never builds one itself: snapshot_every is large).
-    late.raft
-        .wait(Some(WAIT))
-        .metrics(|m| m.snapshot.is_some(), "the late node installed a snapshot")
-        .await
-        .unwrap();
+    late.raft.wait(Some(WAIT)).metrics(|m| m.snapshot.is_some(), "the late node installed a snapshot").await.unwrap();
 
     // A follower does not write; it is told where the leader is and forwards there.
     let follower = members.iter().find(|m| m.node.node_id != leader_id).unwrap();
@@ -255,11 +263,7 @@ async fn writes_converge_on_three_nodes_and_followers_forward_to_the_leader() {
         panic!("expected ForwardToLeader with the leader, got {err:?}");
     };
     assert_eq!(told, leader_id);
-    let resp = follower
-        .node
-        .forward_to(&told_info, Request { command: set_a("dyn.test", "f", 200) })
-        .await
-        .unwrap();
+    let resp = follower.node.forward_to(&told_info, Request { command: set_a("dyn.test", "f", 200) }).await.unwrap();
     assert!(resp.result.is_ok());
     last = resp.index;
     follower.node.wait_applied(last, WAIT).await.unwrap();

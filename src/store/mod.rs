@@ -55,8 +55,11 @@ pub enum StoreError {
 /// A range of keys, as owned bounds (so it can cross the trait object boundary).
 pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
+/// One key/value pair.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Key/value pairs of a range scan; iterate forward or call `next_back` for the end.
-pub type KvIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + Send + 'a>;
+pub type KvIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<KeyValue, StoreError>> + Send + 'a>;
 
 /// A database: a set of named trees that are flushed together.
 #[async_trait::async_trait]
@@ -78,7 +81,7 @@ pub trait Tree: Send + Sync + 'static {
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
 
     /// The last (greatest) key/value pair in `range`.
-    fn last_in(&self, range: KeyRange) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn last_in(&self, range: KeyRange) -> Result<Option<KeyValue>, StoreError> {
         self.range(range).next_back().transpose()
     }
 }

@@ -74,11 +74,7 @@ impl Tree for SledTree {
     }
 
     fn range(&self, range: KeyRange) -> KvIter<'_> {
-        Box::new(
-            self.0
-                .range::<Vec<u8>, _>(range)
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine)),
-        )
+        Box::new(self.0.range::<Vec<u8>, _>(range).map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine)))
     }
 
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {

@@ -168,7 +168,8 @@ async fn purge_and_truncate_keep_log_state_consistent() {
 #[tokio::test]
 async fn restart_reapplies_committed_entries_after_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let cmds = [create_zone("dyn.test"), set_a("dyn.test", "a", 1), set_a("dyn.test", "b", 2), set_a("dyn.test", "c", 3)];
+    let cmds =
+        [create_zone("dyn.test"), set_a("dyn.test", "a", 1), set_a("dyn.test", "b", 2), set_a("dyn.test", "c", 3)];
     let mut expected = State::default();
     {
         let store = open_store(dir.path());
