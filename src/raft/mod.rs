@@ -119,6 +119,9 @@ fn raft_config(s: &RaftSettings) -> Result<Config, RaftError> {
 /// nothing until it is initialized or contacted by a leader.
 pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> Result<RaftNode, RaftError> {
     let config = Arc::new(raft_config(&settings)?);
+    if settings.cluster_secret.is_empty() {
+        return Err(RaftError::Config("the cluster secret is empty: peers could not be authenticated".into()));
+    }
     std::fs::create_dir_all(&settings.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir.join("db"))?);
     let log_store = LogStore::open(store.clone())?;
