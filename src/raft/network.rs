@@ -1,0 +1,188 @@
+//! The client side of the Raft RPC transport: HTTP POSTs of `codec`-encoded bodies to a
+//! peer's raft port (see [`super::rpc`] for the routes), signed with the cluster secret.
+//!
+//! Snapshots go through openraft's chunked `install_snapshot` (the default `full_snapshot`
+//! of openraft 0.9 splits a `Cursor<Vec<u8>>` into chunks of `snapshot_max_chunk_size`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use openraft::RPCTypes;
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::rpc::{ClusterSecret, AUTH_HEADER};
+use super::types::{NodeId, NodeInfo, Request, Response, TypeConfig};
+use crate::codec::{self, CodecError};
+
+/// Why an RPC got no decodable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {addr}: {message}")]
+    Connect { addr: String, message: String },
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("peer answered HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("http: {0}")]
+    Http(String),
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+}
+
+/// Why a forwarded write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("forwarding to the leader failed: {0}")]
+    Transport(#[from] TransportError),
+    /// The leader ran `client_write` and it failed (for example it is not the leader any more).
+    #[error("the leader refused the write: {0}")]
+    Remote(String),
+}
+
+/// A signed HTTP client for the raft port. Cheap to clone; shares one keep-alive pool.
+#[derive(Clone, Debug)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    secret: Arc<ClusterSecret>,
+    timeout: Duration,
+}
+
+impl RpcClient {
+    pub fn new(secret: Arc<ClusterSecret>, timeout: Duration) -> Result<Self, TransportError> {
+        let http = reqwest::Client::builder()
+            // Peers are on the internal network; an environment proxy must not see raft traffic.
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        Ok(Self { http, secret, timeout })
+    }
+
+    /// POSTs `req` to `http://{addr}/raft/{route}` and decodes the answer.
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        route: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, TransportError> {
+        let body = codec::encode(req)?;
+        let mac = self.secret.sign(&body);
+        let url = format!("http://{addr}/raft/{route}");
+        let sent = self.http.post(&url).header(AUTH_HEADER, mac).timeout(timeout).body(body).send().await;
+        let resp = sent.map_err(|e| classify(addr, timeout, e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| classify(addr, timeout, e))?;
+        if !status.is_success() {
+            let body = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            return Err(TransportError::Status { status: status.as_u16(), body });
+        }
+        Ok(codec::decode(&bytes)?)
+    }
+
+    /// Sends a write to the leader's `/raft/forward`, which runs it with `client_write`.
+    pub async fn forward_to(&self, leader: &NodeInfo, req: &Request) -> Result<Response, ForwardError> {
+        let answer: Result<Response, String> = self.call(&leader.raft_addr, "forward", req, self.timeout).await?;
+        answer.map_err(ForwardError::Remote)
+    }
+}
+
+fn classify(addr: &str, timeout: Duration, e: reqwest::Error) -> TransportError {
+    if e.is_timeout() {
+        TransportError::Timeout(timeout)
+    } else if e.is_connect() {
+        TransportError::Connect { addr: addr.to_string(), message: e.to_string() }
+    } else {
+        TransportError::Http(e.to_string())
+    }
+}
+
+/// Creates one [`Network`] per target peer.
+#[derive(Clone, Debug)]
+pub struct NetworkFactory {
+    node_id: NodeId,
+    client: RpcClient,
+}
+
+impl NetworkFactory {
+    pub fn new(node_id: NodeId, client: RpcClient) -> Self {
+        Self { node_id, client }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = Network;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> Self::Network {
+        Network { node_id: self.node_id, target, addr: node.raft_addr.clone(), client: self.client.clone() }
+    }
+}
+
+/// The connection to one peer.
+pub struct Network {
+    node_id: NodeId,
+    target: NodeId,
+    addr: String,
+    client: RpcClient,
+}
+
+impl Network {
+    async fn send<Req, Resp, E>(
+        &self,
+        action: RPCTypes,
+        route: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, RPCError<NodeId, NodeInfo, E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let answer: Result<Resp, E> = match self.client.call(&self.addr, route, req, timeout).await {
+            Ok(answer) => answer,
+            Err(e @ TransportError::Connect { .. }) => return Err(RPCError::Unreachable(Unreachable::new(&e))),
+            Err(TransportError::Timeout(timeout)) => {
+                return Err(RPCError::Timeout(Timeout { action, id: self.node_id, target: self.target, timeout }))
+            }
+            Err(e) => return Err(RPCError::Network(NetworkError::new(&e))),
+        };
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Network {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        self.send(RPCTypes::AppendEntries, "append", &rpc, self.client.timeout).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>>
+    {
+        let timeout = self.client.timeout.max(option.hard_ttl());
+        self.send(RPCTypes::InstallSnapshot, "snapshot", &rpc, timeout).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        self.send(RPCTypes::Vote, "vote", &rpc, self.client.timeout).await
+    }
+}

@@ -1,0 +1,278 @@
+//! The openraft state machine adapter around [`State::apply`].
+//!
+//! The applied state lives in memory only. On start it is restored from the persisted
+//! snapshot; openraft then re-applies the committed log entries after it (the log store
+//! persists the committed log id for exactly that). Snapshots are the only thing this
+//! module writes to disk: `codec::encode((State, last applied, membership))` in the
+//! snapshot tree, flushed before openraft is told about them.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogId, StorageIOError};
+use tokio::sync::watch;
+
+use super::types::{Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::model::Fqdn;
+use crate::state::{Applied, Event, State, StateObserver};
+use crate::store::{trees, Batch, Store, StoreError, Tree};
+use crate::{codec, metrics};
+
+const KEY_META: &[u8] = b"meta";
+const KEY_DATA: &[u8] = b"data";
+
+/// Shared read access to the applied state. Take short reads; never hold one across an
+/// `.await` (the closure form makes that impossible).
+#[derive(Clone, Default)]
+pub struct StateHandle {
+    inner: Arc<RwLock<State>>,
+}
+
+impl StateHandle {
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock_read())
+    }
+
+    /// A copy of the whole state (tests, backups).
+    pub fn cloned(&self) -> State {
+        self.read(State::clone)
+    }
+
+    fn lock_read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic inside apply must not take readers down with it; apply changes nothing
+        // on error, so the last state is still consistent.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn replace(&self, state: State) {
+        *self.inner.write().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+}
+
+impl std::fmt::Debug for StateHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateHandle").finish_non_exhaustive()
+    }
+}
+
+pub struct StateMachine {
+    state: StateHandle,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    observer: Arc<dyn StateObserver>,
+    applied_tx: watch::Sender<u64>,
+    store: Arc<dyn Store>,
+    snapshots: Arc<dyn Tree>,
+}
+
+fn sm_read_err(e: impl Into<StoreError>) -> StorageError {
+    StorageIOError::read_state_machine(AnyError::new(&e.into())).into()
+}
+
+impl StateMachine {
+    /// Opens the state machine: restores the persisted snapshot, if any, and tells the
+    /// observer that everything changed.
+    pub fn open(store: Arc<dyn Store>, observer: Arc<dyn StateObserver>) -> Result<Self, StoreError> {
+        let snapshots = store.open_tree(trees::RAFT_SNAPSHOT)?;
+        let mut sm = Self {
+            state: StateHandle::default(),
+            last_applied: None,
+            membership: StoredMembership::default(),
+            observer,
+            applied_tx: watch::channel(0).0,
+            store,
+            snapshots,
+        };
+        if let Some((meta, data)) = sm.read_snapshot()? {
+            let (state, _, _): SnapshotPayload = codec::decode(&data)?;
+            tracing::info!(snapshot = %meta, "restored state from the persisted snapshot");
+            sm.state.replace(state);
+            sm.last_applied = meta.last_log_id;
+            sm.membership = meta.last_membership;
+        }
+        sm.publish(None);
+        Ok(sm)
+    }
+
+    pub fn handle(&self) -> StateHandle {
+        self.state.clone()
+    }
+
+    /// The last applied log index, updated after every applied batch or installed snapshot.
+    pub fn applied_receiver(&self) -> watch::Receiver<u64> {
+        self.applied_tx.subscribe()
+    }
+
+    fn read_snapshot(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError> {
+        let meta: Option<SnapshotMeta> = self.snapshots.get_decoded(KEY_META)?;
+        match (meta, self.snapshots.get(KEY_DATA)?) {
+            (Some(meta), Some(data)) => Ok(Some((meta, data))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Tells the observer, the applied watch and the metric about the current state.
+    fn publish(&self, changed: Option<&BTreeSet<Fqdn>>) {
+        let index = self.last_applied.map(|l| l.index).unwrap_or(0);
+        self.state.read(|state| self.observer.state_changed(state, changed, index));
+        self.applied_tx.send_replace(index);
+        metrics::RAFT_APPLIED.set(i64::try_from(index).unwrap_or(i64::MAX));
+    }
+}
+
+/// What a snapshot holds: the state, the last applied log id and the membership.
+type SnapshotPayload = (State, Option<LogId>, StoredMembership);
+
+/// Zones whose serial changed, or that were deleted, by one applied entry.
+fn changed_zones(applied: &Applied, into: &mut BTreeSet<Fqdn>) {
+    into.extend(applied.serials.iter().map(|(zone, _)| zone.clone()));
+    for event in &applied.events {
+        if let Event::ZoneDeleted { origin, .. } = event {
+            into.insert(origin.clone());
+        }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut responses = Vec::new();
+        let mut changed = BTreeSet::new();
+        {
+            let mut state = self.state.inner.write().unwrap_or_else(|e| e.into_inner());
+            for entry in entries {
+                let log_id = *entry.get_log_id();
+                self.last_applied = Some(log_id);
+                let result = match entry.payload {
+                    EntryPayload::Blank => Ok(Applied::default()),
+                    EntryPayload::Membership(m) => {
+                        self.membership = StoredMembership::new(Some(log_id), m);
+                        Ok(Applied::default())
+                    }
+                    EntryPayload::Normal(req) => {
+                        let kind = req.command.kind();
+                        let result = state.apply(&req.command);
+                        let outcome = match &result {
+                            Ok(applied) if applied.changed() => "changed",
+                            Ok(_) => "unchanged",
+                            Err(_) => "refused",
+                        };
+                        tracing::debug!(index = log_id.index, kind, outcome, "applied");
+                        metrics::COMMANDS_TOTAL.with_label_values(&[kind, outcome]).inc();
+                        if let Ok(applied) = &result {
+                            changed_zones(applied, &mut changed);
+                        }
+                        result
+                    }
+                };
+                responses.push(Response { index: log_id.index, result });
+            }
+        }
+        if !responses.is_empty() {
+            self.publish(Some(&changed));
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // Encode now, under a short read lock, so the snapshot is exactly the state at
+        // `last_applied` even if apply moves on while the builder runs.
+        let payload = self
+            .state
+            .read(|state| codec::encode(&(state, &self.last_applied, &self.membership)))
+            .map_err(StoreError::from);
+        SnapshotBuilder {
+            payload,
+            last_applied: self.last_applied,
+            membership: self.membership.clone(),
+            store: self.store.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let write_err = |e: StoreError| -> StorageError {
+            StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()
+        };
+        let (state, _, _): SnapshotPayload = codec::decode(&data).map_err(|e| write_err(e.into()))?;
+        persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), meta, data).await.map_err(write_err)?;
+        tracing::info!(snapshot = %meta, "installed snapshot");
+        self.state.replace(state);
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.publish(None);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        Ok(self
+            .read_snapshot()
+            .map_err(sm_read_err)?
+            .map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}
+
+/// Writes a snapshot's meta and data in one batch and flushes them.
+async fn persist_snapshot(
+    store: &dyn Store,
+    snapshots: &dyn Tree,
+    meta: &SnapshotMeta,
+    data: Vec<u8>,
+) -> Result<(), StoreError> {
+    let mut batch = Batch::default();
+    batch.put_encoded(KEY_META, meta)?;
+    batch.put(KEY_DATA, data);
+    snapshots.apply(batch)?;
+    store.flush("snapshot").await
+}
+
+/// Persists the state captured by `get_snapshot_builder`.
+pub struct SnapshotBuilder {
+    payload: Result<Vec<u8>, StoreError>,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    store: Arc<dyn Store>,
+    snapshots: Arc<dyn Tree>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
+        let data = std::mem::replace(&mut self.payload, Ok(Vec::new())).map_err(sm_read_err)?;
+        let unique =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let snapshot_id = match self.last_applied {
+            Some(l) => format!("{}-{}-{unique}", l.leader_id, l.index),
+            None => format!("none-{unique}"),
+        };
+        let meta =
+            SnapshotMeta { last_log_id: self.last_applied, last_membership: self.membership.clone(), snapshot_id };
+        persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), &meta, data.clone())
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
+        tracing::info!(snapshot = %meta, bytes = data.len(), "built snapshot");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! Helpers shared by the raft tests: commands, entries, a recording observer.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use openraft::{CommittedLeaderId, EntryPayload};
+
+use super::types::{Entry, LogId, Request};
+use crate::model::{Fqdn, RData, RType, SoaParams};
+use crate::state::{Command, State, StateObserver};
+
+pub fn fqdn(s: &str) -> Fqdn {
+    Fqdn::parse(s).unwrap()
+}
+
+pub fn create_zone(origin: &str) -> Command {
+    let o = fqdn(origin);
+    Command::CreateZone {
+        soa: SoaParams::defaults_for(&o),
+        ns: vec![o.child("ns1").unwrap()],
+        origin: o,
+        ns_ttl: 3600,
+        serial: None,
+    }
+}
+
+pub fn set_a(zone: &str, host: &str, last_octet: u8) -> Command {
+    Command::SetRecordSet {
+        zone: fqdn(zone),
+        name: fqdn(&format!("{host}.{zone}")),
+        rtype: RType::A,
+        ttl: 60,
+        data: vec![RData::A(Ipv4Addr::new(192, 0, 2, last_octet))],
+    }
+}
+
+pub fn log_id(term: u64, index: u64) -> LogId {
+    LogId::new(CommittedLeaderId::new(term, 1), index)
+}
+
+pub fn normal(term: u64, index: u64, command: Command) -> Entry {
+    Entry { log_id: log_id(term, index), payload: EntryPayload::Normal(Request { command }) }
+}
+
+pub fn blank(term: u64, index: u64) -> Entry {
+    Entry { log_id: log_id(term, index), payload: EntryPayload::Blank }
+}
+
+/// `(changed zones, applied index)` of every observer call, in order.
+pub type Calls = Vec<(Option<BTreeSet<Fqdn>>, u64)>;
+
+#[derive(Default)]
+pub struct RecordingObserver {
+    pub calls: Mutex<Calls>,
+}
+
+impl RecordingObserver {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn calls(&self) -> Calls {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl StateObserver for RecordingObserver {
+    fn state_changed(&self, _state: &State, changed: Option<&BTreeSet<Fqdn>>, applied_index: u64) {
+        self.calls.lock().unwrap().push((changed.cloned(), applied_index));
+    }
+}
