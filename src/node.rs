@@ -105,7 +105,9 @@ impl RunningNode {
     pub async fn shutdown(&mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
-        self.service.raft.shutdown().await;
+        if let Err(e) = self.service.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
         tracing::info!("node stopped");
     }
 }
@@ -131,7 +133,7 @@ async fn bootstrap(svc: &Service, info: NodeInfo, zones: &[ZoneConfig]) -> Resul
     svc.raft.initialize_single(info).await.map_err(|e| NodeError::Bootstrap(e.to_string()))?;
     wait_for_leader(svc, Duration::from_secs(30)).await?;
     for z in zones {
-        if svc.raft.state.read().zones.contains_key(&z.name) {
+        if svc.raft.state.read(|s| s.zones.contains_key(&z.name)) {
             continue;
         }
         let cmd = zone_command(z)?;

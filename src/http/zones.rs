@@ -52,8 +52,10 @@ fn parse_data(t: RType, data: &[String]) -> Api<Vec<RData>> {
 }
 
 fn with_zone<T>(svc: &Service, zone: &Fqdn, f: impl FnOnce(&Zone) -> T) -> Api<T> {
-    let state = svc.raft.state.read();
-    state.zones.get(zone).map(f).ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
+    svc.raft
+        .state
+        .read(|state| state.zones.get(zone).map(f))
+        .ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
 }
 
 fn committed_json(zone: &Fqdn, c: &Committed) -> serde_json::Value {
@@ -69,12 +71,13 @@ pub struct ZoneSummary {
 }
 
 pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
-    let state = svc.raft.state.read();
-    let zones: Vec<ZoneSummary> = state
-        .zones
-        .values()
-        .map(|z| ZoneSummary { name: z.origin.to_string(), serial: z.serial.0, records: z.record_count() })
-        .collect();
+    let zones: Vec<ZoneSummary> = svc.raft.state.read(|state| {
+        state
+            .zones
+            .values()
+            .map(|z| ZoneSummary { name: z.origin.to_string(), serial: z.serial.0, records: z.record_count() })
+            .collect()
+    });
     Json(json!({ "zones": zones }))
 }
 
@@ -297,7 +300,7 @@ pub async fn import(
     let zone = zone_name(&zone)?;
     let parsed = zonefile::parse(&body, &zone)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
-    let exists = svc.raft.state.read().zones.contains_key(&zone);
+    let exists = svc.raft.state.read(|s| s.zones.contains_key(&zone));
     let replace = Command::ReplaceZone {
         zone: zone.clone(),
         soa: parsed.soa.clone(),
