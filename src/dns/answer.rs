@@ -200,6 +200,12 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
             }
             Lookup::Exact(node) | Lookup::Wildcard(node) => node,
         };
+        let node_ptr: *const NodeView = node;
+        if visited[..depth].contains(&node_ptr) {
+            // A CNAME loop: every link is in the answer once; stop here.
+            return rcode::NOERROR;
+        }
+        visited[depth] = node_ptr;
         let at_apex = name_apex_off == 0;
         let set: Option<&RenderedSet> = match q.qtype {
             QTYPE_ANY if at_apex => {
@@ -224,12 +230,7 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
             return rcode::NOERROR;
         };
         resp.push(Section::Answer, name, &cname.wire, cname.count);
-        let node_ptr: *const NodeView = node;
         let Some(target) = &node.cname_chase else { return rcode::NOERROR };
-        if visited[..depth].contains(&node_ptr) {
-            return rcode::NOERROR;
-        }
-        visited[depth] = node_ptr;
         name = Name { wire: target, tail_len: zone.origin_wire.len(), tail_ptr: apex_ptr };
         name_apex_off = target.len() - zone.origin_wire.len();
     }
