@@ -232,7 +232,7 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
         resp.push(Section::Answer, name, &cname.wire, cname.count);
         let Some(target) = &node.cname_chase else { return rcode::NOERROR };
         name = Name { wire: target, tail_len: zone.origin_wire.len(), tail_ptr: apex_ptr };
-        name_apex_off = target.len() - zone.origin_wire.len();
+        name_apex_off = target.len().saturating_sub(zone.origin_wire.len());
     }
     rcode::NOERROR
 }

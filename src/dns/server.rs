@@ -103,12 +103,21 @@ fn bind_pair(
     addr: SocketAddr,
     udp_count: usize,
 ) -> io::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener, SocketAddr)> {
-    let first = udp_socket(addr)?;
-    let local = first.local_addr()?;
-    let mut udp = vec![first];
-    for _ in 1..udp_count {
-        udp.push(udp_socket(local)?);
+    // With port 0, let the kernel pick a port no UDP socket holds, using a socket without
+    // SO_REUSEPORT: an ephemeral pick for a reuseport socket may land in another
+    // reuseport group of the same user (another server in this process, say) and share
+    // its traffic. The port is then bound again as a reuseport group; if someone took it
+    // in between, the bind fails with AddrInUse and the caller picks again.
+    let addr = if addr.port() == 0 {
+        std::net::UdpSocket::bind(addr)?.local_addr()?
+    } else {
+        addr
+    };
+    let mut udp = Vec::with_capacity(udp_count);
+    for _ in 0..udp_count {
+        udp.push(udp_socket(addr)?);
     }
+    let local = udp[0].local_addr()?;
     let tcp = Socket::new(Domain::for_address(local), Type::STREAM, Some(Protocol::TCP))?;
     tcp.set_reuse_address(true)?;
     tcp.set_nonblocking(true)?;

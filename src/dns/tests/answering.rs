@@ -284,7 +284,6 @@ fn large_answer_is_truncated_over_udp_and_complete_over_tcp() {
     assert!(udp.metadata.truncation);
     assert!(udp.answers.is_empty() && udp.authorities.is_empty());
     assert_eq!(udp.queries.len(), 1);
-    assert_eq!(bytes(&q).len() <= 512, true);
     let tcp = ask_via(&snap, &q, QueryContext::tcp());
     assert!(!tcp.metadata.truncation);
     assert_eq!(tcp.answers.len(), 20);
@@ -335,4 +334,18 @@ fn longest_matching_zone_answers() {
     assert_eq!(m.authorities[0].name.to_ascii(), "example.test.");
     let m = ask(&snap, &query("nope.test.", RecordType::A));
     assert_eq!(m.authorities[0].name.to_ascii(), "test.");
+}
+
+#[test]
+fn answers_are_counted_by_qtype_rcode_and_transport() {
+    use crate::metrics::{DNS_DROPPED_TOTAL, DNS_QUERIES_TOTAL};
+    let snap = example_snapshot();
+    let counter = DNS_QUERIES_TOTAL.with_label_values(&["CAA", "NXDOMAIN", "tcp"]);
+    let before = counter.get();
+    ask_via(&snap, &query("nope.example.test.", RecordType::CAA), QueryContext::tcp());
+    assert_eq!(counter.get(), before + 1);
+    let drops = DNS_DROPPED_TOTAL.with_label_values(&["short"]);
+    let before = drops.get();
+    assert!(answer(&snap, &[0; 5], &QueryContext::udp()).is_none());
+    assert!(drops.get() > before);
 }
