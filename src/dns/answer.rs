@@ -120,7 +120,7 @@ struct Name<'a> {
 impl<'a> Name<'a> {
     /// The suffix of this name starting at byte offset `at` (a label boundary).
     fn suffix(self, at: usize) -> Name<'a> {
-        let head = self.wire.len() - self.tail_len;
+        let head = self.wire.len().saturating_sub(self.tail_len);
         let wire = &self.wire[at.min(self.wire.len())..];
         if at <= head {
             Name { wire, ..self }
@@ -146,7 +146,7 @@ fn lookup<'z>(zone: &'z ZoneView, name: &[u8], apex_off: usize, qtype: u16) -> L
     let below_apex = || offsets[..n].iter().map(|&o| o as usize).filter(|&o| o < apex_off);
     if zone.has_cuts {
         // Closest to the apex first: the topmost cut wins.
-        for at in offsets[..n].iter().rev().map(|&o| o as usize).filter(|&o| o < apex_off) {
+        for at in below_apex().rev() {
             if let Some(node) = zone.node(&name[at..]).filter(|n| n.is_cut) {
                 // DS lives on the parent side of the cut.
                 if !(at == 0 && qtype == QTYPE_DS) {

@@ -247,9 +247,17 @@ async fn tcp_connection(
         framed.clear();
         framed.extend_from_slice(&len.to_be_bytes());
         framed.extend_from_slice(&out);
-        if let Err(e) = write.write_all(&framed).await {
-            tracing::debug!(error = %e, "tcp write");
-            return;
+        // A client that stops reading must not pin the task: the idle timeout bounds writes too.
+        match tokio::time::timeout(idle, write.write_all(&framed)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "tcp write");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("write timeout");
+                return;
+            }
         }
     }
 }
