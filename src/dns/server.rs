@@ -1,0 +1,271 @@
+//! UDP and TCP transports around [`answer_into`].
+//!
+//! UDP: a few sockets bound to the same address with SO_REUSEPORT (the kernel spreads
+//! datagrams across them), one receive loop each, buffers reused, no task per query.
+//! TCP: an accept loop bounded by a connection limit, one task per connection reading
+//! length-prefixed messages in order (pipelined queries are answered in turn), closed
+//! after an idle timeout.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use prometheus::Histogram;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::answer::{answer_into, QueryContext};
+use super::snapshot::DnsSnapshot;
+use super::stats::{count_transport_drop, Transport};
+use crate::metrics::DNS_QUERY_DURATION;
+
+/// Transport settings.
+#[derive(Clone, Debug)]
+pub struct DnsServerConfig {
+    /// A TCP connection with no complete query for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Connections beyond this are closed right after accept.
+    pub max_tcp_connections: usize,
+    /// UDP sockets sharing the port (SO_REUSEPORT), each with its own receive loop.
+    pub udp_sockets: usize,
+}
+
+impl Default for DnsServerConfig {
+    fn default() -> Self {
+        DnsServerConfig { tcp_idle_timeout: Duration::from_secs(10), max_tcp_connections: 1024, udp_sockets: 2 }
+    }
+}
+
+/// Bound (but not yet serving) DNS sockets.
+pub struct DnsServer {
+    udp: Vec<std::net::UdpSocket>,
+    tcp: std::net::TcpListener,
+    local_addr: SocketAddr,
+    snapshot: Arc<ArcSwap<DnsSnapshot>>,
+    config: DnsServerConfig,
+}
+
+const BIND_ATTEMPTS: usize = 16;
+
+impl DnsServer {
+    /// Binds UDP and TCP on `addr` with the default configuration. With port 0 both
+    /// transports get the same ephemeral port.
+    pub fn bind(addr: SocketAddr, snapshot: Arc<ArcSwap<DnsSnapshot>>) -> io::Result<DnsServer> {
+        Self::bind_with(addr, snapshot, DnsServerConfig::default())
+    }
+
+    pub fn bind_with(
+        addr: SocketAddr,
+        snapshot: Arc<ArcSwap<DnsSnapshot>>,
+        config: DnsServerConfig,
+    ) -> io::Result<DnsServer> {
+        let mut last_err = None;
+        for _ in 0..BIND_ATTEMPTS {
+            match bind_pair(addr, config.udp_sockets.max(1)) {
+                Ok((udp, tcp, local_addr)) => {
+                    return Ok(DnsServer { udp, tcp, local_addr, snapshot, config });
+                }
+                // The UDP port picked for port 0 may be taken for TCP: pick again.
+                Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse => last_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free port")))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` turns true (or its sender is dropped).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+        let mut tasks = JoinSet::new();
+        for socket in self.udp {
+            let socket = UdpSocket::from_std(socket)?;
+            tasks.spawn(udp_loop(socket, self.snapshot.clone()));
+        }
+        let listener = TcpListener::from_std(self.tcp)?;
+        tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
+        tracing::info!(addr = %self.local_addr, "DNS server listening");
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        tasks.shutdown().await;
+        Ok(())
+    }
+}
+
+fn bind_pair(
+    addr: SocketAddr,
+    udp_count: usize,
+) -> io::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener, SocketAddr)> {
+    // With port 0, let the kernel pick a port no UDP socket holds, using a socket without
+    // SO_REUSEPORT: an ephemeral pick for a reuseport socket may land in another
+    // reuseport group of the same user (another server in this process, say) and share
+    // its traffic. The port is then bound again as a reuseport group; if someone took it
+    // in between, the bind fails with AddrInUse and the caller picks again.
+    let addr = if addr.port() == 0 {
+        std::net::UdpSocket::bind(addr)?.local_addr()?
+    } else {
+        addr
+    };
+    let mut udp = Vec::with_capacity(udp_count);
+    for _ in 0..udp_count {
+        udp.push(udp_socket(addr)?);
+    }
+    let local = udp[0].local_addr()?;
+    let tcp = Socket::new(Domain::for_address(local), Type::STREAM, Some(Protocol::TCP))?;
+    tcp.set_reuse_address(true)?;
+    tcp.set_nonblocking(true)?;
+    tcp.bind(&local.into())?;
+    tcp.listen(1024)?;
+    Ok((udp, tcp.into(), local))
+}
+
+fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    #[cfg(unix)]
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
+    let ctx = QueryContext::udp();
+    let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
+    let mut buf = vec![0u8; 4096];
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        let (len, peer) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here on some platforms; keep going.
+                tracing::debug!(error = %e, "udp recv");
+                continue;
+            }
+        };
+        if !answer_timed(&snapshot, &buf[..len], &ctx, &mut out, &duration) {
+            continue;
+        }
+        if let Err(e) = socket.send_to(&out, peer).await {
+            tracing::debug!(error = %e, %peer, "udp send");
+        }
+    }
+}
+
+fn answer_timed(
+    snapshot: &ArcSwap<DnsSnapshot>,
+    query: &[u8],
+    ctx: &QueryContext,
+    out: &mut Vec<u8>,
+    duration: &Histogram,
+) -> bool {
+    let start = Instant::now();
+    let answered = answer_into(&snapshot.load(), query, ctx, out);
+    duration.observe(start.elapsed().as_secs_f64());
+    answered
+}
+
+async fn tcp_accept_loop(
+    listener: TcpListener,
+    snapshot: Arc<ArcSwap<DnsSnapshot>>,
+    config: DnsServerConfig,
+    shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_tcp_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "tcp accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Reap finished connection tasks so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            count_transport_drop("tcp_limit");
+            drop(stream);
+            continue;
+        };
+        let span = tracing::debug_span!("dns_tcp", %peer);
+        let conn = tcp_connection(stream, snapshot.clone(), config.tcp_idle_timeout, shutdown.clone());
+        connections.spawn(
+            async move {
+                conn.await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn tcp_connection(
+    stream: TcpStream,
+    snapshot: Arc<ArcSwap<DnsSnapshot>>,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let ctx = QueryContext::tcp();
+    let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Tcp.as_str()]);
+    let mut query = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(4096);
+    let mut framed = Vec::with_capacity(4096);
+    loop {
+        let next = tokio::select! {
+            r = tokio::time::timeout(idle, read_message(&mut read, &mut query)) => r,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        match next {
+            Err(_) => {
+                tracing::debug!("idle timeout");
+                return;
+            }
+            Ok(Err(e)) => {
+                if e.kind() != io::ErrorKind::UnexpectedEof {
+                    tracing::debug!(error = %e, "tcp read");
+                }
+                return;
+            }
+            Ok(Ok(())) => {}
+        }
+        if !answer_timed(&snapshot, &query, &ctx, &mut out, &duration) {
+            continue;
+        }
+        let Ok(len) = u16::try_from(out.len()) else { continue };
+        framed.clear();
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(&out);
+        // A client that stops reading must not pin the task: the idle timeout bounds writes too.
+        match tokio::time::timeout(idle, write.write_all(&framed)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "tcp write");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("write timeout");
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one 2-byte length-prefixed message into `buf`.
+async fn read_message<R: AsyncReadExt + Unpin>(read: &mut R, buf: &mut Vec<u8>) -> io::Result<()> {
+    let len = read.read_u16().await? as usize;
+    buf.resize(len, 0);
+    read.read_exact(buf).await?;
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! The DNS read model: every zone pre-rendered into wire-format fragments, so answering
+//! a query is hash lookups plus `memcpy`.
+//!
+//! Architecture invariant: a `DnsSnapshot` is immutable once built. The state machine
+//! builds a new one after each applied batch (reusing unchanged zones through `Arc`) and
+//! swaps it in with `ArcSwap`; queries never take a lock.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::metrics::{ZONE_RECORDS_GAUGE, ZONE_SERIAL_GAUGE};
+use crate::model::{Fqdn, RData, RType, RecordSet, Zone};
+use crate::state::{State, StateObserver};
+
+const CLASS_IN: u16 = 1;
+
+/// One RRset ready to copy into a response: each RR without its owner name
+/// (TYPE, CLASS, TTL, RDLENGTH, RDATA; names in RDATA uncompressed).
+#[derive(Debug, Clone)]
+pub struct RenderedSet {
+    pub rtype: u16,
+    pub count: u16,
+    pub wire: Box<[u8]>,
+    /// Additional-section records (A/AAAA of in-zone NS/MX/SRV targets), complete with
+    /// uncompressed owner names. For NS at a zone cut these are the glue.
+    pub additional: Box<[u8]>,
+    pub additional_count: u16,
+}
+
+/// What the zone holds at one owner name. An empty `sets` is an empty non-terminal:
+/// the name exists (NODATA, not NXDOMAIN) and blocks wildcard synthesis below it.
+#[derive(Debug, Clone, Default)]
+pub struct NodeView {
+    /// Sorted by type code.
+    pub sets: Box<[RenderedSet]>,
+    /// The CNAME target in lowercase wire form when the node is a CNAME pointing into
+    /// this zone (so the chain is followed); `None` otherwise.
+    pub cname_chase: Option<Box<[u8]>>,
+    /// NS below the apex: a delegation point.
+    pub is_cut: bool,
+}
+
+impl NodeView {
+    pub fn set(&self, rtype: u16) -> Option<&RenderedSet> {
+        self.sets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// One zone, pre-rendered.
+#[derive(Debug)]
+pub struct ZoneView {
+    pub origin: Fqdn,
+    /// Lowercase wire form of the origin.
+    pub origin_wire: Box<[u8]>,
+    pub serial: u32,
+    pub record_count: usize,
+    /// Every owner name and every empty non-terminal between an owner and the apex,
+    /// keyed by lowercase wire name. The apex is always present.
+    pub nodes: HashMap<Box<[u8]>, NodeView>,
+    /// The SOA RR without owner, TTL = the SOA's TTL (answers to SOA queries).
+    pub soa: Box<[u8]>,
+    /// The SOA RR without owner, TTL = min(SOA TTL, minimum) (RFC 2308 3, negative answers).
+    pub negative_soa: Box<[u8]>,
+    /// Whether any node below the apex holds NS, so lookups check for zone cuts.
+    pub has_cuts: bool,
+}
+
+impl ZoneView {
+    pub fn build(zone: &Zone) -> ZoneView {
+        let origin_wire: Box<[u8]> = zone.origin.to_wire().into();
+        let mut nodes: HashMap<Box<[u8]>, NodeView> = HashMap::with_capacity(zone.nodes.len() + 1);
+        let mut has_cuts = false;
+        for (name, node) in &zone.nodes {
+            let is_cut = name != &zone.origin && node.contains_key(&RType::Ns);
+            has_cuts |= is_cut;
+            let sets = node.iter().map(|(t, set)| render_set(zone, *t, set)).collect();
+            let cname_chase = node
+                .get(&RType::Cname)
+                .and_then(|s| s.data.first())
+                .and_then(|d| match d {
+                    RData::Cname(target) if target.is_in(&zone.origin) => Some(target.to_wire().into()),
+                    _ => None,
+                });
+            nodes.insert(name.to_wire().into(), NodeView { sets, cname_chase, is_cut });
+            // Empty non-terminals up to (and including) the apex.
+            let mut up = name.parent();
+            while let Some(p) = up.filter(|p| p.is_in(&zone.origin)) {
+                let key: Box<[u8]> = p.to_wire().into();
+                if nodes.contains_key(&key) {
+                    break;
+                }
+                nodes.insert(key, NodeView::default());
+                up = p.parent();
+            }
+        }
+        nodes.entry(origin_wire.clone()).or_default();
+        let soa_rr = |ttl: u32| {
+            let mut out = Vec::with_capacity(64);
+            let start = rr_header(&mut out, RType::Soa.code(), ttl);
+            zone.soa.write_rdata(zone.serial, &mut out);
+            finish_rdlength(&mut out, start);
+            out.into_boxed_slice()
+        };
+        ZoneView {
+            origin: zone.origin.clone(),
+            origin_wire,
+            serial: zone.serial.0,
+            record_count: zone.record_count(),
+            nodes,
+            soa: soa_rr(zone.soa.ttl),
+            negative_soa: soa_rr(zone.soa.ttl.min(zone.soa.minimum)),
+            has_cuts,
+        }
+    }
+
+    pub fn node(&self, lower_wire: &[u8]) -> Option<&NodeView> {
+        self.nodes.get(lower_wire)
+    }
+}
+
+/// Writes TYPE, CLASS IN, TTL and a placeholder RDLENGTH; returns where RDATA starts.
+fn rr_header(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.len()
+}
+
+fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
+    // RData::validate bounds RDATA to 65535 octets; saturate rather than wrap regardless.
+    let len = u16::try_from(out.len() - rdata_start).unwrap_or(u16::MAX);
+    out[rdata_start - 2..rdata_start].copy_from_slice(&len.to_be_bytes());
+}
+
+fn render_set(zone: &Zone, rtype: RType, set: &RecordSet) -> RenderedSet {
+    let mut wire = Vec::with_capacity(set.data.len() * 16);
+    for rdata in &set.data {
+        let start = rr_header(&mut wire, rtype.code(), set.ttl);
+        rdata.write_wire(&mut wire);
+        finish_rdlength(&mut wire, start);
+    }
+    let (additional, additional_count) = render_additional(zone, set);
+    RenderedSet {
+        rtype: rtype.code(),
+        count: u16::try_from(set.data.len()).unwrap_or(u16::MAX),
+        wire: wire.into_boxed_slice(),
+        additional: additional.into_boxed_slice(),
+        additional_count,
+    }
+}
+
+/// A/AAAA records for the in-zone targets of NS, MX and SRV records.
+fn render_additional(zone: &Zone, set: &RecordSet) -> (Vec<u8>, u16) {
+    let mut out = Vec::new();
+    let mut count = 0u16;
+    let mut seen: Vec<&Fqdn> = Vec::new();
+    for rdata in &set.data {
+        let target = match rdata {
+            RData::Ns(t) | RData::Mx { exchange: t, .. } | RData::Srv { target: t, .. } => t,
+            _ => continue,
+        };
+        if !target.is_in(&zone.origin) || seen.contains(&target) {
+            continue;
+        }
+        seen.push(target);
+        for t in [RType::A, RType::Aaaa] {
+            let Some(glue) = zone.rrset(target, t) else { continue };
+            for d in &glue.data {
+                target.write_wire(&mut out);
+                let start = rr_header(&mut out, t.code(), glue.ttl);
+                d.write_wire(&mut out);
+                finish_rdlength(&mut out, start);
+                count = count.saturating_add(1);
+            }
+        }
+    }
+    (out, count)
+}
+
+/// All zones, keyed by the lowercase wire form of their origin.
+#[derive(Debug, Default, Clone)]
+pub struct DnsSnapshot {
+    zones: HashMap<Box<[u8]>, Arc<ZoneView>>,
+}
+
+impl DnsSnapshot {
+    pub fn build(state: &State) -> DnsSnapshot {
+        let zones = state
+            .zones
+            .values()
+            .map(|z| (z.origin.to_wire().into(), Arc::new(ZoneView::build(z))))
+            .collect();
+        DnsSnapshot { zones }
+    }
+
+    /// A new snapshot that shares every zone not in `changed` with `self` and rebuilds
+    /// (or drops, if gone from `state`) the ones in it.
+    pub fn with_zones(&self, state: &State, changed: &BTreeSet<Fqdn>) -> DnsSnapshot {
+        let mut zones = self.zones.clone();
+        for origin in changed {
+            let key: Box<[u8]> = origin.to_wire().into();
+            match state.zones.get(origin) {
+                Some(z) => zones.insert(key, Arc::new(ZoneView::build(z))),
+                None => zones.remove(&key),
+            };
+        }
+        DnsSnapshot { zones }
+    }
+
+    /// The zone with exactly this origin (lowercase wire form).
+    pub fn zone(&self, origin_lower_wire: &[u8]) -> Option<&Arc<ZoneView>> {
+        self.zones.get(origin_lower_wire)
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<ZoneView>> {
+        self.zones.values()
+    }
+
+    /// Longest-suffix match of a lowercase wire name against the zone origins.
+    /// Returns the zone and the offset of its origin inside `lower_name`.
+    pub fn find_zone(&self, lower_name: &[u8], label_offsets: &[u8]) -> Option<(&ZoneView, usize)> {
+        let suffixes = label_offsets.iter().map(|&o| o as usize).chain([lower_name.len().saturating_sub(1)]);
+        for off in suffixes {
+            if let Some(zone) = lower_name.get(off..).and_then(|s| self.zones.get(s)) {
+                return Some((zone, off));
+            }
+        }
+        None
+    }
+}
+
+/// Publishes a fresh [`DnsSnapshot`] after every state change.
+#[derive(Clone)]
+pub struct SnapshotPublisher {
+    pub current: Arc<ArcSwap<DnsSnapshot>>,
+}
+
+impl SnapshotPublisher {
+    pub fn new() -> Self {
+        SnapshotPublisher { current: Arc::new(ArcSwap::from_pointee(DnsSnapshot::default())) }
+    }
+}
+
+impl Default for SnapshotPublisher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateObserver for SnapshotPublisher {
+    fn state_changed(&self, state: &State, changed_zones: Option<&BTreeSet<Fqdn>>, _applied_index: u64) {
+        let old = self.current.load_full();
+        let new = match changed_zones {
+            Some(changed) => old.with_zones(state, changed),
+            None => DnsSnapshot::build(state),
+        };
+        for gone in old.zones().filter(|z| !state.zones.contains_key(&z.origin)) {
+            let label = gone.origin.to_string();
+            let _ = ZONE_SERIAL_GAUGE.remove_label_values(&[label.as_str()]);
+            let _ = ZONE_RECORDS_GAUGE.remove_label_values(&[label.as_str()]);
+        }
+        for zone in new.zones() {
+            let touched = changed_zones.is_none_or(|c| c.contains(&zone.origin));
+            if touched {
+                let label = zone.origin.to_string();
+                ZONE_SERIAL_GAUGE.with_label_values(&[label.as_str()]).set(zone.serial as i64);
+                ZONE_RECORDS_GAUGE.with_label_values(&[label.as_str()]).set(zone.record_count as i64);
+            }
+        }
+        self.current.store(Arc::new(new));
+    }
+}

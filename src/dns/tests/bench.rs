@@ -1,0 +1,55 @@
+//! Micro-benchmark: `cargo test --release --lib answer_speed -- --ignored --nocapture`.
+//! Prints numbers; asserts nothing about time.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use hickory_proto::rr::RecordType;
+
+use super::*;
+
+fn big_zone(hosts: usize) -> Zone {
+    let mut z = zone("big.test", &[("big.test", RType::Ns, 3600, "ns1.big.test."), ("ns1.big.test", RType::A, 3600, "192.0.2.53")]);
+    for i in 0..hosts {
+        let mut node = crate::model::Node::new();
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000u32 + i as u32);
+        node.insert(RType::A, RecordSet::new(60, vec![RData::A(ip)]));
+        z.nodes.insert(fqdn(&format!("host{i}.dyn.big.test")), node);
+    }
+    z
+}
+
+fn time_per_call(snap: &DnsSnapshot, query: &[u8], ctx: &QueryContext, iterations: u32) -> f64 {
+    let mut out = Vec::with_capacity(1232);
+    let start = Instant::now();
+    for _ in 0..iterations {
+        black_box(crate::dns::answer::answer_into(snap, black_box(query), ctx, &mut out));
+    }
+    start.elapsed().as_nanos() as f64 / iterations as f64
+}
+
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture, ideally in release"]
+fn answer_speed() {
+    let t = Instant::now();
+    let state = state_of(vec![big_zone(100_000)]);
+    let snap = DnsSnapshot::build(&state);
+    println!("snapshot build, 100k records: {:?}", t.elapsed());
+    let ctx = QueryContext::udp();
+    let positive = bytes(&with_edns(query("host4242.dyn.big.test.", RecordType::A), 1232, 0));
+    let nxdomain = bytes(&with_edns(query("nohost.dyn.big.test.", RecordType::A), 1232, 0));
+    let nodata = bytes(&with_edns(query("host4242.dyn.big.test.", RecordType::AAAA), 1232, 0));
+    let refused = bytes(&query("www.example.org.", RecordType::A));
+    for (label, q) in [("positive A", &positive), ("NXDOMAIN", &nxdomain), ("NODATA", &nodata), ("REFUSED", &refused)] {
+        time_per_call(&snap, q, &ctx, 100_000);
+        let ns = time_per_call(&snap, q, &ctx, 1_000_000);
+        println!("answer() {label}: {ns:.0} ns/query");
+    }
+    let mut out = Vec::new();
+    let alloc_start = Instant::now();
+    for _ in 0..1_000_000 {
+        out = black_box(crate::dns::answer(&snap, &positive, &ctx).unwrap_or_default());
+    }
+    println!("answer() positive A, allocating Vec: {:.0} ns/query", alloc_start.elapsed().as_nanos() as f64 / 1e6);
+    black_box(out);
+}
