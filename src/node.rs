@@ -5,14 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Secret, ZoneConfig};
-use crate::dns::{DnsServer, DnsSnapshot, SnapshotPublisher};
-use crate::model::{zonefile, Fqdn, RData, SoaParams};
+use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
+use crate::model::{zonefile, RData, SoaParams};
 use crate::raft::{NodeInfo, RaftSettings};
 use crate::service::{Service, SubmitError};
 use crate::state::Command;
@@ -52,8 +51,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let n = &config.node;
     std::fs::create_dir_all(&n.data_dir).map_err(|e| NodeError::DataDir(n.data_dir.display().to_string(), e))?;
 
-    let snapshot = Arc::new(ArcSwap::from_pointee(DnsSnapshot::default()));
-    let publisher = Arc::new(SnapshotPublisher::new(snapshot.clone()));
+    let publisher = SnapshotPublisher::new();
+    let snapshot = publisher.current.clone();
+    let publisher = Arc::new(publisher);
     let c = &config.cluster;
     let settings = RaftSettings {
         node_id: n.id,
@@ -76,11 +76,20 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     tasks.spawn(serve_http(raft_listener, rpc, stop_rx.clone()));
     tracing::info!("raft listening on {raft_addr}");
 
-    let dns = DnsServer::bind(n.dns_addr, snapshot.clone(), &config.dns)
-        .await
+    let dns_config = DnsServerConfig {
+        tcp_idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
+        max_tcp_connections: config.dns.tcp_max_connections,
+        ..DnsServerConfig::default()
+    };
+    let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
         .map_err(|e| NodeError::Bind { what: "dns", addr: n.dns_addr, source: e })?;
     let dns_addr = dns.local_addr();
-    tasks.spawn(dns.run(stop_rx.clone()));
+    let dns_stop = stop_rx.clone();
+    tasks.spawn(async move {
+        if let Err(e) = dns.run(dns_stop).await {
+            tracing::error!(error = %e, "dns server failed");
+        }
+    });
     tracing::info!("dns listening on {dns_addr} (udp+tcp)");
 
     let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));

@@ -69,7 +69,7 @@ impl Service {
             Err(WriteError::ForwardToLeader { leader_id, .. }) => Err(SubmitError::Unavailable(format!(
                 "this node is not the leader (leader: {leader_id:?}); forwarding arrives with clustering"
             ))),
-            Err(e @ WriteError::Timeout(_)) => Err(SubmitError::Unavailable(e.to_string())),
+            Err(e @ WriteError::Timeout) => Err(SubmitError::Unavailable(e.to_string())),
             Err(e) => Err(SubmitError::Internal(e.to_string())),
         }
     }
