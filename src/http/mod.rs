@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, put};
@@ -29,7 +29,10 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/api/v1/zones/{zone}/records", get(zones::records).post(zones::add_records))
         .route("/api/v1/zones/{zone}/records/{name}/{rtype}", put(zones::replace_set).delete(zones::delete_set))
         .route("/api/v1/zones/{zone}/export", get(zones::export))
-        .route("/api/v1/zones/{zone}/import", put(zones::import).post(zones::import));
+        .route(
+            "/api/v1/zones/{zone}/import",
+            put(zones::import).post(zones::import).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        );
     Router::new()
         .merge(api)
         .route("/livez", get(ops::livez))

@@ -295,8 +295,9 @@ pub async fn import(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
-    body: String,
+    body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> Api<Json<serde_json::Value>> {
+    let body = body.map_err(|r| ApiError::new(r.status(), "bad_request", r.body_text()))?;
     let zone = zone_name(&zone)?;
     let parsed = zonefile::parse(&body, &zone)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
