@@ -20,8 +20,8 @@ use crate::state::Command;
 pub enum NodeError {
     #[error("cannot create data directory {0}: {1}")]
     DataDir(String, std::io::Error),
-    #[error("cannot bind {what} on {addr}: {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("cannot bind {what} on {addr}: {error}")]
+    Bind { what: &'static str, addr: SocketAddr, error: std::io::Error },
     #[error("raft: {0}")]
     Raft(String),
     #[error("bootstrap: {0}")]
@@ -71,7 +71,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let mut tasks = JoinSet::new();
 
     let raft_listener = bind_tcp("raft", n.raft_addr).await?;
-    let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, source: e })?;
+    let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, error: e })?;
     let rpc = raft.rpc_router();
     tasks.spawn(serve_http(raft_listener, rpc, stop_rx.clone()));
     tracing::info!("raft listening on {raft_addr}");
@@ -82,7 +82,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
-        .map_err(|e| NodeError::Bind { what: "dns", addr: n.dns_addr, source: e })?;
+        .map_err(|e| NodeError::Bind { what: "dns", addr: n.dns_addr, error: e })?;
     let dns_addr = dns.local_addr();
     let dns_stop = stop_rx.clone();
     tasks.spawn(async move {
@@ -94,7 +94,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
 
     let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));
     let http_listener = bind_tcp("http", n.http_addr).await?;
-    let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, source: e })?;
+    let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;
     tasks.spawn(serve_http(http_listener, crate::http::router(service.clone()), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
 
@@ -122,7 +122,7 @@ impl RunningNode {
 }
 
 async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, NodeError> {
-    TcpListener::bind(addr).await.map_err(|source| NodeError::Bind { what, addr, source })
+    TcpListener::bind(addr).await.map_err(|error| NodeError::Bind { what, addr, error })
 }
 
 async fn serve_http(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {

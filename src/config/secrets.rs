@@ -8,8 +8,8 @@ use subtle::ConstantTimeEq;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read secret file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    #[error("cannot read secret file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("secret in {0} is empty")]
     Empty(String),
     #[error("secret from {0} is shorter than 16 characters")]
@@ -40,7 +40,7 @@ impl Secret {
 
     pub fn from_file(path: &Path) -> Result<Secret, SecretError> {
         let bytes = std::fs::read(path)
-            .map_err(|source| SecretError::Read { path: path.display().to_string(), source })?;
+            .map_err(|error| SecretError::Read { path: path.display().to_string(), error })?;
         Secret::new(bytes, &path.display().to_string())
     }
 
