@@ -4,10 +4,12 @@ pub mod name;
 pub mod presentation;
 pub mod record;
 pub mod serial;
+pub mod transfer;
 pub mod zone;
 pub mod zonefile;
 
 pub use name::{Fqdn, NameError};
 pub use record::{RData, RDataError, RType, RecordSet};
 pub use serial::Serial;
+pub use transfer::ZoneTransfer;
 pub use zone::{Node, SoaParams, Zone};

@@ -3,7 +3,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::command::{ApplyError, Command, Event, RecordSpec};
-use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone};
+use super::journal::{self, Journal, ZoneChange, DEFAULT_JOURNAL_VERSIONS};
+use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone, ZoneTransfer};
 
 /// Everything the cluster agrees on. Serialized whole into Raft snapshots.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +13,12 @@ pub struct State {
     /// Last serial of each deleted zone, so a zone created again under the same name
     /// continues after it and a secondary never sees the serial go backwards.
     pub retired_serials: BTreeMap<Fqdn, Serial>,
+    /// Secondaries per zone (transfer ACL, NOTIFY targets, IXFR window).
+    #[serde(default)]
+    pub transfer: BTreeMap<Fqdn, ZoneTransfer>,
+    /// IXFR history per zone, derived by apply (see `journal`).
+    #[serde(default)]
+    pub journals: BTreeMap<Fqdn, Journal>,
 }
 
 /// What an applied command changed.
@@ -35,6 +42,17 @@ struct Tracker {
     touched: BTreeSet<Fqdn>,
     serial_set: BTreeSet<Fqdn>,
     deleted: BTreeSet<Fqdn>,
+    /// What changed per zone, for the IXFR journal.
+    changes: BTreeMap<Fqdn, ZoneChange>,
+}
+
+impl Tracker {
+    /// Notes the zone as it is before this entry's first change to it.
+    fn change(&mut self, zone: &Zone) -> &mut ZoneChange {
+        self.changes
+            .entry(zone.origin.clone())
+            .or_insert_with(|| ZoneChange { before: Some((zone.soa.clone(), zone.serial)), ..ZoneChange::default() })
+    }
 }
 
 impl State {
@@ -71,7 +89,7 @@ impl State {
         None
     }
 
-    fn finish(&mut self, t: Tracker) -> Applied {
+    fn finish(&mut self, mut t: Tracker) -> Applied {
         let mut serials = Vec::new();
         for origin in &t.touched {
             if t.deleted.contains(origin) {
@@ -82,7 +100,15 @@ impl State {
                     zone.serial = zone.serial.next();
                 }
                 serials.push((origin.clone(), zone.serial));
+                let max = self.transfer.get(origin).and_then(|x| x.journal_versions).unwrap_or(DEFAULT_JOURNAL_VERSIONS);
+                // A change apply did not describe (no tracker entry) clears the journal.
+                let change = t.changes.remove(origin).unwrap_or(ZoneChange { untracked: true, ..ZoneChange::default() });
+                journal::record(self.journals.entry(origin.clone()).or_default(), zone, change, max);
             }
+        }
+        for origin in &t.deleted {
+            self.journals.remove(origin);
+            self.transfer.remove(origin);
         }
         let mut events = t.events;
         events.extend(
@@ -91,16 +117,16 @@ impl State {
         Applied { events, serials }
     }
 
-    fn clone_touched(&self, cmds: &[Command]) -> (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>) {
+    fn clone_touched(&self, cmds: &[Command]) -> Backup {
         let zones = cmds
             .iter()
             .filter_map(zone_of)
             .map(|z| (z.clone(), self.zones.get(z).cloned()))
             .collect();
-        (zones, self.retired_serials.clone())
+        (zones, self.retired_serials.clone(), self.transfer.clone())
     }
 
-    fn restore(&mut self, (zones, retired): (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>)) {
+    fn restore(&mut self, (zones, retired, transfer): Backup) {
         for (origin, zone) in zones {
             match zone {
                 Some(z) => self.zones.insert(origin, z),
@@ -108,6 +134,7 @@ impl State {
             };
         }
         self.retired_serials = retired;
+        self.transfer = transfer;
     }
 
     fn zone_mut(&mut self, origin: &Fqdn) -> Result<&mut Zone, ApplyError> {
@@ -128,8 +155,9 @@ impl State {
             }
             Command::UpdateSoa { zone, soa } => {
                 validate_soa(zone, soa)?;
-                let z = self.zone_mut(zone)?;
+                let z = self.zones.get_mut(zone).ok_or_else(|| ApplyError::NoSuchZone(zone.clone()))?;
                 if &z.soa != soa {
+                    t.change(z);
                     z.soa = soa.clone();
                     t.touched.insert(zone.clone());
                     t.events.push(Event::SoaUpdated { zone: zone.clone() });
@@ -155,6 +183,14 @@ impl State {
                 self.replace_zone(zone, soa, *serial, records, t)
             }
             Command::Batch(_) => Err(ApplyError::NestedBatch),
+            Command::SetZoneTransfer { zone, transfer } => {
+                self.zone_mut(zone)?;
+                if self.transfer.get(zone) != Some(transfer) {
+                    self.transfer.insert(zone.clone(), transfer.clone());
+                    t.events.push(Event::ZoneTransferChanged { zone: zone.clone() });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -186,6 +222,7 @@ impl State {
         let ns_data = ns.iter().cloned().map(RData::Ns).collect();
         zone.nodes.entry(origin.clone()).or_default().insert(RType::Ns, RecordSet::new(ns_ttl, ns_data));
         self.zones.insert(origin.clone(), zone);
+        t.changes.entry(origin.clone()).or_default().untracked = true;
         t.touched.insert(origin.clone());
         t.serial_set.insert(origin.clone());
         t.deleted.remove(origin);
@@ -212,6 +249,7 @@ impl State {
         if old.as_ref() == Some(&new) {
             return Ok(());
         }
+        t.change(z).sets.entry((name.clone(), rtype)).or_insert_with(|| old.clone());
         if new.data.is_empty() {
             let node = z.nodes.get_mut(name).expect("old set exists, so its node does");
             node.remove(&rtype);
@@ -267,7 +305,14 @@ impl State {
             Some(s) => current.serial.advance_to(s),
             None => current.serial.next(),
         };
-        self.zones.insert(zone.clone(), next);
+        let change = t.change(current);
+        let untouched = change.sets.is_empty() && change.replaced.is_none();
+        let old = self.zones.insert(zone.clone(), next);
+        let change = t.changes.entry(zone.clone()).or_default();
+        match old {
+            Some(old) if untouched => change.replaced = Some(old),
+            _ => change.untracked = true,
+        }
         t.touched.insert(zone.clone());
         t.serial_set.insert(zone.clone());
         t.events.push(Event::ZoneReplaced { zone: zone.clone() });
@@ -283,9 +328,12 @@ fn zone_of(cmd: &Command) -> Option<&Fqdn> {
         | Command::AddRecords { zone, .. }
         | Command::DeleteRecordSet { zone, .. }
         | Command::ReplaceZone { zone, .. } => Some(zone),
+        Command::SetZoneTransfer { zone, .. } => Some(zone),
         Command::Batch(_) => None,
     }
 }
+
+type Backup = (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>, BTreeMap<Fqdn, ZoneTransfer>);
 
 fn validate_soa(origin: &Fqdn, soa: &SoaParams) -> Result<(), ApplyError> {
     if origin.is_wildcard() {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Fqdn, RData, RType, Serial, SoaParams};
+use crate::model::{Fqdn, RData, RType, Serial, SoaParams, ZoneTransfer};
 
 /// One record as carried by commands: owner, type, TTL, data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub enum Command {
     ReplaceZone { zone: Fqdn, soa: SoaParams, serial: Option<Serial>, records: Vec<RecordSpec> },
     /// Several commands applied atomically: all or none.
     Batch(Vec<Command>),
+    /// Set the zone's secondaries (transfer ACL, NOTIFY targets, IXFR window). Does not
+    /// change the zone's data or serial.
+    SetZoneTransfer { zone: Fqdn, transfer: ZoneTransfer },
 }
 
 impl Command {
@@ -45,6 +48,7 @@ impl Command {
             Command::DeleteRecordSet { .. } => "delete_record_set",
             Command::ReplaceZone { .. } => "replace_zone",
             Command::Batch(_) => "batch",
+            Command::SetZoneTransfer { .. } => "set_zone_transfer",
         }
     }
 }
@@ -58,6 +62,7 @@ pub enum Event {
     RecordSetChanged { zone: Fqdn, name: Fqdn, rtype: RType, old: Vec<RData>, new: Vec<RData>, ttl: u32 },
     ZoneReplaced { zone: Fqdn },
     SerialBumped { zone: Fqdn, serial: Serial },
+    ZoneTransferChanged { zone: Fqdn },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every

@@ -3,6 +3,7 @@
 
 mod apply;
 mod command;
+pub mod journal;
 
 pub use apply::{Applied, State};
 pub use command::{ApplyError, Command, Event, RecordSpec};
