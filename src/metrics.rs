@@ -48,6 +48,8 @@ pub const ZONE_SERIAL: &str = "zone_serial";
 pub const ZONE_RECORDS: &str = "zone_records";
 pub const COMMANDS: &str = "commands_total";
 pub const AUTH_FAILURES: &str = "auth_failures_total";
+pub const XFR_REQUESTS: &str = "xfr_requests_total";
+pub const NOTIFY_SENT: &str = "notify_sent_total";
 
 // ---------------------------------------------------------------- dns
 pub static DNS_QUERIES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -63,6 +65,17 @@ pub static DNS_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 });
 pub static DNS_DROPPED_TOTAL: LazyLock<IntCounterVec> =
     LazyLock::new(|| counter_vec(DNS_DROPPED, "DNS packets dropped without an answer, by reason", &["reason"]));
+
+pub static XFR_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        XFR_REQUESTS,
+        "Zone transfer requests, by type (AXFR, IXFR) and outcome (axfr, ixfr, current, refused, bad_tsig, not_authoritative, formerr, udp)",
+        &["qtype", "outcome"],
+    )
+});
+pub static NOTIFY_SENT_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(NOTIFY_SENT, "NOTIFY messages sent to secondaries, by result (acked, timeout, error, superseded, gave_up)", &["result"])
+});
 
 // ---------------------------------------------------------------- http
 pub static HTTP_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {

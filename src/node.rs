@@ -14,7 +14,11 @@ use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
 use crate::model::{zonefile, RData, SoaParams};
 use crate::raft::{NodeInfo, RaftSettings};
 use crate::service::{Service, SubmitError};
-use crate::state::Command;
+use crate::dns::notify::Notifier;
+use crate::dns::tsig::KeyRing;
+use crate::dns::xfr::XfrConfig;
+use crate::model::ZoneTransfer;
+use crate::state::{Command, Observers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -53,7 +57,8 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
 
     let publisher = SnapshotPublisher::new();
     let snapshot = publisher.current.clone();
-    let publisher = Arc::new(publisher);
+    let (xfr, notifier) = transfer_setup(&config)?;
+    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone()]));
     let c = &config.cluster;
     let settings = RaftSettings {
         node_id: n.id,
@@ -79,6 +84,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let dns_config = DnsServerConfig {
         tcp_idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
         max_tcp_connections: config.dns.tcp_max_connections,
+        xfr,
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
@@ -91,6 +97,11 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         }
     });
     tracing::info!("dns listening on {dns_addr} (udp+tcp)");
+
+    let metrics = raft.raft.metrics();
+    let me = raft.node_id;
+    let is_leader = move || metrics.borrow().current_leader == Some(me);
+    tasks.spawn(notifier.run(is_leader, stop_rx.clone()));
 
     let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));
     let http_listener = bind_tcp("http", n.http_addr).await?;
@@ -200,3 +211,23 @@ pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
     Ok(if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) })
 }
 
+
+/// This node's TSIG keys and per-zone transfer settings from its config file.
+fn transfer_setup(config: &Config) -> Result<(Arc<XfrConfig>, Arc<Notifier>), NodeError> {
+    let keys = config.tsig_keys.iter().map(|k| k.load()).collect::<Result<Vec<_>, _>>().map_err(|e| NodeError::Zone(e.to_string()))?;
+    let local = config
+        .zones
+        .iter()
+        .map(|z| {
+            let t = ZoneTransfer {
+                allow_transfer: z.allow_transfer.clone(),
+                transfer_tsig: z.transfer_tsig.clone(),
+                notify: z.notify.clone(),
+                journal_versions: None,
+            };
+            (z.name.clone(), t)
+        })
+        .collect::<std::collections::HashMap<_, _>>();
+    let notify = local.iter().map(|(z, t)| (z.clone(), t.notify.clone())).collect();
+    Ok((Arc::new(XfrConfig { keys: KeyRing::new(keys), local }), Notifier::new(notify)))
+}

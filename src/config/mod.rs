@@ -40,6 +40,52 @@ pub struct Config {
     /// Zones created when this node bootstraps the cluster (ignored if they exist).
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys (RFC 8945) for zone transfers; see docs/secondaries.md.
+    #[serde(default, rename = "tsig_key")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
+}
+
+/// A TSIG key. The secret (base64, as `tsig-keygen`/`keymgr` print it) comes from
+/// exactly one of `secret_file`, `secret_env` or, for tests only, `secret`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    pub name: Fqdn,
+    /// hmac-sha256, hmac-sha384 or hmac-sha512.
+    pub algorithm: String,
+    pub secret: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub secret_env: Option<String>,
+}
+
+impl std::fmt::Debug for TsigKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TsigKeyConfig({} {}, <secret redacted>)", self.name, self.algorithm)
+    }
+}
+
+impl TsigKeyConfig {
+    /// The key with its secret loaded and decoded.
+    pub fn load(&self) -> Result<crate::dns::tsig::TsigKey, ConfigError> {
+        use base64::Engine;
+        let bad = |m: String| ConfigError::Invalid(format!("tsig_key {}: {m}", self.name));
+        let algorithm = crate::dns::tsig::Algorithm::parse(&self.algorithm)
+            .ok_or_else(|| bad(format!("unsupported algorithm {:?} (hmac-sha256/384/512)", self.algorithm)))?;
+        let text = match (&self.secret, &self.secret_file, &self.secret_env) {
+            (Some(s), None, None) => s.clone(),
+            (None, Some(path), None) => std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("cannot read secret file {}: {e}", path.display())))?,
+            (None, None, Some(var)) => std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))?,
+            _ => return Err(bad("give exactly one of secret, secret_file, secret_env".into())),
+        };
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| bad("secret is not valid base64".into()))?;
+        if secret.len() < 16 {
+            return Err(bad("secret shorter than 16 octets".into()));
+        }
+        Ok(crate::dns::tsig::TsigKey::new(self.name.clone(), algorithm, secret))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +186,15 @@ pub struct ZoneConfig {
     /// names relative to the zone (`www 300 IN A 192.0.2.1`).
     #[serde(default)]
     pub records: Vec<String>,
+    /// Source networks allowed to AXFR/IXFR this zone from this node.
+    #[serde(default)]
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    /// TSIG key names (from `[[tsig_key]]`) allowed to transfer this zone.
+    #[serde(default)]
+    pub transfer_tsig: Vec<Fqdn>,
+    /// Secondaries (`IP:port`) to NOTIFY after each change, when this node leads.
+    #[serde(default)]
+    pub notify: Vec<SocketAddr>,
 }
 
 fn default_ns_ttl() -> u32 {
@@ -227,6 +282,9 @@ impl Config {
         for z in &self.zones {
             if z.ns.is_empty() {
                 return Err(ConfigError::Invalid(format!("zone {} needs at least one ns", z.name)));
+            }
+            if let Some(k) = z.transfer_tsig.iter().find(|k| !self.tsig_keys.iter().any(|t| &t.name == *k)) {
+                return Err(ConfigError::Invalid(format!("zone {}: transfer_tsig key {k} is not a [[tsig_key]]", z.name)));
             }
         }
         Ok(())

@@ -93,7 +93,9 @@ fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>)
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
         return rcode::REFUSED;
     }
-    if q.qtype == QTYPE_AXFR || q.qtype == QTYPE_IXFR {
+    // Zone transfers are served over TCP by `xfr`, before this function. AXFR over UDP
+    // is not defined (RFC 5936 4.2): REFUSED.
+    if q.qtype == QTYPE_AXFR {
         return rcode::REFUSED;
     }
     let mut lower_buf = [0u8; MAX_NAME_LEN];
@@ -104,6 +106,16 @@ fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>)
         return rcode::REFUSED;
     };
     resp.set_authoritative(true);
+    if q.qtype == QTYPE_IXFR {
+        // IXFR over UDP: the single current SOA tells the client to retry over TCP if it
+        // is behind (RFC 1995 2). Only for a zone apex.
+        if apex_off != 0 {
+            return rcode::REFUSED;
+        }
+        let apex = Name { wire: qname, tail_len: qname.len(), tail_ptr: HEADER_LEN };
+        resp.push(Section::Answer, apex, &zone.soa, 1);
+        return rcode::NOERROR;
+    }
     resolve(zone, qname, apex_off, q, resp)
 }
 

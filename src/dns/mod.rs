@@ -16,10 +16,14 @@
 //! snapshot per query → [`answer()`] → response bytes.
 
 pub mod answer;
+pub mod notify;
+pub mod rr;
 pub mod server;
 pub mod snapshot;
 pub mod stats;
+pub mod tsig;
 pub mod wire;
+pub mod xfr;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,7 @@ use tracing::Instrument;
 use super::answer::{answer_into, QueryContext};
 use super::snapshot::DnsSnapshot;
 use super::stats::{count_transport_drop, Transport};
+use super::xfr::{self, XfrConfig};
 use crate::metrics::DNS_QUERY_DURATION;
 
 /// Transport settings.
@@ -34,11 +35,18 @@ pub struct DnsServerConfig {
     pub max_tcp_connections: usize,
     /// UDP sockets sharing the port (SO_REUSEPORT), each with its own receive loop.
     pub udp_sockets: usize,
+    /// TSIG keys and this node's zone transfer ACL additions.
+    pub xfr: Arc<XfrConfig>,
 }
 
 impl Default for DnsServerConfig {
     fn default() -> Self {
-        DnsServerConfig { tcp_idle_timeout: Duration::from_secs(10), max_tcp_connections: 1024, udp_sockets: 2 }
+        DnsServerConfig {
+            tcp_idle_timeout: Duration::from_secs(10),
+            max_tcp_connections: 1024,
+            udp_sockets: 2,
+            xfr: Arc::new(XfrConfig::default()),
+        }
     }
 }
 
@@ -197,7 +205,7 @@ async fn tcp_accept_loop(
             continue;
         };
         let span = tracing::debug_span!("dns_tcp", %peer);
-        let conn = tcp_connection(stream, snapshot.clone(), config.tcp_idle_timeout, shutdown.clone());
+        let conn = tcp_connection(stream, peer, snapshot.clone(), config.clone(), shutdown.clone());
         connections.spawn(
             async move {
                 conn.await;
@@ -210,10 +218,12 @@ async fn tcp_accept_loop(
 
 async fn tcp_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     snapshot: Arc<ArcSwap<DnsSnapshot>>,
-    idle: Duration,
+    config: DnsServerConfig,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let idle = config.tcp_idle_timeout;
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -240,6 +250,12 @@ async fn tcp_connection(
             }
             Ok(Ok(())) => {}
         }
+        if xfr::is_transfer(&query) {
+            if transfer(&mut write, &snapshot, &config.xfr, &query, peer, idle).await.is_err() {
+                return;
+            }
+            continue;
+        }
         if !answer_timed(&snapshot, &query, &ctx, &mut out, &duration) {
             continue;
         }
@@ -260,6 +276,50 @@ async fn tcp_connection(
             }
         }
     }
+}
+
+/// Streams a zone transfer: the messages are built on a blocking thread (a large zone
+/// takes a while) and handed over through a short queue, so memory stays bounded by a
+/// few messages and a slow client slows the producer down instead of piling up data.
+async fn transfer<W: AsyncWriteExt + Unpin>(
+    write: &mut W,
+    snapshot: &ArcSwap<DnsSnapshot>,
+    config: &XfrConfig,
+    query: &[u8],
+    peer: SocketAddr,
+    idle: Duration,
+) -> io::Result<()> {
+    let now = super::tsig::now();
+    let job = xfr::prepare(&snapshot.load(), config, query, peer.ip(), now);
+    tracing::info!(%peer, qtype = job.qtype, outcome = job.outcome, "zone transfer request");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let producer = tokio::task::spawn_blocking(move || job.run(now, &mut |m| tx.blocking_send(m).is_ok()));
+    let mut result = Ok(());
+    while let Some(msg) = rx.recv().await {
+        let Ok(len) = u16::try_from(msg.len()) else { continue };
+        let write_all = async {
+            write.write_all(&len.to_be_bytes()).await?;
+            write.write_all(&msg).await
+        };
+        match tokio::time::timeout(idle, write_all).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                result = Err(e);
+                break;
+            }
+            Err(_) => {
+                result = Err(io::Error::new(io::ErrorKind::TimedOut, "write timeout"));
+                break;
+            }
+        }
+    }
+    // Dropping the receiver stops the producer at its next message.
+    drop(rx);
+    let _ = producer.await;
+    if let Err(e) = &result {
+        tracing::debug!(error = %e, "transfer aborted");
+    }
+    result
 }
 
 /// Reads one 2-byte length-prefixed message into `buf`.

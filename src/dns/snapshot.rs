@@ -5,13 +5,14 @@
 //! builds a new one after each applied batch (reusing unchanged zones through `Arc`) and
 //! swaps it in with `ArcSwap`; queries never take a lock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use crate::metrics::{ZONE_RECORDS_GAUGE, ZONE_SERIAL_GAUGE};
-use crate::model::{Fqdn, RData, RType, RecordSet, Zone};
+use crate::model::{Fqdn, RData, RType, RecordSet, Zone, ZoneTransfer};
+use crate::state::journal::JournalEntry;
 use crate::state::{State, StateObserver};
 
 const CLASS_IN: u16 = 1;
@@ -65,6 +66,8 @@ pub struct ZoneView {
     pub negative_soa: Box<[u8]>,
     /// Whether any node below the apex holds NS, so lookups check for zone cuts.
     pub has_cuts: bool,
+    /// IXFR history, oldest first, shared with the state's journal (see `state::journal`).
+    pub journal: Vec<Arc<JournalEntry>>,
 }
 
 impl ZoneView {
@@ -112,7 +115,17 @@ impl ZoneView {
             soa: soa_rr(zone.soa.ttl),
             negative_soa: soa_rr(zone.soa.ttl.min(zone.soa.minimum)),
             has_cuts,
+            journal: Vec::new(),
         }
+    }
+
+    /// The view of a zone of `state`, with its IXFR history.
+    pub fn build_in(state: &State, zone: &Zone) -> ZoneView {
+        let mut view = ZoneView::build(zone);
+        if let Some(j) = state.journals.get(&zone.origin) {
+            view.journal = j.entries.iter().cloned().collect();
+        }
+        view
     }
 
     pub fn node(&self, lower_wire: &[u8]) -> Option<&NodeView> {
@@ -184,6 +197,8 @@ fn render_additional(zone: &Zone, set: &RecordSet) -> (Vec<u8>, u16) {
 #[derive(Debug, Default, Clone)]
 pub struct DnsSnapshot {
     zones: HashMap<Box<[u8]>, Arc<ZoneView>>,
+    /// Replicated secondaries settings per zone (transfer ACL, NOTIFY targets).
+    pub transfer: Arc<BTreeMap<Fqdn, ZoneTransfer>>,
 }
 
 impl DnsSnapshot {
@@ -191,9 +206,9 @@ impl DnsSnapshot {
         let zones = state
             .zones
             .values()
-            .map(|z| (z.origin.to_wire().into(), Arc::new(ZoneView::build(z))))
+            .map(|z| (z.origin.to_wire().into(), Arc::new(ZoneView::build_in(state, z))))
             .collect();
-        DnsSnapshot { zones }
+        DnsSnapshot { zones, transfer: Arc::new(state.transfer.clone()) }
     }
 
     /// A new snapshot that shares every zone not in `changed` with `self` and rebuilds
@@ -203,11 +218,13 @@ impl DnsSnapshot {
         for origin in changed {
             let key: Box<[u8]> = origin.to_wire().into();
             match state.zones.get(origin) {
-                Some(z) => zones.insert(key, Arc::new(ZoneView::build(z))),
+                Some(z) => zones.insert(key, Arc::new(ZoneView::build_in(state, z))),
                 None => zones.remove(&key),
             };
         }
-        DnsSnapshot { zones }
+        let transfer =
+            if *self.transfer == state.transfer { self.transfer.clone() } else { Arc::new(state.transfer.clone()) };
+        DnsSnapshot { zones, transfer }
     }
 
     /// The zone with exactly this origin (lowercase wire form).

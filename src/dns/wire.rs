@@ -100,7 +100,9 @@ fn parse_sections<'a>(packet: &'a [u8], counts: [u16; 4], out: &mut Parsed<'a>) 
         // A QUERY needs exactly one question (RFC 9619); other opcodes may have none.
         return None;
     }
-    if out.opcode == 0 && (an != 0 || ns != 0) {
+    // An IXFR query carries the client's SOA in the authority section (RFC 1995 3).
+    let ixfr = out.question.is_some_and(|q| q.qtype == 251);
+    if out.opcode == 0 && (an != 0 || (ns != 0 && !(ixfr && ns == 1))) {
         return None;
     }
     for _ in 0..(an as u32 + ns as u32) {

@@ -17,6 +17,7 @@ use crate::service::Service;
 pub mod auth;
 pub mod error;
 mod ops;
+pub mod secondaries;
 pub mod zones;
 
 /// Zone files can be large; everything else is small.
@@ -29,6 +30,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/api/v1/zones/{zone}/records", get(zones::records).post(zones::add_records))
         .route("/api/v1/zones/{zone}/records/{name}/{rtype}", put(zones::replace_set).delete(zones::delete_set))
         .route("/api/v1/zones/{zone}/export", get(zones::export))
+        .route("/api/v1/zones/{zone}/secondaries", get(secondaries::get).put(secondaries::put))
         .route(
             "/api/v1/zones/{zone}/import",
             put(zones::import).post(zones::import).layer(DefaultBodyLimit::max(BODY_LIMIT)),

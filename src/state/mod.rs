@@ -23,3 +23,19 @@ pub trait StateObserver: Send + Sync + 'static {
         applied_index: u64,
     );
 }
+
+/// Tells several observers, in order.
+pub struct Observers(pub Vec<std::sync::Arc<dyn StateObserver>>);
+
+impl StateObserver for Observers {
+    fn state_changed(
+        &self,
+        state: &State,
+        changed_zones: Option<&std::collections::BTreeSet<crate::model::Fqdn>>,
+        applied_index: u64,
+    ) {
+        for o in &self.0 {
+            o.state_changed(state, changed_zones, applied_index);
+        }
+    }
+}
