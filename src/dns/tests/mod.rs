@@ -6,6 +6,7 @@ mod bench;
 mod malformed;
 mod server;
 mod snapshot;
+mod xfr;
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
