@@ -7,11 +7,20 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
+# Real secondaries for tests/e2e/secondaries.rs; the tests run them in the foreground with
+# their own config, so the packages' services are kept from starting (policy-rc.d below).
+command -v named >/dev/null 2>&1 || need_pkgs+=(bind9)
+command -v knotd >/dev/null 2>&1 || need_pkgs+=(knot)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    # Exit code 101 tells invoke-rc.d not to start services during installation.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   else
     echo "missing test tools: ${need_pkgs[*]} (install them, e.g. apt-get install ${need_pkgs[*]})" >&2
     exit 1

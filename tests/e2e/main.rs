@@ -7,3 +7,4 @@ mod api;
 mod bad_input;
 mod dns_answers;
 mod restart;
+mod secondaries;

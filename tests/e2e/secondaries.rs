@@ -1,0 +1,290 @@
+//! Real secondaries (BIND `named`, Knot `knotd`) fed by a quorumdns node: NOTIFY, then
+//! IXFR for small changes, AXFR for a 100k-record zone; the transfer ACL and TSIG with
+//! dig. The daemons run in the foreground as child processes with a temp dir and
+//! ephemeral ports; tests/run.sh installs them (Debian: bind9, knot).
+//!
+//! The primaries are a list so the same configs serve a 3-node cluster (every node a
+//! primary) once the cluster harness exists; today it is one node.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{dig, eventually, Node, ZONE};
+
+const KEY_B64: &str = "c2VjcmV0LXhmci1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
+const WRONG_B64: &str = "d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// A daemon in the foreground with its stderr collected.
+struct Daemon {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+    addr: SocketAddr,
+}
+
+impl Daemon {
+    fn spawn(program: &str, args: &[&str], addr: SocketAddr) -> Daemon {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} runs (tests/run.sh installs bind9 and knot): {e}"));
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stdout.take().map(|p| Box::new(p) as _)]
+            .into_iter()
+            .flatten()
+        {
+            let sink = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        Daemon { child, logs, addr }
+    }
+
+    fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn named(dir: &Path, primaries: &[SocketAddr]) -> Daemon {
+    let port = free_port();
+    let d = dir.display();
+    let prim: String = primaries.iter().map(|p| format!("{} port {}; ", p.ip(), p.port())).collect();
+    let conf = format!(
+        r#"options {{
+  directory "{d}"; pid-file "{d}/named.pid"; session-keyfile "{d}/session.key";
+  managed-keys-directory "{d}"; listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }};
+  recursion no; dnssec-validation no; notify no; allow-transfer {{ any; }};
+}};
+controls {{ }};
+zone "{ZONE}" {{ type secondary; primaries {{ {prim}}}; file "{d}/zone.db"; }};
+"#
+    );
+    let path = dir.join("named.conf");
+    std::fs::write(&path, conf).unwrap();
+    // -d 3: xfrin says "got incremental response" for an IXFR at debug level 3.
+    Daemon::spawn("named", &["-g", "-d", "3", "-n", "1", "-c", path.to_str().unwrap()], ([127, 0, 0, 1], port).into())
+}
+
+fn knotd(dir: &Path, primaries: &[SocketAddr]) -> Daemon {
+    let port = free_port();
+    let d = dir.display();
+    let prim: Vec<String> = primaries.iter().map(|p| format!("{}@{}", p.ip(), p.port())).collect();
+    let conf = format!(
+        r#"server:
+    rundir: "{d}"
+    listen: 127.0.0.1@{port}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "{d}"
+remote:
+  - id: primary
+    address: [{prim}]
+acl:
+  - id: notify_from_primary
+    address: 127.0.0.0/8
+    action: notify
+  - id: transfer_out
+    address: 127.0.0.0/8
+    action: transfer
+template:
+  - id: default
+    storage: "{d}"
+    file: "%s.zone"
+zone:
+  - domain: {ZONE}
+    master: primary
+    acl: [notify_from_primary, transfer_out]
+"#,
+        prim = prim.join(", ")
+    );
+    let path = dir.join("knot.conf");
+    std::fs::write(&path, conf).unwrap();
+    Daemon::spawn("knotd", &["-c", path.to_str().unwrap()], ([127, 0, 0, 1], port).into())
+}
+
+fn node_config(dir: &Path, zone_extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"[node]
+id = 1
+data_dir = "{d}"
+dns_addr = "127.0.0.1:0"
+http_addr = "127.0.0.1:0"
+raft_addr = "127.0.0.1:0"
+
+[cluster]
+heartbeat_ms = 100
+election_timeout_min_ms = 300
+election_timeout_max_ms = 600
+
+[[tsig_key]]
+name = "xfr-key"
+algorithm = "hmac-sha256"
+secret = "{KEY_B64}"
+
+[[zone]]
+name = "{ZONE}"
+ns = ["ns1.{ZONE}"]
+records = ["ns1 3600 IN A 127.0.0.1"]
+{zone_extra}
+"#,
+        d = dir.join("data").display()
+    );
+    let path = dir.join("quorumdns.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn soa_serial(server: SocketAddr) -> Option<u32> {
+    let d = dig(server, &[ZONE, "SOA"]);
+    d.answer.iter().find(|r| r.rtype == "SOA")?.data.split_whitespace().nth(2)?.parse().ok()
+}
+
+async fn set_secondaries(node: &Node, notify: &[SocketAddr]) {
+    let body = json!({"allow_transfer": ["127.0.0.0/8"], "notify": notify.iter().map(|a| a.to_string()).collect::<Vec<_>>()});
+    let (s, b) = node.api(Method::PUT, &format!("/api/v1/zones/{ZONE}/secondaries"), Some(body)).await;
+    assert_eq!(s, 200, "{b}");
+}
+
+/// `dig AXFR` output lines that are records (not comments).
+fn axfr_records(server: SocketAddr, extra: &[&str]) -> (Vec<String>, String) {
+    let out = Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args(["-p", &server.port().to_string(), "+tcp", "+time=10", "+tries=1", "AXFR", ZONE])
+        .args(extra)
+        .output()
+        .expect("dig runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let records = text.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty()).map(String::from).collect();
+    (records, text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), ""));
+    let primaries = [node.dns];
+    let (bdir, kdir) = (dir.path().join("bind"), dir.path().join("knot"));
+    std::fs::create_dir_all(&bdir).unwrap();
+    std::fs::create_dir_all(&kdir).unwrap();
+    set_secondaries(&node, &[]).await;
+    let bind = named(&bdir, &primaries);
+    let knot = knotd(&kdir, &primaries);
+    set_secondaries(&node, &[bind.addr, knot.addr]).await;
+    let serial = node.serial();
+    for s in [&bind, &knot] {
+        let what = format!("initial transfer to {}:\n{}", s.addr, s.log_text());
+        eventually(&what, Duration::from_secs(30), || soa_serial(s.addr).filter(|x| *x == serial)).await;
+    }
+
+    for (i, ip) in ["198.51.100.1", "198.51.100.2"].iter().enumerate() {
+        let path = format!("/api/v1/zones/{ZONE}/records/host{i}/A");
+        let (s, b) = node.api(Method::PUT, &path, Some(json!({"ttl": 60, "data": [ip]}))).await;
+        assert_eq!(s, 200, "{b}");
+        let started = Instant::now();
+        for s in [&bind, &knot] {
+            let name = format!("host{i}.{ZONE}");
+            let what = format!("{ip} at {}:\n{}", s.addr, s.log_text());
+            eventually(&what, Duration::from_secs(10), || {
+                (dig(s.addr, &[&name, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
+            })
+            .await;
+        }
+        println!("change {i} visible on both secondaries after {:?}", started.elapsed());
+    }
+    let (b, k) = (bind.log_text(), knot.log_text());
+    assert!(b.contains("got incremental response"), "BIND used IXFR:\n{b}");
+    assert!(bdir.join("zone.db.jnl").exists(), "BIND journaled the incremental change");
+    assert!(k.contains("IXFR, incoming"), "Knot used IXFR:\n{k}");
+    let metrics = reqwest::get(node.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"quorumdns_xfr_requests_total{outcome="ixfr",qtype="IXFR"}"#), "{metrics}");
+    assert!(metrics.contains(r#"quorumdns_notify_sent_total{result="acked"}"#), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), ""));
+    let bdir = dir.path().join("bind");
+    std::fs::create_dir_all(&bdir).unwrap();
+    set_secondaries(&node, &[]).await;
+    let bind = named(&bdir, &[node.dns]);
+    set_secondaries(&node, &[bind.addr]).await;
+    let first = node.serial();
+    eventually("initial transfer", Duration::from_secs(30), || soa_serial(bind.addr).filter(|x| *x == first)).await;
+
+    let mut zone = format!("$ORIGIN {ZONE}.\n@ 3600 IN SOA ns1 hostmaster 2000000000 3600 600 1209600 60\n@ 3600 IN NS ns1\nns1 3600 IN A 127.0.0.1\n");
+    for i in 0..100_000u32 {
+        zone.push_str(&format!("h{i} 300 IN A 10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
+    }
+    let resp = reqwest::Client::new()
+        .put(node.url(&format!("/api/v1/zones/{ZONE}/import")))
+        .bearer_auth(crate::harness::TOKEN)
+        .body(zone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let serial = node.serial();
+    assert_eq!(serial, 2_000_000_000);
+
+    let started = Instant::now();
+    let (primary, _) = axfr_records(node.dns, &[]);
+    println!("AXFR of {} records from quorumdns with dig: {:?}", primary.len(), started.elapsed());
+    assert_eq!(primary.len(), 100_000 + 3 + 1, "every record, SOA twice");
+
+    let what = format!("serial {serial} on BIND:\n{}", bind.log_text());
+    eventually(&what, Duration::from_secs(60), || soa_serial(bind.addr).filter(|x| *x == serial)).await;
+    let (copy, _) = axfr_records(bind.addr, &[]);
+    assert_eq!(copy.len(), primary.len(), "the secondary has every record");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transfers_outside_the_acl_or_with_a_bad_tsig_are_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "allow_transfer = [\"192.0.2.0/24\"]\ntransfer_tsig = [\"xfr-key\"]";
+    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), extra));
+
+    let (records, text) = axfr_records(node.dns, &[]);
+    assert!(records.is_empty() && text.contains("Transfer failed"), "unsigned from 127.0.0.1 is refused:\n{text}");
+    let wrong = format!("hmac-sha256:xfr-key:{WRONG_B64}");
+    let (records, text) = axfr_records(node.dns, &["-y", &wrong]);
+    assert!(text.contains("BADSIG") && !records.iter().any(|l| l.contains("\tSOA\t")), "a wrong key transfers nothing:\n{text}");
+
+    // dig signs the request and checks the signature of every response message.
+    let right = format!("hmac-sha256:xfr-key:{KEY_B64}");
+    let (records, text) = axfr_records(node.dns, &["-y", &right]);
+    assert!(!text.contains("failed") && !text.contains("verify"), "{text}");
+    assert_eq!(records.iter().filter(|l| l.contains("\tSOA\t")).count(), 2, "{text}");
+    let tsigs: Vec<&String> = records.iter().filter(|l| l.contains("\tTSIG\t")).collect();
+    assert!(!tsigs.is_empty() && tsigs.iter().all(|l| l.contains(" NOERROR ")), "signed responses:\n{text}");
+
+    let metrics = reqwest::get(node.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"quorumdns_xfr_requests_total{outcome="refused",qtype="AXFR"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"quorumdns_xfr_requests_total{outcome="bad_tsig",qtype="AXFR"} 1"#), "{metrics}");
+    assert!(node.serial() > 0, "the node keeps serving");
+}
