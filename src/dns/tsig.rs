@@ -127,19 +127,22 @@ pub struct TsigRr {
     pub other: Vec<u8>,
 }
 
-/// The TSIG RR, if the message has one. `Err` when a TSIG RR is present but not the last
-/// record, or malformed (FORMERR).
-pub fn find(msg: &[u8], layout: &rr::Layout) -> Result<Option<TsigRr>, ()> {
+/// A TSIG RR that is not the last record, or does not parse: answer FORMERR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("misplaced or malformed TSIG record")]
+pub struct MalformedTsig;
+
+/// The TSIG RR, if the message has one.
+pub fn find(msg: &[u8], layout: &rr::Layout) -> Result<Option<TsigRr>, MalformedTsig> {
     let Some(last) = layout.rrs.last() else { return Ok(None) };
     let tsigs = layout.rrs.iter().filter(|r| r.rtype == TYPE_TSIG).count();
     if tsigs == 0 {
         return Ok(None);
     }
     if tsigs > 1 || last.rtype != TYPE_TSIG || last.section != 2 {
-        return Err(());
+        return Err(MalformedTsig);
     }
-    parse_rr(msg, last).ok_or(())
-        .map(Some)
+    parse_rr(msg, last).ok_or(MalformedTsig).map(Some)
 }
 
 fn parse_rr(msg: &[u8], r: &RrPos) -> Option<TsigRr> {
