@@ -29,6 +29,8 @@ fn settings(dir: &Path, node_id: NodeId) -> RaftSettings {
         election_timeout_max_ms: 1200,
         rpc_timeout_ms: 2000,
         snapshot_every: 10_000,
+        stale_after_ms: 2000,
+        partition: PartitionSwitch::default(),
     }
 }
 

@@ -12,6 +12,8 @@ pub struct State {
     /// Last serial of each deleted zone, so a zone created again under the same name
     /// continues after it and a secondary never sees the serial go backwards.
     pub retired_serials: BTreeMap<Fqdn, Serial>,
+    /// Raft node ids removed from the cluster: never reused.
+    pub retired_nodes: BTreeSet<u64>,
 }
 
 /// What an applied command changed.
@@ -45,6 +47,9 @@ impl State {
             Command::Batch(cmds) => {
                 if cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
                     return Err(ApplyError::NestedBatch);
+                }
+                if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
+                    return Err(ApplyError::MembershipInBatch);
                 }
                 let backup = self.clone_touched(cmds);
                 for cmd in cmds {
@@ -155,6 +160,12 @@ impl State {
                 self.replace_zone(zone, soa, *serial, records, t)
             }
             Command::Batch(_) => Err(ApplyError::NestedBatch),
+            Command::RetireNode { id } => {
+                if self.retired_nodes.insert(*id) {
+                    t.events.push(Event::NodeRetired { id: *id });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -283,7 +294,7 @@ fn zone_of(cmd: &Command) -> Option<&Fqdn> {
         | Command::AddRecords { zone, .. }
         | Command::DeleteRecordSet { zone, .. }
         | Command::ReplaceZone { zone, .. } => Some(zone),
-        Command::Batch(_) => None,
+        Command::Batch(_) | Command::RetireNode { .. } => None,
     }
 }
 

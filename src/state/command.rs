@@ -31,6 +31,8 @@ pub enum Command {
     ReplaceZone { zone: Fqdn, soa: SoaParams, serial: Option<Serial>, records: Vec<RecordSpec> },
     /// Several commands applied atomically: all or none.
     Batch(Vec<Command>),
+    /// Record that a Raft node id left the cluster; it can never be added again.
+    RetireNode { id: u64 },
 }
 
 impl Command {
@@ -45,6 +47,7 @@ impl Command {
             Command::DeleteRecordSet { .. } => "delete_record_set",
             Command::ReplaceZone { .. } => "replace_zone",
             Command::Batch(_) => "batch",
+            Command::RetireNode { .. } => "retire_node",
         }
     }
 }
@@ -58,6 +61,7 @@ pub enum Event {
     RecordSetChanged { zone: Fqdn, name: Fqdn, rtype: RType, old: Vec<RData>, new: Vec<RData>, ttl: u32 },
     ZoneReplaced { zone: Fqdn },
     SerialBumped { zone: Fqdn, serial: Serial },
+    NodeRetired { id: u64 },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every
@@ -86,4 +90,6 @@ pub enum ApplyError {
     InvalidData(String),
     #[error("nested batches are not allowed")]
     NestedBatch,
+    #[error("cluster membership commands cannot be batched")]
+    MembershipInBatch,
 }
