@@ -212,7 +212,6 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 /// campaigning (it cannot disturb the others) and refuses writes; `/readyz` says why.
 pub async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let me = svc.raft.node_id;
-    let mut was_member = false;
     let mut announced = false;
     loop {
         let status = svc.raft.status();
@@ -222,9 +221,10 @@ pub async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::R
         let stored = svc.raft.raft.metrics().borrow().membership_config.clone();
         let member = stored.membership().get_node(&me).is_some();
         let initialized = stored.membership().voter_ids().next().is_some();
-        was_member |= member;
         let retired = svc.raft.state.read(|s| s.retired_nodes.contains(&me));
-        if retired || (was_member && initialized && !member) {
+        // An initialized membership that does not name this node: it was removed (a node
+        // waiting to join has no membership at all until the leader adds it).
+        if retired || (initialized && !member) {
             svc.raft.health.mark_removed();
         }
         if svc.raft.health.is_removed() && !announced {

@@ -1,9 +1,11 @@
 //! Process-level end-to-end tests: the real binary, real DNS clients (dig), real HTTP.
 //! Requires `dig` (Debian: bind9-dnsutils); `.ci/run` installs it.
 
+mod cluster_harness;
 mod harness;
 
 mod api;
 mod bad_input;
+mod cluster;
 mod dns_answers;
 mod restart;
