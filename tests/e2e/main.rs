@@ -8,4 +8,6 @@ mod api;
 mod bad_input;
 mod cluster;
 mod dns_answers;
+mod partition;
+mod randomized;
 mod restart;
