@@ -7,6 +7,7 @@ mod harness;
 mod api;
 mod bad_input;
 mod cluster;
+mod bench;
 mod dns_answers;
 mod partition;
 mod randomized;
