@@ -176,7 +176,7 @@ impl Service {
                     hint = Some((id, info));
                     continue;
                 }
-                Err(Refusal::Fatal(m)) if !self.raft.raft.metrics().borrow().running_state.is_ok() => {
+                Err(Refusal::Fatal(m)) if self.raft.raft.metrics().borrow().running_state.is_err() => {
                     return Err(SubmitError::Internal(m));
                 }
                 Err(r) => last_problem = r.to_string(),
