@@ -32,6 +32,7 @@ fn main() -> ExitCode {
                 quorumdns::cli::serve::run(args, config).await
             }
             Command::Zone(cmd) => quorumdns::cli::zone::run(cmd).await,
+            Command::Cluster(cmd) => quorumdns::cli::cluster::run(cmd).await,
             Command::CheckConfig { config } => {
                 let c = Config::from_file(&config)?;
                 println!("{c:#?}");

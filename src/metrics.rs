@@ -43,6 +43,10 @@ pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_REQUEST_SECONDS: &str = "http_request_duration_seconds";
 pub const RAFT_APPLIED_INDEX: &str = "raft_applied_index";
 pub const RAFT_RPC_REJECTED: &str = "raft_rpc_rejected_total";
+pub const RAFT_STALE_NAME: &str = "raft_stale";
+pub const RAFT_TERM_NAME: &str = "raft_term";
+pub const RAFT_IS_LEADER_NAME: &str = "raft_is_leader";
+pub const RAFT_FORWARDED: &str = "raft_forwarded_total";
 pub const STORAGE_FLUSH_SECONDS: &str = "storage_flush_duration_seconds";
 pub const ZONE_SERIAL: &str = "zone_serial";
 pub const ZONE_RECORDS: &str = "zone_records";
@@ -99,6 +103,15 @@ pub static RAFT_APPLIED: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_APPLIED_INDEX, "Last log index applied by this node's state machine"));
 pub static RAFT_RPC_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(RAFT_RPC_REJECTED, "Raft RPCs refused, by reason (auth, decode)", &["reason"])
+});
+pub static RAFT_STALE: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(RAFT_STALE_NAME, "1 when this node has not heard from a leader (or, as leader, a quorum) recently")
+});
+pub static RAFT_TERM: LazyLock<IntGauge> = LazyLock::new(|| gauge(RAFT_TERM_NAME, "Current Raft term"));
+pub static RAFT_IS_LEADER: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_IS_LEADER_NAME, "1 when this node is the Raft leader"));
+pub static RAFT_FORWARDED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(RAFT_FORWARDED, "Calls this node made to the leader on a client's behalf (writes, read indexes, membership), by result", &["result"])
 });
 pub static STORAGE_FLUSH_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     histogram_vec(

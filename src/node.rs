@@ -12,12 +12,12 @@ use tokio::task::JoinSet;
 use crate::config::{Config, Secret, ZoneConfig};
 use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
 use crate::model::{zonefile, RData, SoaParams};
-use crate::raft::{NodeInfo, RaftSettings};
-use crate::service::{Service, SubmitError};
 use crate::dns::notify::Notifier;
 use crate::dns::tsig::KeyRing;
 use crate::dns::xfr::XfrConfig;
 use crate::model::ZoneTransfer;
+use crate::raft::{NodeInfo, PartitionSwitch, RaftSettings};
+use crate::service::Service;
 use crate::state::{Command, Observers};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +48,12 @@ pub struct StartOptions {
     pub config: Config,
     pub admin_token: Secret,
     pub cluster_secret: Secret,
+    /// Test hook: cut the node off from its peers (in-process partition tests).
+    pub partition: PartitionSwitch,
 }
 
 pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
-    let StartOptions { config, admin_token, cluster_secret } = opts;
+    let StartOptions { config, admin_token, cluster_secret, partition } = opts;
     let n = &config.node;
     std::fs::create_dir_all(&n.data_dir).map_err(|e| NodeError::DataDir(n.data_dir.display().to_string(), e))?;
 
@@ -69,6 +71,8 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         election_timeout_max_ms: c.election_timeout_max_ms,
         rpc_timeout_ms: c.rpc_timeout_ms,
         snapshot_every: c.snapshot_every,
+        stale_after_ms: c.stale_after_ms,
+        partition,
     };
     let raft = crate::raft::open(settings, publisher).await.map_err(|e| NodeError::Raft(e.to_string()))?;
 
@@ -103,19 +107,24 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let is_leader = move || metrics.borrow().current_leader == Some(me);
     tasks.spawn(notifier.run(is_leader, stop_rx.clone()));
 
-    let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));
     let http_listener = bind_tcp("http", n.http_addr).await?;
     let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;
+    let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
+    let write_timeout = Duration::from_millis(c.write_timeout_ms);
+    let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
     tasks.spawn(serve_http(http_listener, crate::http::router(service.clone()), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
+    tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
 
+    let initialized = service.raft.raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
     let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks };
-    if config.cluster.bootstrap {
-        let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
-        if let Err(e) = bootstrap(&node.service, info, &config.zones).await {
+    if config.cluster.bootstrap && !initialized {
+        if let Err(e) = bootstrap(&node.service).await {
             node.shutdown().await;
             return Err(e);
         }
+    } else if !initialized {
+        tracing::info!(node_id = n.id, "not part of a cluster yet: waiting to be added (cluster add) or initialized (cluster init)");
     }
     Ok(node)
 }
@@ -148,22 +157,12 @@ async fn serve_http(listener: TcpListener, router: axum::Router, mut stop: watch
     }
 }
 
-/// First start of a bootstrap node: a one-member cluster, then the configured zones.
-async fn bootstrap(svc: &Service, info: NodeInfo, zones: &[ZoneConfig]) -> Result<(), NodeError> {
-    svc.raft.initialize_single(info).await.map_err(|e| NodeError::Bootstrap(e.to_string()))?;
+/// First start of a bootstrap node: a one-member cluster, then the configured zones. A
+/// node that already belongs to a cluster skips this (its peers may be down right now).
+async fn bootstrap(svc: &Service) -> Result<(), NodeError> {
+    svc.raft.initialize_single(svc.self_info.clone()).await.map_err(|e| NodeError::Bootstrap(e.to_string()))?;
     wait_for_leader(svc, Duration::from_secs(30)).await?;
-    for z in zones {
-        if svc.raft.state.read(|s| s.zones.contains_key(&z.name)) {
-            continue;
-        }
-        let cmd = zone_command(z)?;
-        match svc.submit(cmd).await {
-            Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
-            Err(SubmitError::Refused(e)) => tracing::warn!(zone = %z.name, error = %e, "configured zone not created"),
-            Err(e) => return Err(NodeError::Bootstrap(format!("zone {}: {e}", z.name))),
-        }
-    }
-    Ok(())
+    svc.create_configured_zones().await.map_err(|e| NodeError::Bootstrap(e.to_string()))
 }
 
 async fn wait_for_leader(svc: &Service, limit: Duration) -> Result<(), NodeError> {

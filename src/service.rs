@@ -2,13 +2,14 @@
 //! command through Raft, and answer only once *this* node has applied the entry, so the
 //! node that says "done" already serves the change.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::config::Secret;
-use crate::raft::{RaftNode, Response, WriteError};
+use crate::config::{Secret, ZoneConfig};
+use crate::raft::{ForwardError, NodeId, NodeInfo, RaftNode, Refusal, Request, WriteError};
 use crate::state::{Applied, ApplyError, Command};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,27 +36,60 @@ pub struct Service {
     pub raft: RaftNode,
     pub admin_token: Secret,
     pub write_timeout: Duration,
+    /// This node's own addresses (what `cluster init` registers).
+    pub self_info: NodeInfo,
+    /// Zones from the config, created by whichever node initializes the cluster.
+    pub zones: Vec<ZoneConfig>,
 }
 
+/// Pause between attempts while no leader is known or it is unreachable.
+const RETRY_MIN: Duration = Duration::from_millis(20);
+const RETRY_MAX: Duration = Duration::from_millis(250);
+
 impl Service {
-    pub fn new(raft: RaftNode, admin_token: Secret, write_timeout: Duration) -> Arc<Self> {
-        Arc::new(Service { raft, admin_token, write_timeout })
+    pub fn new(
+        raft: RaftNode,
+        admin_token: Secret,
+        write_timeout: Duration,
+        self_info: NodeInfo,
+        zones: Vec<ZoneConfig>,
+    ) -> Arc<Self> {
+        Arc::new(Service { raft, admin_token, write_timeout, self_info, zones })
     }
 
+    /// Proposes `command` through the leader (this node or, forwarded, another) and returns
+    /// once this node has applied it.
     pub async fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
         let kind = command.kind();
         let span = tracing::info_span!("submit", command = kind, log_index = tracing::field::Empty);
         let deadline = Instant::now() + self.write_timeout;
         async move {
-            let resp = tokio::time::timeout(self.write_timeout, self.propose(command))
-                .await
-                .map_err(|_| SubmitError::Unavailable("timed out waiting for commit".into()))??;
+            let req = Request { command };
+            let resp = self
+                .on_leader(
+                    deadline,
+                    |left| {
+                        let command = req.command.clone();
+                        async move {
+                            match tokio::time::timeout(left, self.raft.write(command)).await {
+                                Err(_) => Err(Refusal::NoQuorum("timed out waiting for commit".into())),
+                                Ok(Ok(resp)) => Ok(resp),
+                                Ok(Err(WriteError::ForwardToLeader { leader_id, leader })) => {
+                                    Err(Refusal::NotLeader { leader_id, leader })
+                                }
+                                Ok(Err(WriteError::Timeout)) => Err(Refusal::NoQuorum("timed out".into())),
+                                Ok(Err(WriteError::Fatal(m))) => Err(Refusal::Fatal(m)),
+                            }
+                        }
+                    },
+                    |leader, left| {
+                        let req = req.clone();
+                        async move { self.raft.client().forward_within(&leader, &req, left).await }
+                    },
+                )
+                .await?;
             tracing::Span::current().record("log_index", resp.index);
-            let left = deadline.saturating_duration_since(Instant::now());
-            self.raft
-                .wait_applied(resp.index, left)
-                .await
-                .map_err(|e| SubmitError::Unavailable(format!("not applied locally in time: {e}")))?;
+            self.wait_local(resp.index, deadline).await?;
             let applied = resp.result?;
             Ok(Committed { index: resp.index, applied })
         }
@@ -63,14 +97,93 @@ impl Service {
         .await
     }
 
-    async fn propose(&self, command: Command) -> Result<Response, SubmitError> {
-        match self.raft.write(command).await {
-            Ok(resp) => Ok(resp),
-            Err(WriteError::ForwardToLeader { leader_id, .. }) => Err(SubmitError::Unavailable(format!(
-                "this node is not the leader (leader: {leader_id:?}); forwarding arrives with clustering"
-            ))),
-            Err(e @ WriteError::Timeout) => Err(SubmitError::Unavailable(e.to_string())),
-            Err(e) => Err(SubmitError::Internal(e.to_string())),
+    /// A linearizable read barrier: returns once this node has applied everything the
+    /// leader had committed when the barrier was asked (confirmed with a quorum).
+    pub async fn linearize(&self) -> Result<u64, SubmitError> {
+        let deadline = Instant::now() + self.write_timeout;
+        let index = self
+            .on_leader(
+                deadline,
+                |left| async move {
+                    match tokio::time::timeout(left, crate::raft::membership::leader_read_index(&self.raft.raft)).await {
+                        Err(_) => Err(Refusal::NoQuorum("read index timed out".into())),
+                        Ok(r) => r,
+                    }
+                },
+                |leader, left| async move { self.raft.client().read_index(&leader, left).await },
+            )
+            .await?;
+        self.wait_local(index, deadline).await?;
+        Ok(index)
+    }
+
+    async fn wait_local(&self, index: u64, deadline: Instant) -> Result<(), SubmitError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.raft
+            .wait_applied(index, left)
+            .await
+            .map(|_| ())
+            .map_err(|e| SubmitError::Unavailable(format!("index {index} not applied on this node in time: {e}")))
+    }
+
+    /// Runs `local` here; when this node is not the leader, runs `remote` against the
+    /// leader it names, following leader changes until `deadline`.
+    pub(crate) async fn on_leader<T, L, LF, R, RF>(
+        &self,
+        deadline: Instant,
+        mut local: L,
+        mut remote: R,
+    ) -> Result<T, SubmitError>
+    where
+        L: FnMut(Duration) -> LF,
+        LF: Future<Output = Result<T, Refusal>>,
+        R: FnMut(NodeInfo, Duration) -> RF,
+        RF: Future<Output = Result<T, ForwardError>>,
+    {
+        let mut pause = RETRY_MIN;
+        let mut hint: Option<(NodeId, NodeInfo)> = None;
+        let mut last_problem = String::from("no leader known");
+        loop {
+            if self.raft.health.is_removed() {
+                return Err(SubmitError::Unavailable("this node was removed from the cluster".into()));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SubmitError::Unavailable(format!(
+                    "no leader with a quorum within {:?}: {last_problem}",
+                    self.write_timeout
+                )));
+            }
+            let outcome = match hint.take() {
+                Some((id, leader)) if id != self.raft.node_id => {
+                    let answer = remote(leader, left).await;
+                    let result = if answer.is_ok() { "ok" } else { "error" };
+                    crate::metrics::RAFT_FORWARDED_TOTAL.with_label_values(&[result]).inc();
+                    match answer {
+                        Ok(v) => Ok(v),
+                        Err(ForwardError::Remote(r)) => Err(r),
+                        Err(ForwardError::Transport(e)) => {
+                            Err(Refusal::NoQuorum(format!("leader {id} unreachable: {e}")))
+                        }
+                    }
+                }
+                _ => local(left).await,
+            };
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err(Refusal::NotLeader { leader_id: Some(id), leader: Some(info) }) if id != self.raft.node_id => {
+                    last_problem = format!("leader is node {id}");
+                    hint = Some((id, info));
+                    continue;
+                }
+                Err(Refusal::Fatal(m)) if self.raft.raft.metrics().borrow().running_state.is_err() => {
+                    return Err(SubmitError::Internal(m));
+                }
+                Err(r) => last_problem = r.to_string(),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(RETRY_MAX);
         }
     }
 }
@@ -92,12 +205,16 @@ pub struct Check {
 }
 
 impl Service {
-    /// Readiness from Raft's own metrics: running, a leader known, a member, caught up.
+    /// Readiness from Raft's own metrics: running, a leader known, a member, caught up,
+    /// in recent contact with the leader (or, as leader, with a quorum).
     pub fn readiness(&self) -> Readiness {
         let m = self.raft.raft.metrics().borrow().clone();
         let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
         let last = m.last_log_index.unwrap_or(0);
-        let member = m.membership_config.membership().get_node(&self.raft.node_id).is_some();
+        let removed = self.raft.health.is_removed();
+        let member = !removed && m.membership_config.membership().get_node(&self.raft.node_id).is_some();
+        let status = self.raft.status();
+        crate::metrics::RAFT_STALE.set(i64::from(status.stale));
         let checks = vec![
             Check { name: "raft_running", ok: m.running_state.is_ok(), detail: format!("{:?}", m.running_state) },
             Check {
@@ -105,7 +222,24 @@ impl Service {
                 ok: m.current_leader.is_some(),
                 detail: format!("leader={:?} term={}", m.current_leader, m.current_term),
             },
-            Check { name: "member", ok: member, detail: format!("node {} in membership: {member}", self.raft.node_id) },
+            Check {
+                name: "member",
+                ok: member,
+                detail: if removed {
+                    format!("node {} was removed from the cluster", self.raft.node_id)
+                } else {
+                    format!("node {} in membership: {member}", self.raft.node_id)
+                },
+            },
+            Check {
+                name: "fresh",
+                ok: !status.stale,
+                detail: format!(
+                    "ms since leader contact/quorum ack: {:?} (stale after {} ms)",
+                    status.millis_since_contact,
+                    self.raft.health.stale_after.as_millis()
+                ),
+            },
             Check {
                 name: "applied",
                 ok: last.saturating_sub(applied) <= READY_MAX_APPLY_LAG,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod cluster;
 pub mod serve;
 pub mod zone;
 
@@ -28,6 +29,9 @@ pub enum Command {
     /// Manage zones on a running node through its HTTP API.
     #[command(subcommand)]
     Zone(zone::ZoneCommand),
+    /// Manage cluster membership through a node's HTTP API.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// The TOML configuration file.

@@ -70,7 +70,7 @@ pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         None if config.cluster.bootstrap => Secret::generate(),
         None => anyhow::bail!("no cluster secret: set QUORUMDNS_CLUSTER_SECRET or cluster.secret_file"),
     };
-    let mut node = node::start(StartOptions { config, admin_token, cluster_secret })
+    let mut node = node::start(StartOptions { config, admin_token, cluster_secret, partition: Default::default() })
         .await
         .context("starting the node")?;
     tracing::info!(dns = %node.dns_addr, http = %node.http_addr, raft = %node.raft_addr, "node ready");

@@ -113,7 +113,8 @@ pub struct ClusterConfig {
     /// File holding the shared secret that authenticates Raft RPCs between nodes.
     /// `QUORUMDNS_CLUSTER_SECRET` overrides it.
     pub secret_file: Option<PathBuf>,
-    /// Initialize a single-member cluster on first start (a later issue adds joining).
+    /// Initialize a single-member cluster on first start. `false` for nodes that join an
+    /// existing cluster (`cluster add`) or are initialized with `cluster init --member ...`.
     pub bootstrap: bool,
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
@@ -123,6 +124,9 @@ pub struct ClusterConfig {
     pub write_timeout_ms: u64,
     /// Build a Raft snapshot (and purge the log behind it) every this many entries.
     pub snapshot_every: u64,
+    /// A node reports itself stale (metric `quorumdns_raft_stale`, `/readyz`) when it has
+    /// not heard from a leader (as leader: from a quorum) for this long.
+    pub stale_after_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -136,6 +140,7 @@ impl Default for ClusterConfig {
             rpc_timeout_ms: 2000,
             write_timeout_ms: 5000,
             snapshot_every: 10_000,
+            stale_after_ms: 3000,
         }
     }
 }
@@ -273,6 +278,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "cluster.election_timeout_max_ms must be greater than election_timeout_min_ms".into(),
             ));
+        }
+        if c.stale_after_ms <= c.heartbeat_ms {
+            return Err(ConfigError::Invalid("cluster.stale_after_ms must be greater than cluster.heartbeat_ms".into()));
         }
         if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
             return Err(ConfigError::Invalid(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -15,9 +15,11 @@ use tower_http::trace::TraceLayer;
 use crate::service::Service;
 
 pub mod auth;
+pub mod cluster;
 pub mod error;
 mod ops;
 pub mod secondaries;
+pub mod read;
 pub mod zones;
 
 /// Zone files can be large; everything else is small.
@@ -34,7 +36,12 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route(
             "/api/v1/zones/{zone}/import",
             put(zones::import).post(zones::import).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        );
+        )
+        .route("/api/v1/cluster", get(cluster::status))
+        .route("/api/v1/cluster/init", post(cluster::init))
+        .route("/api/v1/cluster/nodes", post(cluster::add))
+        .route("/api/v1/cluster/nodes/{id}/promote", post(cluster::promote))
+        .route("/api/v1/cluster/nodes/{id}", axum::routing::delete(cluster::remove));
     Router::new()
         .merge(api)
         .route("/livez", get(ops::livez))

@@ -1,5 +1,6 @@
-//! `/api/v1/zones...`: zones and record sets. Reads come from this node's applied state;
-//! every change is a command through Raft.
+//! `/api/v1/zones...`: zones and record sets. Reads come from this node's applied state
+//! after a linearizable barrier (`?stale=true` skips it, see [`super::read`]); every
+//! change is a command through Raft.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::{json_rejection, ApiError};
+use super::read::{barrier, ReadOptions};
 use crate::model::{zonefile, Fqdn, RData, RType, Serial, SoaParams, Zone};
 use crate::service::{Committed, Service};
 use crate::state::Command;
@@ -70,7 +72,8 @@ pub struct ZoneSummary {
     pub records: usize,
 }
 
-pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
+pub async fn list(_: Admin, State(svc): State<Arc<Service>>, Query(read): Query<ReadOptions>) -> Api<Json<serde_json::Value>> {
+    barrier(&svc, read.stale).await?;
     let zones: Vec<ZoneSummary> = svc.raft.state.read(|state| {
         state
             .zones
@@ -78,7 +81,7 @@ pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json:
             .map(|z| ZoneSummary { name: z.origin.to_string(), serial: z.serial.0, records: z.record_count() })
             .collect()
     });
-    Json(json!({ "zones": zones }))
+    Ok(Json(json!({ "zones": zones })))
 }
 
 #[derive(Deserialize)]
@@ -148,8 +151,14 @@ fn body_soa_mname_default(soa: &SoaParams, origin: &Fqdn) -> bool {
     soa.mname == SoaParams::defaults_for(origin).mname
 }
 
-pub async fn get(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Json<serde_json::Value>> {
+pub async fn get(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+    Query(read): Query<ReadOptions>,
+) -> Api<Json<serde_json::Value>> {
     let zone = zone_name(&zone)?;
+    barrier(&svc, read.stale).await?;
     with_zone(&svc, &zone, |z| {
         Json(json!({
             "name": z.origin.as_str(),
@@ -185,6 +194,8 @@ pub struct RecordFilter {
     name: Option<String>,
     #[serde(rename = "type")]
     rtype: Option<String>,
+    #[serde(default)]
+    stale: bool,
 }
 
 pub async fn records(
@@ -196,6 +207,7 @@ pub async fn records(
     let zone = zone_name(&zone)?;
     let name = filter.name.map(|n| owner_name(&zone, &n)).transpose()?;
     let want = filter.rtype.map(|t| rtype(&t)).transpose()?;
+    barrier(&svc, filter.stale).await?;
     with_zone(&svc, &zone, |z| {
         let sets: Vec<RecordSetOut> = z
             .nodes
@@ -284,8 +296,14 @@ pub async fn delete_set(
     Ok(Json(committed_json(&zone, &c)))
 }
 
-pub async fn export(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Response> {
+pub async fn export(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+    Query(read): Query<ReadOptions>,
+) -> Api<Response> {
     let zone = zone_name(&zone)?;
+    barrier(&svc, read.stale).await?;
     let text = with_zone(&svc, &zone, zonefile::render)?;
     Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
 }

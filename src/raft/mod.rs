@@ -7,7 +7,9 @@
 //! [`RaftNode::forward_to`], then waits with [`RaftNode::wait_applied`] until its own state
 //! machine caught up, so it answers only with what it already serves.
 
+pub mod health;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod rpc;
 pub mod state_machine;
@@ -23,7 +25,9 @@ use openraft::{Config, SnapshotPolicy};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+pub use health::{Health, NodeStatus, PartitionSwitch};
 pub use log_store::LogStore;
+pub use membership::{MembershipChange, MembershipError, MembershipOutcome, Refusal};
 pub use network::{ForwardError, NetworkFactory, RpcClient, TransportError};
 pub use rpc::{rpc_router, ClusterSecret, AUTH_HEADER};
 pub use state_machine::{StateHandle, StateMachine};
@@ -55,6 +59,10 @@ pub struct RaftSettings {
     pub rpc_timeout_ms: u64,
     /// Build a snapshot after this many log entries since the last one.
     pub snapshot_every: u64,
+    /// Stale when no leader contact (or quorum ack, as leader) for this long.
+    pub stale_after_ms: u64,
+    /// Test hook: cut this node off from its peers.
+    pub partition: PartitionSwitch,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +98,7 @@ pub struct RaftNode {
     /// The last applied log index of this node.
     pub applied: watch::Receiver<u64>,
     pub node_id: NodeId,
+    pub health: Arc<Health>,
     secret: Arc<ClusterSecret>,
     client: RpcClient,
     store: Arc<dyn Store>,
@@ -130,14 +139,16 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
     let applied = sm.applied_receiver();
 
     let secret = Arc::new(ClusterSecret::new(settings.cluster_secret.clone()));
-    let client = RpcClient::new(secret.clone(), Duration::from_millis(settings.rpc_timeout_ms))?;
+    let health = Arc::new(Health::new(Duration::from_millis(settings.stale_after_ms), settings.partition.clone()));
+    let client =
+        RpcClient::new(secret.clone(), Duration::from_millis(settings.rpc_timeout_ms))?.with_health(health.clone());
     let network = NetworkFactory::new(settings.node_id, client.clone());
 
     let raft = Raft::new(settings.node_id, config, network, log_store, sm)
         .await
         .map_err(|e| RaftError::Raft(e.to_string()))?;
     tracing::info!(node_id = settings.node_id, applied = *applied.borrow(), "raft node opened");
-    Ok(RaftNode { raft, state, applied, node_id: settings.node_id, secret, client, store })
+    Ok(RaftNode { raft, state, applied, node_id: settings.node_id, health, secret, client, store })
 }
 
 impl RaftNode {
@@ -184,6 +195,16 @@ impl RaftNode {
         self.client.forward_to(leader, &req).await
     }
 
+    /// The signed client for the raft port (forwarding, read index, membership, status).
+    pub fn client(&self) -> &RpcClient {
+        &self.client
+    }
+
+    /// This node's status (see [`health::local_status`]).
+    pub fn status(&self) -> NodeStatus {
+        health::local_status(&self.raft, &self.health)
+    }
+
     /// Waits until this node applied `index` (or more); returns the applied index.
     pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<u64, WriteError> {
         let mut rx = self.applied.clone();
@@ -197,7 +218,7 @@ impl RaftNode {
 
     /// The internal RPC router of this node (serve on the raft port only).
     pub fn rpc_router(&self) -> axum::Router {
-        rpc_router(self.raft.clone(), self.secret.clone())
+        rpc_router(self.raft.clone(), self.secret.clone(), self.health.clone(), self.state.clone())
     }
 
     /// Stops Raft and flushes storage. The database closes when the node is dropped, so

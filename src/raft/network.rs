@@ -16,6 +16,8 @@ use openraft::raft::{
 use openraft::RPCTypes;
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::health::{Health, NodeStatus};
+use super::membership::{MembershipChange, MembershipError, MembershipOutcome, Refusal};
 use super::rpc::{ClusterSecret, AUTH_HEADER};
 use super::types::{NodeId, NodeInfo, Request, Response, TypeConfig};
 use crate::codec::{self, CodecError};
@@ -40,9 +42,9 @@ pub enum TransportError {
 pub enum ForwardError {
     #[error("forwarding to the leader failed: {0}")]
     Transport(#[from] TransportError),
-    /// The leader ran `client_write` and it failed (for example it is not the leader any more).
+    /// The leader did not take the write (for example it is not the leader any more).
     #[error("the leader refused the write: {0}")]
-    Remote(String),
+    Remote(#[from] Refusal),
 }
 
 /// A signed HTTP client for the raft port. Cheap to clone; shares one keep-alive pool.
@@ -51,9 +53,21 @@ pub struct RpcClient {
     http: reqwest::Client,
     secret: Arc<ClusterSecret>,
     timeout: Duration,
+    health: Option<Arc<Health>>,
 }
 
 impl RpcClient {
+    /// A client that also reports to `health`: a peer answering 410 Gone means this node
+    /// was removed, and the health's partition switch cuts every call.
+    pub fn with_health(mut self, health: Arc<Health>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn new(secret: Arc<ClusterSecret>, timeout: Duration) -> Result<Self, TransportError> {
         let http = reqwest::Client::builder()
             // Peers are on the internal network; an environment proxy must not see raft traffic.
@@ -63,7 +77,7 @@ impl RpcClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        Ok(Self { http, secret, timeout })
+        Ok(Self { http, secret, timeout, health: None })
     }
 
     /// POSTs `req` to `http://{addr}/raft/{route}` and decodes the answer.
@@ -74,6 +88,9 @@ impl RpcClient {
         req: &Req,
         timeout: Duration,
     ) -> Result<Resp, TransportError> {
+        if self.health.as_ref().is_some_and(|h| h.partition.is_isolated()) {
+            return Err(TransportError::Connect { addr: addr.to_string(), message: "partitioned (test switch)".into() });
+        }
         let body = codec::encode(req)?;
         let mac = self.secret.sign(&body);
         let url = format!("http://{addr}/raft/{route}");
@@ -81,6 +98,13 @@ impl RpcClient {
         let resp = sent.map_err(|e| classify(addr, timeout, e))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| classify(addr, timeout, e))?;
+        if status == reqwest::StatusCode::GONE {
+            if let Some(h) = &self.health {
+                if h.mark_removed() {
+                    tracing::error!(peer = addr, "this node was removed from the cluster: it stops campaigning and serving writes");
+                }
+            }
+        }
         if !status.is_success() {
             let body = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
             return Err(TransportError::Status { status: status.as_u16(), body });
@@ -90,8 +114,34 @@ impl RpcClient {
 
     /// Sends a write to the leader's `/raft/forward`, which runs it with `client_write`.
     pub async fn forward_to(&self, leader: &NodeInfo, req: &Request) -> Result<Response, ForwardError> {
-        let answer: Result<Response, String> = self.call(&leader.raft_addr, "forward", req, self.timeout).await?;
-        answer.map_err(ForwardError::Remote)
+        self.forward_within(leader, req, self.timeout).await
+    }
+
+    /// [`Self::forward_to`] with its own deadline (a write may take longer than one RPC).
+    pub async fn forward_within(&self, leader: &NodeInfo, req: &Request, timeout: Duration) -> Result<Response, ForwardError> {
+        let answer: Result<Response, Refusal> = self.call(&leader.raft_addr, "forward", req, timeout).await?;
+        Ok(answer?)
+    }
+
+    /// Asks the leader for its linearizable read index.
+    pub async fn read_index(&self, leader: &NodeInfo, timeout: Duration) -> Result<u64, ForwardError> {
+        let answer: Result<u64, Refusal> = self.call(&leader.raft_addr, "read_index", &(), timeout).await?;
+        Ok(answer?)
+    }
+
+    /// Runs a membership change on the leader.
+    pub async fn membership(
+        &self,
+        leader: &NodeInfo,
+        change: &MembershipChange,
+        timeout: Duration,
+    ) -> Result<Result<MembershipOutcome, MembershipError>, TransportError> {
+        self.call(&leader.raft_addr, "membership", change, timeout).await
+    }
+
+    /// A peer's own status.
+    pub async fn status(&self, raft_addr: &str, timeout: Duration) -> Result<NodeStatus, TransportError> {
+        self.call(raft_addr, "status", &(), timeout).await
     }
 }
 
@@ -149,7 +199,7 @@ impl Network {
     {
         let answer: Result<Resp, E> = match self.client.call(&self.addr, route, req, timeout).await {
             Ok(answer) => answer,
-            Err(e @ TransportError::Connect { .. }) => return Err(RPCError::Unreachable(Unreachable::new(&e))),
+            Err(e @ TransportError::Connect { .. }) | Err(e @ TransportError::Status { status: 410 | 503, .. }) => return Err(RPCError::Unreachable(Unreachable::new(&e))),
             Err(TransportError::Timeout(timeout)) => {
                 return Err(RPCError::Timeout(Timeout { action, id: self.node_id, target: self.target, timeout }))
             }

@@ -4,7 +4,14 @@
 //! - `/raft/append`   `AppendEntriesRequest`  -> `Result<AppendEntriesResponse, RaftError>`
 //! - `/raft/vote`     `VoteRequest`           -> `Result<VoteResponse, RaftError>`
 //! - `/raft/snapshot` `InstallSnapshotRequest` (one chunk) -> `Result<InstallSnapshotResponse, RaftError<InstallSnapshotError>>`
-//! - `/raft/forward`  `Request`               -> `Result<Response, String>` (a follower's write, run with `client_write`)
+//! - `/raft/forward`  `Request`               -> `Result<Response, Refusal>` (a follower's write, run with `client_write`)
+//! - `/raft/read_index` `()`                  -> `Result<u64, Refusal>` (the leader's linearizable read index)
+//! - `/raft/membership` `MembershipChange`    -> `Result<MembershipOutcome, MembershipError>` (run on the leader)
+//! - `/raft/status`   `()`                    -> `NodeStatus`
+//!
+//! A vote request from a node id that was retired (removed from the cluster) is answered
+//! 410 Gone, so a removed node that comes back learns it was removed; a vote request from a
+//! node that is not a voter of this node's membership is refused without reaching Raft.
 //!
 //! Every request carries [`AUTH_HEADER`] = hex HMAC-SHA256(cluster secret, body). A missing
 //! or wrong MAC is refused with 401, an undecodable body with 400; neither reaches Raft.
@@ -24,8 +31,16 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
-use super::types::{Raft, Request, Response};
+use openraft::raft::{VoteRequest, VoteResponse};
+
+use super::health::{local_status, Health};
+use super::membership::{self, MembershipChange, Refusal};
+use super::state_machine::StateHandle;
+use super::types::{NodeId, Raft, Request};
 use crate::{codec, metrics};
+
+/// The longest a forwarded write or membership change may run on the leader.
+pub const LEADER_WORK_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The header carrying the hex HMAC-SHA256 of the body.
 pub const AUTH_HEADER: &str = "x-quorumdns-cluster-auth";
@@ -78,6 +93,8 @@ impl ClusterSecret {
 struct RpcState {
     raft: Raft,
     secret: Arc<ClusterSecret>,
+    health: Arc<Health>,
+    state: StateHandle,
 }
 
 /// Why a request never reached Raft.
@@ -97,6 +114,15 @@ impl IntoResponse for Rejection {
 }
 
 impl RpcState {
+    /// Authenticates and decodes without counting or logging (a peek before `serve`).
+    fn authenticate_quiet<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8]) -> Result<T, ()> {
+        let mac = headers.get(AUTH_HEADER).and_then(|v| v.to_str().ok()).ok_or(())?;
+        if !self.secret.verify(body, mac) {
+            return Err(());
+        }
+        codec::decode(body).map_err(|_| ())
+    }
+
     fn authenticate<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8]) -> Result<T, Rejection> {
         let mac = headers.get(AUTH_HEADER).and_then(|v| v.to_str().ok());
         let rejection = match mac {
@@ -127,15 +153,18 @@ impl RpcState {
     where
         Req: DeserializeOwned,
         Resp: Serialize,
-        F: FnOnce(Raft, Req) -> Fut,
+        F: FnOnce(RpcState, Req) -> Fut,
         Fut: Future<Output = Resp>,
     {
         let span = tracing::info_span!("raft_rpc", route, bytes = body.len());
+        if self.health.partition.is_isolated() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "partitioned (test switch)").into_response();
+        }
         let req: Req = match span.in_scope(|| self.authenticate(&headers, &body)) {
             Ok(req) => req,
             Err(rejection) => return rejection.into_response(),
         };
-        let answer = handle(self.raft.clone(), req).instrument(span.clone()).await;
+        let answer = handle(self.clone(), req).instrument(span.clone()).await;
         match codec::encode(&answer) {
             Ok(bytes) => (StatusCode::OK, bytes).into_response(),
             Err(e) => {
@@ -147,38 +176,104 @@ impl RpcState {
 }
 
 /// The internal Raft RPC router. Serve it on the raft port only, never on the public one.
-pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>) -> Router {
-    let state = RpcState { raft, secret };
+pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>, health: Arc<Health>, state: StateHandle) -> Router {
+    let state = RpcState { raft, secret, health, state };
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BODY_LIMIT)))
         .route("/raft/forward", post(forward))
+        .route("/raft/read_index", post(read_index))
+        .route("/raft/membership", post(membership_change))
+        .route("/raft/status", post(status))
         .layer(DefaultBodyLimit::max(RPC_BODY_LIMIT))
         .with_state(state)
 }
 
 async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    s.serve("append", headers, body, |raft, req| async move { raft.append_entries(req).await }).await
+    s.serve("append", headers, body, |s, req| async move {
+        let answer = s.raft.append_entries(req).await;
+        if answer.is_ok() {
+            s.health.leader_contact();
+        }
+        answer
+    })
+    .await
+}
+
+/// Why a vote request is not passed to Raft.
+fn vote_gate(s: &RpcState, req: &VoteRequest<NodeId>) -> Option<HttpResponse> {
+    let candidate = req.vote.leader_id().node_id;
+    if s.state.read(|st| st.retired_nodes.contains(&candidate)) {
+        metrics::RAFT_RPC_REJECTED_TOTAL.with_label_values(&["retired"]).inc();
+        tracing::warn!(candidate, "vote request from a removed node refused");
+        return Some((StatusCode::GONE, format!("node {candidate} was removed from this cluster")).into_response());
+    }
+    let m = s.raft.metrics().borrow().membership_config.clone();
+    let membership = m.membership();
+    let initialized = membership.voter_ids().next().is_some();
+    if initialized && !membership.voter_ids().any(|v| v == candidate) {
+        metrics::RAFT_RPC_REJECTED_TOTAL.with_label_values(&["not_a_voter"]).inc();
+        tracing::info!(candidate, "vote request from a node that is not a voter refused");
+        let vote = s.raft.metrics().borrow().vote;
+        let last = s.raft.data_metrics().borrow().last_log;
+        let answer: Result<VoteResponse<NodeId>, openraft::error::RaftError<NodeId>> =
+            Ok(VoteResponse::new(vote, last, false));
+        return Some(match codec::encode(&answer) {
+            Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        });
+    }
+    None
 }
 
 async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    s.serve("vote", headers, body, |raft, req| async move { raft.vote(req).await }).await
+    if !s.health.partition.is_isolated() {
+        if let Ok(req) = s.authenticate_quiet::<VoteRequest<NodeId>>(&headers, &body) {
+            if let Some(refused) = vote_gate(&s, &req) {
+                return refused;
+            }
+        }
+    }
+    s.serve("vote", headers, body, |s, req| async move { s.raft.vote(req).await }).await
 }
 
 async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    s.serve("snapshot", headers, body, |raft, req| async move { raft.install_snapshot(req).await }).await
+    s.serve("snapshot", headers, body, |s, req| async move {
+        let answer = s.raft.install_snapshot(req).await;
+        if answer.is_ok() {
+            s.health.leader_contact();
+        }
+        answer
+    })
+    .await
 }
 
 async fn forward(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    s.serve("forward", headers, body, |raft, req: Request| async move {
+    s.serve("forward", headers, body, |s, req: Request| async move {
         let kind = req.command.kind();
-        let answer: Result<Response, String> = match raft.client_write(req).await {
-            Ok(resp) => Ok(resp.data),
-            Err(e) => Err(e.to_string()),
-        };
+        let answer = membership::leader_write(&s.raft, req, LEADER_WORK_LIMIT).await;
         tracing::debug!(kind, ok = answer.is_ok(), "forwarded write");
         answer
     })
     .await
+}
+
+async fn read_index(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    s.serve("read_index", headers, body, |s, (): ()| async move {
+        let answer: Result<u64, Refusal> = membership::leader_read_index(&s.raft).await;
+        answer
+    })
+    .await
+}
+
+async fn membership_change(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    s.serve("membership", headers, body, |s, change: MembershipChange| async move {
+        membership::leader_change(&s.raft, &s.state, change, LEADER_WORK_LIMIT).await
+    })
+    .await
+}
+
+async fn status(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    s.serve("status", headers, body, |s, (): ()| async move { local_status(&s.raft, &s.health) }).await
 }

@@ -29,6 +29,8 @@ fn settings(dir: &Path, node_id: NodeId) -> RaftSettings {
         election_timeout_max_ms: 1200,
         rpc_timeout_ms: 2000,
         snapshot_every: 10_000,
+        stale_after_ms: 2000,
+        partition: PartitionSwitch::default(),
     }
 }
 
@@ -288,4 +290,31 @@ async fn writes_converge_on_three_nodes_and_followers_forward_to_the_leader() {
             s.abort();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vote_requests_from_non_voters_and_retired_ids_never_reach_raft() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = single_node(dir.path(), RecordingObserver::new()).await;
+    node.write(crate::state::Command::RetireNode { id: 5 }).await.unwrap().result.unwrap();
+    let router = node.rpc_router();
+    let secret = ClusterSecret::new(SECRET.to_vec());
+    let vote = || async { node.raft.with_raft_state(|st| *st.vote_ref()).await.unwrap() };
+    let before = vote().await;
+    let ask = |candidate: NodeId| {
+        let body = crate::codec::encode(&VoteRequest::<NodeId>::new(Vote::new(before.leader_id().term + 5, candidate), None)).unwrap();
+        signed("/raft/vote", body.clone(), Some(secret.sign(&body)))
+    };
+    // A retired id is told it is gone.
+    let resp = router.clone().oneshot(ask(5)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::GONE);
+    // A stranger (not a voter here) is refused with this node's current vote.
+    let resp = router.clone().oneshot(ask(9)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let answer: Result<VoteResponse<NodeId>, openraft::error::RaftError<NodeId>> = crate::codec::decode(&bytes).unwrap();
+    assert!(!answer.unwrap().vote_granted);
+    assert_eq!(vote().await, before, "the term did not move");
+    assert!(node.raft.metrics().borrow().current_leader == Some(1), "still the leader");
+    node.shutdown().await.unwrap();
 }

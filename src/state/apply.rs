@@ -19,6 +19,9 @@ pub struct State {
     /// IXFR history per zone, derived by apply (see `journal`).
     #[serde(default)]
     pub journals: BTreeMap<Fqdn, Journal>,
+    /// Raft node ids removed from the cluster: never reused.
+    #[serde(default)]
+    pub retired_nodes: BTreeSet<u64>,
 }
 
 /// What an applied command changed.
@@ -63,6 +66,9 @@ impl State {
             Command::Batch(cmds) => {
                 if cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
                     return Err(ApplyError::NestedBatch);
+                }
+                if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
+                    return Err(ApplyError::MembershipInBatch);
                 }
                 let backup = self.clone_touched(cmds);
                 for cmd in cmds {
@@ -188,6 +194,12 @@ impl State {
                 if self.transfer.get(zone) != Some(transfer) {
                     self.transfer.insert(zone.clone(), transfer.clone());
                     t.events.push(Event::ZoneTransferChanged { zone: zone.clone() });
+                }
+                Ok(())
+            }
+            Command::RetireNode { id } => {
+                if self.retired_nodes.insert(*id) {
+                    t.events.push(Event::NodeRetired { id: *id });
                 }
                 Ok(())
             }
@@ -329,7 +341,7 @@ fn zone_of(cmd: &Command) -> Option<&Fqdn> {
         | Command::DeleteRecordSet { zone, .. }
         | Command::ReplaceZone { zone, .. } => Some(zone),
         Command::SetZoneTransfer { zone, .. } => Some(zone),
-        Command::Batch(_) => None,
+        Command::Batch(_) | Command::RetireNode { .. } => None,
     }
 }
 

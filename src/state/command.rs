@@ -34,6 +34,8 @@ pub enum Command {
     /// Set the zone's secondaries (transfer ACL, NOTIFY targets, IXFR window). Does not
     /// change the zone's data or serial.
     SetZoneTransfer { zone: Fqdn, transfer: ZoneTransfer },
+    /// Record that a Raft node id left the cluster; it can never be added again.
+    RetireNode { id: u64 },
 }
 
 impl Command {
@@ -49,6 +51,7 @@ impl Command {
             Command::ReplaceZone { .. } => "replace_zone",
             Command::Batch(_) => "batch",
             Command::SetZoneTransfer { .. } => "set_zone_transfer",
+            Command::RetireNode { .. } => "retire_node",
         }
     }
 }
@@ -63,6 +66,7 @@ pub enum Event {
     ZoneReplaced { zone: Fqdn },
     SerialBumped { zone: Fqdn, serial: Serial },
     ZoneTransferChanged { zone: Fqdn },
+    NodeRetired { id: u64 },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every
@@ -91,4 +95,6 @@ pub enum ApplyError {
     InvalidData(String),
     #[error("nested batches are not allowed")]
     NestedBatch,
+    #[error("cluster membership commands cannot be batched")]
+    MembershipInBatch,
 }

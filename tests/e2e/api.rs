@@ -50,9 +50,9 @@ async fn zones_can_be_created_listed_exported_imported_and_deleted() {
         "$ORIGIN second.test.\n$TTL 120\n@ IN SOA ns1 hostmaster 2025010100 3600 600 86400 30\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A 192.0.2.80\n",
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_quorumdns");
+    let bin = crate::harness::binary();
     let server = node.url("");
-    let out = std::process::Command::new(bin)
+    let out = std::process::Command::new(&bin)
         .args(["zone", "import", "--zone", "second.test", "--server", &server])
         .arg(&zonefile)
         .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
@@ -62,7 +62,7 @@ async fn zones_can_be_created_listed_exported_imported_and_deleted() {
     let soa = node.dig(&["second.test", "SOA"]);
     assert!(soa.answer[0].data.contains(" 2025010100 "), "imported serial is served: {}", soa.raw);
     assert_eq!(node.dig(&["www.second.test", "A"]).answer_data("A"), vec!["192.0.2.80"]);
-    let out = std::process::Command::new(bin)
+    let out = std::process::Command::new(&bin)
         .args(["zone", "export", "--zone", "second.test", "--server", &server])
         .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
         .output()

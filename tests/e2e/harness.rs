@@ -26,6 +26,12 @@ fn find(logs: &[String], key: &str) -> Option<SocketAddr> {
     })
 }
 
+/// The binary under test. `QUORUMDNS_BIN` overrides Cargo's path (useful when several
+/// worktrees share one target directory and may overwrite each other's binaries).
+pub fn binary() -> PathBuf {
+    std::env::var_os("QUORUMDNS_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quorumdns")))
+}
+
 impl Node {
     /// `serve --dev` on ephemeral ports with its data in `dir`.
     pub fn start(dir: &Path) -> Node {
@@ -33,11 +39,17 @@ impl Node {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quorumdns"))
-            .args(["serve", "--dev", "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--dev", "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args(["--raft-addr", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
-            .args(extra)
+            .args(extra);
+        Self::spawn(cmd, dir)
+    }
+
+    /// Starts `cmd` (a `serve` command line) and waits for its "node ready" line.
+    pub fn spawn(mut cmd: Command, dir: &Path) -> Node {
+        let mut child = cmd
             .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -157,13 +169,18 @@ impl Node {
     }
 
     pub fn serial(&self) -> u32 {
+        self.try_serial().unwrap_or_else(|| panic!("no SOA serial from {}", self.dns))
+    }
+
+    /// The zone's SOA serial as this node answers it, if it answers one.
+    pub fn try_serial(&self) -> Option<u32> {
         let d = self.dig(&[ZONE, "SOA"]);
-        d.answer
-            .iter()
-            .find(|r| r.rtype == "SOA")
-            .and_then(|r| r.data.split_whitespace().nth(2))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no SOA serial in {d:?}"))
+        d.answer.iter().find(|r| r.rtype == "SOA").and_then(|r| r.data.split_whitespace().nth(2)).and_then(|s| s.parse().ok())
+    }
+
+    /// Whether the log mentions `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
     }
 }
 

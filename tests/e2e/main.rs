@@ -1,10 +1,15 @@
 //! Process-level end-to-end tests: the real binary, real DNS clients (dig), real HTTP.
 //! Requires `dig` (Debian: bind9-dnsutils); `.ci/run` installs it.
 
+mod cluster_harness;
 mod harness;
 
 mod api;
 mod bad_input;
+mod cluster;
+mod bench;
 mod dns_answers;
+mod partition;
+mod randomized;
 mod restart;
 mod secondaries;

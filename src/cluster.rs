@@ -1,0 +1,244 @@
+//! Cluster administration as the HTTP API and the CLI see it: initialize, add a learner,
+//! promote, remove (node ids are retired for good), and a status table gathered from
+//! every member over the internal RPC. Membership changes run on the leader; any node
+//! takes the request and forwards it there.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::raft::{
+    ForwardError, MembershipChange, MembershipError, MembershipOutcome, NodeId, NodeInfo, NodeStatus, Refusal,
+};
+use crate::service::{Service, SubmitError};
+use crate::state::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Membership(MembershipError),
+    #[error("this node already belongs to a cluster")]
+    AlreadyInitialized,
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+}
+
+/// How long `cluster status` waits for each member to answer.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MemberStatus {
+    pub id: NodeId,
+    pub voter: bool,
+    pub raft_addr: String,
+    pub http_addr: String,
+    pub dns_addr: String,
+    pub reachable: bool,
+    pub error: Option<String>,
+    pub role: Option<String>,
+    pub term: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    /// Entries this member's applied index trails the leader's last log index.
+    pub lag: Option<u64>,
+    pub leader: Option<NodeId>,
+    pub stale: Option<bool>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClusterStatus {
+    /// The node that answered and its own view.
+    pub this_node: NodeStatus,
+    pub leader: Option<NodeId>,
+    pub members: Vec<MemberStatus>,
+    /// Node ids removed from the cluster, never to be reused.
+    pub retired: Vec<NodeId>,
+}
+
+impl Service {
+    /// Runs a membership change on the leader, wherever it is.
+    async fn change(&self, change: MembershipChange, limit: Duration) -> Result<MembershipOutcome, ClusterError> {
+        let deadline = Instant::now() + limit;
+        let result = self
+            .on_leader(
+                deadline,
+                |left| {
+                    let change = change.clone();
+                    async move {
+                        let raft = &self.raft;
+                        match crate::raft::membership::leader_change(&raft.raft, &raft.state, change, left).await {
+                            Err(MembershipError::Refused(r)) => Err(r),
+                            other => Ok(other),
+                        }
+                    }
+                },
+                |leader, left| {
+                    let change = change.clone();
+                    async move {
+                        match self.raft.client().membership(&leader, &change, left).await {
+                            Err(e) => Err(ForwardError::Transport(e)),
+                            Ok(Err(MembershipError::Refused(r))) => Err(ForwardError::Remote(r)),
+                            Ok(other) => Ok(other),
+                        }
+                    }
+                },
+            )
+            .await?;
+        result.map_err(ClusterError::Membership)
+    }
+
+    /// Bootstraps the cluster from this node: alone, or with a static list of voters
+    /// (which must include this node). Then creates the configured zones.
+    pub async fn cluster_init(&self, members: BTreeMap<NodeId, NodeInfo>) -> Result<Vec<NodeId>, ClusterError> {
+        let members = if members.is_empty() {
+            BTreeMap::from([(self.raft.node_id, self.self_info.clone())])
+        } else {
+            members
+        };
+        if !members.contains_key(&self.raft.node_id) {
+            return Err(ClusterError::Invalid(format!(
+                "the member list must include this node (id {})",
+                self.raft.node_id
+            )));
+        }
+        if members.keys().any(|id| *id == 0) {
+            return Err(ClusterError::Invalid("node ids start at 1".into()));
+        }
+        let initialized = self.raft.raft.is_initialized().await.map_err(|e| SubmitError::Internal(e.to_string()))?;
+        if initialized {
+            return Err(ClusterError::AlreadyInitialized);
+        }
+        self.raft.initialize(members.clone()).await.map_err(|e| SubmitError::Internal(e.to_string()))?;
+        tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "initialized the cluster");
+        self.create_configured_zones().await?;
+        Ok(members.into_keys().collect())
+    }
+
+    /// Creates the zones of the config that do not exist yet (first start of a cluster).
+    pub async fn create_configured_zones(&self) -> Result<(), SubmitError> {
+        for z in &self.zones {
+            if self.raft.state.read(|s| s.zones.contains_key(&z.name)) {
+                continue;
+            }
+            let cmd = crate::node::zone_command(z).map_err(|e| SubmitError::Internal(e.to_string()))?;
+            match self.submit(cmd).await {
+                Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
+                Err(SubmitError::Refused(e)) => tracing::warn!(zone = %z.name, error = %e, "configured zone not created"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a learner; waits up to `wait` for it to catch up (snapshot + log).
+    pub async fn cluster_add(&self, id: NodeId, info: NodeInfo, wait: Duration) -> Result<MembershipOutcome, ClusterError> {
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.change(MembershipChange::AddLearner { id, info, wait_ms }, self.write_timeout + wait).await
+    }
+
+    pub async fn cluster_promote(&self, id: NodeId) -> Result<MembershipOutcome, ClusterError> {
+        self.change(MembershipChange::Promote { id }, self.write_timeout).await
+    }
+
+    /// Removes a member (the leader included) and retires its id for good.
+    pub async fn cluster_remove(&self, id: NodeId) -> Result<MembershipOutcome, ClusterError> {
+        let outcome = self.change(MembershipChange::Remove { id }, self.write_timeout).await?;
+        tracing::info!(node = id, "removed from the cluster; retiring its id");
+        // After removing the leader a new one is elected first; `submit` follows it.
+        self.submit(Command::RetireNode { id }).await?;
+        Ok(outcome)
+    }
+
+    /// Every member's view, asked over the internal RPC in parallel.
+    pub async fn cluster_status(&self) -> ClusterStatus {
+        let this_node = self.raft.status();
+        let stored = self.raft.raft.metrics().borrow().membership_config.clone();
+        let membership = stored.membership();
+        let voters: Vec<NodeId> = membership.voter_ids().collect();
+        let nodes: Vec<(NodeId, NodeInfo)> = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        let asks = nodes.iter().map(|(id, info)| async move {
+            if *id == self.raft.node_id {
+                return Ok(self.raft.status());
+            }
+            self.raft.client().status(&info.raft_addr, STATUS_TIMEOUT).await.map_err(|e| e.to_string())
+        });
+        let answers = futures::future::join_all(asks).await;
+        let leader = this_node.leader;
+        let leader_last = answers
+            .iter()
+            .filter_map(|a| a.as_ref().ok())
+            .find(|s| Some(s.id) == leader && s.role == "leader")
+            .map(|s| s.last_log_index);
+        let members = nodes
+            .into_iter()
+            .zip(answers)
+            .map(|((id, info), answer)| {
+                let ok = answer.as_ref().ok();
+                MemberStatus {
+                    id,
+                    voter: voters.contains(&id),
+                    raft_addr: info.raft_addr,
+                    http_addr: info.http_addr,
+                    dns_addr: info.dns_addr,
+                    reachable: ok.is_some(),
+                    error: answer.as_ref().err().cloned(),
+                    role: ok.map(|s| s.role.clone()),
+                    term: ok.map(|s| s.term),
+                    last_log_index: ok.map(|s| s.last_log_index),
+                    applied_index: ok.map(|s| s.applied_index),
+                    lag: ok.and_then(|s| leader_last.map(|l| l.saturating_sub(s.applied_index))),
+                    leader: ok.and_then(|s| s.leader),
+                    stale: ok.map(|s| s.stale),
+                }
+            })
+            .collect();
+        let retired = self.raft.state.read(|s| s.retired_nodes.iter().copied().collect());
+        ClusterStatus { this_node, leader, members, retired }
+    }
+}
+
+impl From<Refusal> for ClusterError {
+    fn from(r: Refusal) -> Self {
+        ClusterError::Membership(MembershipError::Refused(r))
+    }
+}
+
+/// How often [`watch`] refreshes the Raft gauges and checks whether this node was removed.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Keeps the Raft gauges current and notices when this node was removed: its id in the
+/// replicated retired set, or a membership that no longer names it. A removed node stops
+/// campaigning (it cannot disturb the others) and refuses writes; `/readyz` says why.
+pub async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let me = svc.raft.node_id;
+    let mut announced = false;
+    loop {
+        let status = svc.raft.status();
+        crate::metrics::RAFT_STALE.set(i64::from(status.stale));
+        crate::metrics::RAFT_TERM.set(i64::try_from(status.term).unwrap_or(i64::MAX));
+        crate::metrics::RAFT_IS_LEADER.set(i64::from(status.role == "leader"));
+        let stored = svc.raft.raft.metrics().borrow().membership_config.clone();
+        let member = stored.membership().get_node(&me).is_some();
+        let initialized = stored.membership().voter_ids().next().is_some();
+        let retired = svc.raft.state.read(|s| s.retired_nodes.contains(&me));
+        // An initialized membership that does not name this node: it was removed (a node
+        // waiting to join has no membership at all until the leader adds it).
+        if retired || (initialized && !member) {
+            svc.raft.health.mark_removed();
+        }
+        if svc.raft.health.is_removed() && !announced {
+            announced = true;
+            svc.raft.raft.runtime_config().elect(false);
+            tracing::error!(
+                node_id = me,
+                "this node was removed from the cluster: it no longer campaigns or takes writes; \
+                 wipe its data directory before reusing the machine under a new node id"
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! What a node knows about its own standing in the cluster, beyond openraft's metrics:
+//! when it last heard from a leader (staleness), whether it found out it was removed, and
+//! a test-only network switch that cuts it off from its peers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::ServerState;
+
+use super::types::{NodeId, Raft};
+
+/// Cuts a node off from its peers: outgoing RPCs fail as unreachable and incoming RPCs are
+/// answered 503 without reaching Raft. Used by in-process partition tests; off otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionSwitch(Arc<AtomicBool>);
+
+impl PartitionSwitch {
+    pub fn isolate(&self, isolated: bool) {
+        self.0.store(isolated, Ordering::SeqCst);
+    }
+    pub fn is_isolated(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+const NEVER: u64 = u64::MAX;
+
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    /// Milliseconds after `started` of the last append-entries/snapshot accepted from a leader.
+    last_leader_contact_ms: AtomicU64,
+    removed: AtomicBool,
+    /// A node is stale when it has not heard from a leader (or, as leader, from a quorum)
+    /// for this long.
+    pub stale_after: Duration,
+    pub partition: PartitionSwitch,
+}
+
+impl Health {
+    pub fn new(stale_after: Duration, partition: PartitionSwitch) -> Self {
+        Health {
+            started: Instant::now(),
+            last_leader_contact_ms: AtomicU64::new(NEVER),
+            removed: AtomicBool::new(false),
+            stale_after,
+            partition,
+        }
+    }
+
+    /// Called by the RPC server when a leader's append-entries or snapshot was accepted.
+    pub fn leader_contact(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(NEVER - 1);
+        self.last_leader_contact_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Time since the last contact from a leader; `None` if never.
+    pub fn since_leader_contact(&self) -> Option<Duration> {
+        match self.last_leader_contact_ms.load(Ordering::Relaxed) {
+            NEVER => None,
+            ms => Some(self.started.elapsed().saturating_sub(Duration::from_millis(ms))),
+        }
+    }
+
+    /// Records that this node is no longer a member. Returns true the first time.
+    pub fn mark_removed(&self) -> bool {
+        !self.removed.swap(true, Ordering::SeqCst)
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::SeqCst)
+    }
+}
+
+/// One node's own view, as served by `/raft/status` and shown by `cluster status`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    /// leader, follower, learner, candidate, shutdown.
+    pub role: String,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub leader: Option<NodeId>,
+    pub stale: bool,
+    pub removed: bool,
+    /// Milliseconds since the last leader contact (follower) or quorum ack (leader).
+    pub millis_since_contact: Option<u64>,
+}
+
+/// This node's status from openraft's metrics and [`Health`].
+pub fn local_status(raft: &Raft, health: &Health) -> NodeStatus {
+    let m = raft.metrics().borrow().clone();
+    let since = match m.state {
+        ServerState::Leader => {
+            // A single voter acknowledges itself; openraft then reports no quorum ack time.
+            let alone = m.membership_config.membership().voter_ids().count() <= 1;
+            if alone {
+                Some(0)
+            } else {
+                m.millis_since_quorum_ack
+            }
+        }
+        _ => health.since_leader_contact().map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
+    let stale_ms = u64::try_from(health.stale_after.as_millis()).unwrap_or(u64::MAX);
+    let stale = health.is_removed() || m.current_leader.is_none() || since.is_none_or(|s| s > stale_ms);
+    let role = match m.state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Learner => "learner",
+        ServerState::Candidate => "candidate",
+        ServerState::Shutdown => "shutdown",
+    };
+    NodeStatus {
+        id: m.id,
+        role: role.to_string(),
+        term: m.current_term,
+        last_log_index: m.last_log_index.unwrap_or(0),
+        applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+        leader: m.current_leader,
+        stale,
+        removed: health.is_removed(),
+        millis_since_contact: since,
+    }
+}

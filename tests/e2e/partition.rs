@@ -1,0 +1,143 @@
+//! Partitions, in process: three `node::start` nodes in this test process, each with a
+//! `PartitionSwitch` that makes its Raft RPCs (in and out) fail. The isolated node keeps
+//! answering DNS from its applied state, reports itself stale and refuses writes with 503;
+//! the majority keeps taking writes; after healing every node converges.
+
+use std::time::Duration;
+
+use quorumdns::config::{Config, Secret};
+use quorumdns::node::{self, RunningNode, StartOptions};
+use quorumdns::raft::{NodeInfo, PartitionSwitch};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{dig, eventually, TOKEN, ZONE};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct InProc {
+    node: RunningNode,
+    switch: PartitionSwitch,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(id: u64, bootstrap: bool) -> InProc {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"[node]
+id = {id}
+data_dir = "{dir}"
+dns_addr = "127.0.0.1:0"
+http_addr = "127.0.0.1:0"
+raft_addr = "127.0.0.1:0"
+[cluster]
+bootstrap = {bootstrap}
+heartbeat_ms = 100
+election_timeout_min_ms = 800
+election_timeout_max_ms = 1600
+rpc_timeout_ms = 500
+write_timeout_ms = 3000
+stale_after_ms = 1500
+[[zone]]
+name = "{ZONE}"
+ns = ["ns1.{ZONE}"]
+"#,
+        dir = dir.path().display()
+    );
+    let config = Config::from_toml(&text, std::path::Path::new("inproc.toml")).expect("config");
+    let switch = PartitionSwitch::default();
+    let opts = StartOptions {
+        config,
+        admin_token: Secret::new(TOKEN.as_bytes().to_vec(), "test").expect("token"),
+        cluster_secret: Secret::new(b"partition test secret".to_vec(), "test").expect("secret"),
+        partition: switch.clone(),
+    };
+    InProc { node: node::start(opts).await.expect("node starts"), switch, _dir: dir }
+}
+
+async fn put(n: &InProc, name: &str, addr: &str) -> (u16, serde_json::Value) {
+    let url = format!("http://{}/api/v1/zones/{ZONE}/records/{name}/A", n.node.http_addr);
+    let resp = reqwest::Client::new()
+        .request(Method::PUT, url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"ttl": 60, "data": [addr]}))
+        .send()
+        .await
+        .expect("http");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+fn answers(n: &InProc, name: &str) -> Vec<String> {
+    dig(n.node.dns_addr, &[&format!("{name}.{ZONE}"), "A"]).answer_data("A")
+}
+
+async fn put_until_ok(n: &InProc, name: &str, addr: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (s, b) = put(n, name, addr).await;
+        if s == 200 {
+            return;
+        }
+        assert_eq!(s, 503, "{b}");
+        assert!(std::time::Instant::now() < deadline, "majority never took the write: {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_converges_after_healing() {
+    let mut nodes = vec![start(1, true).await, start(2, false).await, start(3, false).await];
+    for n in &nodes[1..] {
+        let s = &n.node.service;
+        let info = NodeInfo { raft_addr: n.node.raft_addr.to_string(), http_addr: n.node.http_addr.to_string(), dns_addr: n.node.dns_addr.to_string() };
+        nodes[0].node.service.cluster_add(s.raft.node_id, info, Duration::from_secs(30)).await.expect("add");
+        nodes[0].node.service.cluster_promote(s.raft.node_id).await.expect("promote");
+    }
+    put_until_ok(&nodes[1], "before", "192.0.2.1").await;
+    for n in &nodes {
+        eventually("before everywhere", WAIT, || (answers(n, "before") == ["192.0.2.1"]).then_some(())).await;
+    }
+
+    // Cut the leader off: it is the minority of one.
+    let old = nodes.iter().position(|n| n.node.service.raft.status().role == "leader").expect("a leader");
+    nodes[old].switch.isolate(true);
+    let minority = &nodes[old];
+    eventually("the isolated node reports itself stale", WAIT, || minority.node.service.raft.status().stale.then_some(())).await;
+    let ready = minority.node.service.readiness();
+    assert!(!ready.ready && ready.checks.iter().any(|c| c.name == "fresh" && !c.ok), "{ready:?}");
+    let (s, b) = put(minority, "refused", "192.0.2.9").await;
+    assert_eq!(s, 503, "the minority refuses writes: {b}");
+    assert_eq!(answers(minority, "before"), ["192.0.2.1"], "the minority keeps answering DNS");
+
+    // The majority elects a leader and keeps taking writes.
+    let majority: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    for (k, i) in majority.iter().enumerate() {
+        put_until_ok(&nodes[*i], &format!("during{k}"), "192.0.2.2").await;
+    }
+    assert!(answers(minority, "during0").is_empty(), "the minority cannot have seen majority writes");
+
+    // Heal: every node converges to the same zone and serial.
+    nodes[old].switch.isolate(false);
+    for n in &nodes {
+        for k in 0..majority.len() {
+            eventually("majority writes everywhere", WAIT, || (answers(n, &format!("during{k}")) == ["192.0.2.2"]).then_some(())).await;
+        }
+    }
+    let want = eventually("identical state on every node", WAIT, || {
+        let states: Vec<_> = nodes.iter().map(|n| n.node.service.raft.state.cloned()).collect();
+        states.iter().all(|s| *s == states[0]).then(|| states[0].clone())
+    })
+    .await;
+    let serial = want.zones.values().next().expect("zone").serial.0;
+    for n in &nodes {
+        let soa = dig(n.node.dns_addr, &[ZONE, "SOA"]);
+        assert!(soa.answer.iter().any(|r| r.data.split_whitespace().nth(2) == Some(&serial.to_string())), "{}", soa.raw);
+        eventually("fresh again", WAIT, || (!n.node.service.raft.status().stale).then_some(())).await;
+    }
+    // The write the isolated leader appended but could not commit was overwritten.
+    assert!(answers(&nodes[old], "refused").is_empty());
+    for n in &mut nodes {
+        n.node.shutdown().await;
+    }
+}
