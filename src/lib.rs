@@ -8,6 +8,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod dns;
+pub mod dyndns;
 pub mod http;
 pub mod metrics;
 pub mod model;

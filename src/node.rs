@@ -95,7 +95,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let service = Service::new(raft, admin_token, Duration::from_millis(c.write_timeout_ms));
     let http_listener = bind_tcp("http", n.http_addr).await?;
     let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, source: e })?;
-    tasks.spawn(serve_http(http_listener, crate::http::router(service.clone()), stop_rx.clone()));
+    let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
+    tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), stop_rx.clone()));
+    tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
 
     let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks };

@@ -14,15 +14,28 @@ use tower_http::trace::TraceLayer;
 
 use crate::service::Service;
 
+mod accounts;
 pub mod auth;
+mod caller;
+mod dyn_routes;
+pub mod dyndns;
 pub mod error;
+mod hosts;
 mod ops;
 pub mod zones;
+
+pub use dyn_routes::OPENAPI;
 
 /// Zone files can be large; everything else is small.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn router(svc: Arc<Service>) -> Router {
+    let d = crate::dyndns::Dyndns::new(svc.clone(), crate::config::DyndnsConfig::default());
+    router_with(svc, d)
+}
+
+/// The router with the dynamic DNS surface configured by `[dyndns]`.
+pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
     let api = Router::new()
         .route("/api/v1/zones", get(zones::list).post(zones::create))
         .route("/api/v1/zones/{zone}", get(zones::get).delete(zones::delete))
@@ -32,6 +45,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/api/v1/zones/{zone}/import", put(zones::import).post(zones::import));
     Router::new()
         .merge(api)
+        .merge(dyn_routes::router(dyn_))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
