@@ -236,7 +236,8 @@ impl Dyndns {
                 }
                 results
             }
-            Err(SubmitError::Unavailable(reason)) => {
+            // Raft stopped or no quorum: the client should retry (possibly elsewhere).
+            Err(SubmitError::Unavailable(reason) | SubmitError::Internal(reason)) => {
                 tracing::warn!(%reason, "update not committed in time");
                 return Outcome::Unavailable;
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,7 +53,11 @@ async fn handle(d: &Dyndns, endpoint: Endpoint, path_token: Option<String>, req:
     let Ok(body) = axum::body::to_bytes(body, UPDATE_BODY_LIMIT).await else {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "badagent".into());
     };
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| parts.extensions.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
     let source = client_ip(d, peer, &parts.headers);
     let params = Params::parse(parts.uri.query(), &body);
     let outcome = match build(d, endpoint, path_token, &params, &parts.headers, source) {
