@@ -7,11 +7,17 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
+# Real dynamic DNS clients driven by tests/e2e/dyndns.rs.
+command -v ddclient >/dev/null 2>&1 || need_pkgs+=(ddclient)
+command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inadyn)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    # ddclient asks debconf questions in its postinst; noninteractive takes the defaults
+    # (and its service is not started in a container without an init system).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   else
     echo "missing test tools: ${need_pkgs[*]} (install them, e.g. apt-get install ${need_pkgs[*]})" >&2
     exit 1

@@ -33,8 +33,23 @@ impl Node {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Node {
+        Self::spawn(dir, &["--dev"], extra)
+    }
+
+    /// The dev configuration plus `extra_toml` (e.g. a `[dyndns]` section), from a file.
+    pub fn start_with_config(dir: &Path, extra_toml: &str) -> Node {
+        let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(&path, format!("{dev}\n{extra_toml}\n")).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        Self::spawn(dir, &["--config", &path], &[])
+    }
+
+    fn spawn(dir: &Path, source: &[&str], extra: &[&str]) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_quorumdns"))
-            .args(["serve", "--dev", "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .arg("serve")
+            .args(source)
+            .args(["--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args(["--raft-addr", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)

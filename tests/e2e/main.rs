@@ -6,4 +6,5 @@ mod harness;
 mod api;
 mod bad_input;
 mod dns_answers;
+mod dyndns;
 mod restart;
