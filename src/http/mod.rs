@@ -55,7 +55,10 @@ pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Route
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            // `/u/{token}` carries a secret in the path: never put it into logs.
+            let path = req.uri().path();
+            let path = if path.starts_with("/u/") { "/u/{token}" } else { path };
+            tracing::info_span!("http", method = %req.method(), path = %path)
         }))
 }
 
