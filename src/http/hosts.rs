@@ -58,11 +58,17 @@ fn rest_host(h: &Host) -> Value {
 
 fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
     let url = d.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("localhost");
         format!("http://{host}")
     });
     let url = url.trim_end_matches('/').to_string();
-    let (scheme, authority) = url.split_once("://").map(|(s, a)| (s.to_string(), a.to_string())).unwrap_or(("http".into(), url.clone()));
+    let (scheme, authority) = url
+        .split_once("://")
+        .map(|(s, a)| (s.to_string(), a.to_string()))
+        .unwrap_or(("http".into(), url.clone()));
     (scheme, authority)
 }
 
@@ -78,7 +84,10 @@ fn with_secret(d: &Dyndns, headers: &HeaderMap, h: &Host, secret: &str) -> Value
         );
         o.insert(
             "IPv4_update_url_bearer_auth".into(),
-            json!(format!("{scheme}://{authority}/nic/update?hostname={}&myip=${{myip}}", h.fqdn)),
+            json!(format!(
+                "{scheme}://{authority}/nic/update?hostname={}&myip=${{myip}}",
+                h.fqdn
+            )),
         );
     }
     v
@@ -97,7 +106,11 @@ fn find_host(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<Host> {
 }
 
 fn parse_fqdn(raw: &str) -> Api<Fqdn> {
-    host_name(raw).ok_or_else(|| bad(format!("{raw:?} is not a host name (letters, digits, '-', at least two labels)")))
+    host_name(raw).ok_or_else(|| {
+        bad(format!(
+            "{raw:?} is not a host name (letters, digits, '-', at least two labels)"
+        ))
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -139,13 +152,24 @@ async fn register(d: &Dyndns, caller: &Caller, p: &RegisterParams) -> Api<(Host,
         Some(caller.may_use(&domain, user))
     });
     match allowed {
-        None => return Err(registry_error(ApplyError::NoSuchDomain(fqdn.parent().unwrap_or_default()))),
-        Some(false) => return Err(ApiError::new(StatusCode::FORBIDDEN, "domain_not_allowed", "you may not use this domain")),
+        None => {
+            return Err(registry_error(ApplyError::NoSuchDomain(
+                fqdn.parent().unwrap_or_default(),
+            )))
+        }
+        Some(false) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "domain_not_allowed",
+                "you may not use this domain",
+            ))
+        }
         Some(true) => {}
     }
     let secret = generate_secret();
-    let secret_hash =
-        hash_secret_blocking(secret.clone()).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let secret_hash = hash_secret_blocking(secret.clone())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let default_expire = Some(d.config.default_expire_secs).filter(|e| *e > 0);
     let cmd = Command::RegisterHost {
         fqdn: fqdn.clone(),
@@ -165,9 +189,16 @@ async fn register(d: &Dyndns, caller: &Caller, p: &RegisterParams) -> Api<(Host,
 async fn rotate(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<(Host, String)> {
     find_host(d, caller, fqdn)?;
     let secret = generate_secret();
-    let secret_hash =
-        hash_secret_blocking(secret.clone()).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    d.svc.submit(Command::SetHostSecret { fqdn: fqdn.clone(), secret_hash }).await.map_err(submit_error)?;
+    let secret_hash = hash_secret_blocking(secret.clone())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    d.svc
+        .submit(Command::SetHostSecret {
+            fqdn: fqdn.clone(),
+            secret_hash,
+        })
+        .await
+        .map_err(submit_error)?;
     Ok((find_host(d, caller, fqdn)?, secret))
 }
 
@@ -180,7 +211,9 @@ pub async fn nic_register(
     Query(p): Query<RegisterParams>,
 ) -> Result<Json<Value>, EgiError> {
     let (host, secret) = register(&d, &caller, &p).await?;
-    Ok(Json(json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &headers, &host, &secret)})))
+    Ok(Json(
+        json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &headers, &host, &secret)}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -197,7 +230,10 @@ pub async fn nic_unregister(
 ) -> Result<Json<Value>, EgiError> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     find_host(&d, &caller, &fqdn)?;
-    d.svc.submit(Command::UnregisterHost { fqdn }).await.map_err(submit_error)?;
+    d.svc
+        .submit(Command::UnregisterHost { fqdn })
+        .await
+        .map_err(submit_error)?;
     Ok(Json(json!({"status": "ok", "message": "Host unregistered."})))
 }
 
@@ -209,7 +245,9 @@ pub async fn nic_generate_secret(
 ) -> Result<Json<Value>, EgiError> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     let (host, secret) = rotate(&d, &caller, &fqdn).await?;
-    Ok(Json(json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &headers, &host, &secret)})))
+    Ok(Json(
+        json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &headers, &host, &secret)}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -218,7 +256,9 @@ pub struct DomainFilter {
 }
 
 fn visible_hosts(d: &Dyndns, caller: &Caller, domain: Option<&str>) -> Api<Vec<Host>> {
-    let domain = domain.map(|s| Fqdn::parse(s).map_err(|e| bad(format!("domain: {e}")))).transpose()?;
+    let domain = domain
+        .map(|s| Fqdn::parse(s).map_err(|e| bad(format!("domain: {e}"))))
+        .transpose()?;
     Ok(d.svc.raft.state.read(|s| {
         s.registry
             .hosts
@@ -235,7 +275,9 @@ pub async fn nic_hosts(
     Query(f): Query<DomainFilter>,
 ) -> Result<Json<Value>, EgiError> {
     let hosts = visible_hosts(&d, &caller, f.domain.as_deref())?;
-    Ok(Json(json!({"status": "ok", "hosts": hosts.iter().map(egi_host).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"status": "ok", "hosts": hosts.iter().map(egi_host).collect::<Vec<_>>()}),
+    ))
 }
 
 // ---------------------------------------------------------------- REST /api/v1/hosts
@@ -279,7 +321,10 @@ pub async fn create(
     let mut v = with_secret(&d, &headers, &host, &secret);
     if let Some(o) = v.as_object_mut() {
         let (scheme, authority) = base_url(&d, &headers);
-        o.insert("update_url_token".into(), json!(format!("{scheme}://{authority}/u/{}.{secret}", host.fqdn)));
+        o.insert(
+            "update_url_token".into(),
+            json!(format!("{scheme}://{authority}/u/{}.{secret}", host.fqdn)),
+        );
         o.insert("owner".into(), json!(host.owner));
         o.insert("ttl".into(), json!(host.ttl));
         o.insert("expire".into(), json!(host.expire));
@@ -313,8 +358,13 @@ pub async fn patch(
     let Json(b) = body.map_err(json_rejection)?;
     let fqdn = parse_fqdn(&fqdn)?;
     let host = find_host(&d, &caller, &fqdn)?;
-    if !caller.is_admin() && (b.abuse_blocked.is_some() || b.owner.is_some() || (b.abuse == Some(true) && !host.abuse)) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only the admin sets abuse, abuse_blocked and owner"));
+    if !caller.is_admin() && (b.abuse_blocked.is_some() || b.owner.is_some() || (b.abuse == Some(true) && !host.abuse))
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the admin sets abuse, abuse_blocked and owner",
+        ));
     }
     let patch = HostPatch {
         comment: b.comment,
@@ -325,14 +375,24 @@ pub async fn patch(
         abuse_blocked: b.abuse_blocked,
         owner: b.owner,
     };
-    d.svc.submit(Command::UpdateHostSettings { fqdn: fqdn.clone(), patch }).await.map_err(submit_error)?;
+    d.svc
+        .submit(Command::UpdateHostSettings {
+            fqdn: fqdn.clone(),
+            patch,
+        })
+        .await
+        .map_err(submit_error)?;
     Ok(Json(rest_host(&find_host(&d, &caller, &fqdn)?)))
 }
 
 pub async fn delete(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
     let fqdn = parse_fqdn(&fqdn)?;
     find_host(&d, &caller, &fqdn)?;
-    let c = d.svc.submit(Command::UnregisterHost { fqdn: fqdn.clone() }).await.map_err(submit_error)?;
+    let c = d
+        .svc
+        .submit(Command::UnregisterHost { fqdn: fqdn.clone() })
+        .await
+        .map_err(submit_error)?;
     Ok(Json(json!({"fqdn": fqdn.as_str(), "deleted": true, "index": c.index})))
 }
 

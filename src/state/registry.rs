@@ -72,7 +72,9 @@ impl Host {
     /// The label left of the domain (EGI's `name`).
     pub fn name(&self) -> &str {
         let full = self.fqdn.as_str();
-        full.strip_suffix(self.domain.as_str()).and_then(|s| s.strip_suffix('.')).unwrap_or(full)
+        full.strip_suffix(self.domain.as_str())
+            .and_then(|s| s.strip_suffix('.'))
+            .unwrap_or(full)
     }
 }
 
