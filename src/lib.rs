@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod dns;
+pub mod dyndns;
 pub mod http;
 pub mod metrics;
 pub mod model;

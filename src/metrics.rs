@@ -54,6 +54,9 @@ pub const COMMANDS: &str = "commands_total";
 pub const AUTH_FAILURES: &str = "auth_failures_total";
 pub const XFR_REQUESTS: &str = "xfr_requests_total";
 pub const NOTIFY_SENT: &str = "notify_sent_total";
+pub const DYNDNS_UPDATES: &str = "dyndns_updates_total";
+pub const DYNDNS_UPDATE_SECONDS: &str = "dyndns_update_duration_seconds";
+pub const CREDENTIAL_CACHE: &str = "credential_cache_total";
 
 // ---------------------------------------------------------------- dns
 pub static DNS_QUERIES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -96,6 +99,22 @@ pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 
 pub static AUTH_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(AUTH_FAILURES, "Requests refused for missing or wrong credentials, by credential kind", &["kind"])
+});
+
+// ---------------------------------------------------------------- dyndns
+pub static DYNDNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(DYNDNS_UPDATES, "Dynamic DNS update results (one per host line), by endpoint and code", &["endpoint", "code"])
+});
+pub static DYNDNS_UPDATE_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        DYNDNS_UPDATE_SECONDS,
+        "Time to answer a dynamic DNS update request, by endpoint",
+        &["endpoint"],
+        vec![5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 5.0],
+    )
+});
+pub static CREDENTIAL_CACHE_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(CREDENTIAL_CACHE, "Verified-credential cache lookups, by result (hit, miss)", &["result"])
 });
 
 // ---------------------------------------------------------------- raft and storage

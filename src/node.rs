@@ -112,7 +112,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
-    tasks.spawn(serve_http(http_listener, crate::http::router(service.clone()), stop_rx.clone()));
+    let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
+    tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), stop_rx.clone()));
+    tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
 

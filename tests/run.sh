@@ -11,6 +11,10 @@ command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
 # their own config, so the packages' services are kept from starting (policy-rc.d below).
 command -v named >/dev/null 2>&1 || need_pkgs+=(bind9)
 command -v knotd >/dev/null 2>&1 || need_pkgs+=(knot)
+# Real dynamic DNS clients driven by tests/e2e/dyndns.rs.
+command -v ddclient >/dev/null 2>&1 || need_pkgs+=(ddclient)
+command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inadyn)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"
@@ -20,6 +24,8 @@ if ((${#need_pkgs[@]})); then
       printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
       trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
+    # ddclient asks debconf questions in its postinst; noninteractive takes the defaults
+    # (and its service is not started in a container without an init system).
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   else
     echo "missing test tools: ${need_pkgs[*]} (install them, e.g. apt-get install ${need_pkgs[*]})" >&2

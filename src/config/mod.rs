@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use crate::model::Fqdn;
 
+mod dyndns;
 mod secrets;
+pub use dyndns::DyndnsConfig;
 pub use secrets::{Secret, SecretError};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,8 @@ pub struct Config {
     pub dns: DnsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub dyndns: DyndnsConfig,
     /// Zones created when this node bootstraps the cluster (ignored if they exist).
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
@@ -285,6 +289,12 @@ impl Config {
         if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "cluster.snapshot_every, write_timeout_ms and rpc_timeout_ms must be positive".into(),
+            ));
+        }
+        let d = &self.dyndns;
+        if d.expire_sweep_interval_secs == 0 || d.history_per_host > 10_000 {
+            return Err(ConfigError::Invalid(
+                "dyndns.expire_sweep_interval_secs must be positive and history_per_host at most 10000".into(),
             ));
         }
         for z in &self.zones {

@@ -76,3 +76,16 @@ fn the_documented_example_config_is_valid() {
     let c = Config::from_file(&path).unwrap();
     assert_eq!(c.zones.len(), 1);
 }
+
+#[test]
+fn dyndns_section_has_defaults_and_refuses_unknown_keys() {
+    let base = "[node]\nid = 1\ndata_dir = \"d\"\ndns_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\nraft_addr = \"127.0.0.1:3\"\n";
+    let c = Config::from_toml(base, Path::new("t.toml")).unwrap();
+    assert_eq!(c.dyndns, crate::config::DyndnsConfig::default());
+    assert!(c.dyndns.credential_cache);
+    let c = Config::from_toml(&format!("{base}[dyndns]\nmin_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"), Path::new("t.toml")).unwrap();
+    assert_eq!(c.dyndns.min_update_interval_secs, 0);
+    assert_eq!(c.dyndns.trusted_proxies.len(), 1);
+    let err = Config::from_toml(&format!("{base}[dyndns]\nmin_interval = 3\n"), Path::new("t.toml")).unwrap_err();
+    assert!(err.to_string().contains("min_interval"), "{err}");
+}

@@ -14,18 +14,31 @@ use tower_http::trace::TraceLayer;
 
 use crate::service::Service;
 
+mod accounts;
 pub mod auth;
 pub mod cluster;
+mod caller;
+mod dyn_routes;
+pub mod dyndns;
 pub mod error;
+mod hosts;
 mod ops;
 pub mod secondaries;
 pub mod read;
 pub mod zones;
 
+pub use dyn_routes::OPENAPI;
+
 /// Zone files can be large; everything else is small.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn router(svc: Arc<Service>) -> Router {
+    let d = crate::dyndns::Dyndns::new(svc.clone(), crate::config::DyndnsConfig::default());
+    router_with(svc, d)
+}
+
+/// The router with the dynamic DNS surface configured by `[dyndns]`.
+pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
     let api = Router::new()
         .route("/api/v1/zones", get(zones::list).post(zones::create))
         .route("/api/v1/zones/{zone}", get(zones::get).delete(zones::delete))
@@ -44,6 +57,7 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/api/v1/cluster/nodes/{id}", axum::routing::delete(cluster::remove));
     Router::new()
         .merge(api)
+        .merge(dyn_routes::router(dyn_))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -53,7 +67,10 @@ pub fn router(svc: Arc<Service>) -> Router {
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            // `/u/{token}` carries a secret in the path: never put it into logs.
+            let path = req.uri().path();
+            let path = if path.starts_with("/u/") { "/u/{token}" } else { path };
+            tracing::info_span!("http", method = %req.method(), path = %path)
         }))
 }
 

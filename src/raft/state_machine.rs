@@ -162,7 +162,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                     EntryPayload::Normal(req) => {
                         let kind = req.command.kind();
-                        let result = state.apply(&req.command);
+                        let result = state.apply_at(log_id.index, &req.command);
                         let outcome = match &result {
                             Ok(applied) if applied.changed() => "changed",
                             Ok(_) => "unchanged",

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::{ApplyError, Command, Event, RecordSpec};
 use super::journal::{self, Journal, ZoneChange, DEFAULT_JOURNAL_VERSIONS};
+use super::registry::{HistoryEntry, Host, Registry};
 use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone, ZoneTransfer};
 
 /// Everything the cluster agrees on. Serialized whole into Raft snapshots.
@@ -22,6 +23,9 @@ pub struct State {
     /// Raft node ids removed from the cluster: never reused.
     #[serde(default)]
     pub retired_nodes: BTreeSet<u64>,
+    /// Dynamic hosts, users, tokens, domains and update history.
+    #[serde(default)]
+    pub registry: Registry,
 }
 
 /// What an applied command changed.
@@ -40,13 +44,18 @@ impl Applied {
 
 /// Per-entry bookkeeping: which zones changed and which had their serial set explicitly.
 #[derive(Default)]
-struct Tracker {
-    events: Vec<Event>,
-    touched: BTreeSet<Fqdn>,
+pub(super) struct Tracker {
+    pub(super) events: Vec<Event>,
+    pub(super) touched: BTreeSet<Fqdn>,
     serial_set: BTreeSet<Fqdn>,
     deleted: BTreeSet<Fqdn>,
     /// What changed per zone, for the IXFR journal.
     changes: BTreeMap<Fqdn, ZoneChange>,
+    /// The log index of the entry being applied (0 outside Raft).
+    pub(super) index: u64,
+    /// History entries of this entry: (host, its zone, entry, retention). Their serial is
+    /// filled in once the entry's serial bumps are known.
+    pub(super) history: Vec<(Fqdn, Fqdn, HistoryEntry, u32)>,
 }
 
 impl Tracker {
@@ -58,10 +67,22 @@ impl Tracker {
     }
 }
 
+type Backup = (
+    BTreeMap<Fqdn, Option<Zone>>,
+    BTreeMap<Fqdn, Serial>,
+    BTreeMap<Fqdn, ZoneTransfer>,
+    BTreeMap<Fqdn, Option<Host>>,
+);
+
 impl State {
-    /// Applies one log entry's command. On error nothing has changed.
+    /// Applies a command outside the log (tests, tools): as entry index 0.
     pub fn apply(&mut self, command: &Command) -> Result<Applied, ApplyError> {
-        let mut tracker = Tracker::default();
+        self.apply_at(0, command)
+    }
+
+    /// Applies the command of log entry `index`. On error nothing has changed.
+    pub fn apply_at(&mut self, index: u64, command: &Command) -> Result<Applied, ApplyError> {
+        let mut tracker = Tracker { index, ..Tracker::default() };
         match command {
             Command::Batch(cmds) => {
                 if cmds.iter().any(|c| matches!(c, Command::Batch(_))) {
@@ -69,6 +90,9 @@ impl State {
                 }
                 if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
                     return Err(ApplyError::MembershipInBatch);
+                }
+                if let Some(c) = cmds.iter().find(|c| super::apply_registry::is_registry(c) && !matches!(c, Command::UpdateAddresses { .. })) {
+                    return Err(ApplyError::NotInBatch(c.kind().into()));
                 }
                 let backup = self.clone_touched(cmds);
                 for cmd in cmds {
@@ -116,6 +140,10 @@ impl State {
             self.journals.remove(origin);
             self.transfer.remove(origin);
         }
+        for (host, zone, mut entry, limit) in t.history {
+            entry.serial = self.zones.get(&zone).map(|z| z.serial).unwrap_or_default();
+            self.registry.record(&host, entry, limit);
+        }
         let mut events = t.events;
         events.extend(
             serials.iter().map(|(zone, serial)| Event::SerialBumped { zone: zone.clone(), serial: *serial }),
@@ -124,15 +152,29 @@ impl State {
     }
 
     fn clone_touched(&self, cmds: &[Command]) -> Backup {
-        let zones = cmds
-            .iter()
-            .filter_map(zone_of)
-            .map(|z| (z.clone(), self.zones.get(z).cloned()))
-            .collect();
-        (zones, self.retired_serials.clone(), self.transfer.clone())
+        let mut zones = BTreeMap::new();
+        let mut hosts = BTreeMap::new();
+        for cmd in cmds {
+            if let Some(z) = zone_of(cmd) {
+                zones.insert(z.clone(), self.zones.get(z).cloned());
+            }
+            if let Command::DeleteZone { origin } = cmd {
+                for h in self.registry.hosts.values().filter(|h| &h.zone == origin) {
+                    hosts.insert(h.fqdn.clone(), Some(h.clone()));
+                }
+            }
+            if let Command::UpdateAddresses { fqdn, .. } = cmd {
+                let host = self.registry.hosts.get(fqdn).cloned();
+                if let Some(h) = &host {
+                    zones.insert(h.zone.clone(), self.zones.get(&h.zone).cloned());
+                }
+                hosts.insert(fqdn.clone(), host);
+            }
+        }
+        (zones, self.retired_serials.clone(), self.transfer.clone(), hosts)
     }
 
-    fn restore(&mut self, (zones, retired, transfer): Backup) {
+    fn restore(&mut self, (zones, retired, transfer, hosts): Backup) {
         for (origin, zone) in zones {
             match zone {
                 Some(z) => self.zones.insert(origin, z),
@@ -141,6 +183,12 @@ impl State {
         }
         self.retired_serials = retired;
         self.transfer = transfer;
+        for (fqdn, host) in hosts {
+            match host {
+                Some(h) => self.registry.hosts.insert(fqdn, h),
+                None => self.registry.hosts.remove(&fqdn),
+            };
+        }
     }
 
     fn zone_mut(&mut self, origin: &Fqdn) -> Result<&mut Zone, ApplyError> {
@@ -155,6 +203,7 @@ impl State {
             Command::DeleteZone { origin } => {
                 let zone = self.zones.remove(origin).ok_or_else(|| ApplyError::NoSuchZone(origin.clone()))?;
                 self.retired_serials.insert(origin.clone(), zone.serial);
+                self.registry.remove_hosts_in(origin);
                 t.deleted.insert(origin.clone());
                 t.events.push(Event::ZoneDeleted { origin: origin.clone(), last_serial: zone.serial });
                 Ok(())
@@ -203,6 +252,7 @@ impl State {
                 }
                 Ok(())
             }
+            registry => self.apply_registry(registry, t),
         }
     }
 
@@ -242,7 +292,7 @@ impl State {
         Ok(())
     }
 
-    fn set_rrset(
+    pub(super) fn set_rrset(
         &mut self,
         zone: &Fqdn,
         name: &Fqdn,
@@ -341,11 +391,9 @@ fn zone_of(cmd: &Command) -> Option<&Fqdn> {
         | Command::DeleteRecordSet { zone, .. }
         | Command::ReplaceZone { zone, .. } => Some(zone),
         Command::SetZoneTransfer { zone, .. } => Some(zone),
-        Command::Batch(_) | Command::RetireNode { .. } => None,
+        _ => None,
     }
 }
-
-type Backup = (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>, BTreeMap<Fqdn, ZoneTransfer>);
 
 fn validate_soa(origin: &Fqdn, soa: &SoaParams) -> Result<(), ApplyError> {
     if origin.is_wildcard() {
@@ -358,7 +406,7 @@ fn validate_soa(origin: &Fqdn, soa: &SoaParams) -> Result<(), ApplyError> {
 }
 
 /// Checks that (name, type, data) may stand in zone `z` as it is now.
-fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) -> Result<(), ApplyError> {
+pub(super) fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) -> Result<(), ApplyError> {
     if !name.is_in(&z.origin) {
         return Err(ApplyError::OutOfZone { name: name.clone(), zone: z.origin.clone() });
     }

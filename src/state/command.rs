@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::registry::{AddrChange, Domain, HostPatch, Origin, Token, UpdatePolicy, UpdateResult};
 use crate::model::{Fqdn, RData, RType, Serial, SoaParams, ZoneTransfer};
 
 /// One record as carried by commands: owner, type, TTL, data.
@@ -29,13 +32,51 @@ pub enum Command {
     /// Replace the whole contents of a zone (zone file import). The serial is taken if
     /// it moves forward (RFC 1982), else the current serial plus one.
     ReplaceZone { zone: Fqdn, soa: SoaParams, serial: Option<Serial>, records: Vec<RecordSpec> },
-    /// Several commands applied atomically: all or none.
+    /// Several commands applied atomically: all or none. Of the registry commands only
+    /// `UpdateAddresses` may appear in a batch.
     Batch(Vec<Command>),
     /// Set the zone's secondaries (transfer ACL, NOTIFY targets, IXFR window). Does not
     /// change the zone's data or serial.
     SetZoneTransfer { zone: Fqdn, transfer: ZoneTransfer },
     /// Record that a Raft node id left the cluster; it can never be added again.
     RetireNode { id: u64 },
+    /// Register a dynamic host `fqdn` (inside a zone, directly below a domain).
+    RegisterHost {
+        fqdn: Fqdn,
+        owner: String,
+        secret_hash: String,
+        wildcard: bool,
+        comment: String,
+        ttl: Option<u32>,
+        expire: Option<u32>,
+        at: u64,
+    },
+    /// Remove a host and its records.
+    UnregisterHost { fqdn: Fqdn },
+    /// Replace the update secret: the old one stops working when this is applied.
+    SetHostSecret { fqdn: Fqdn, secret_hash: String },
+    UpdateHostSettings { fqdn: Fqdn, patch: HostPatch },
+    /// A dyndns update of one host. Never refused as a whole: refusals (rate limit, abuse
+    /// flag, host gone) are outcomes recorded in the host's history.
+    UpdateAddresses {
+        fqdn: Fqdn,
+        v4: AddrChange<Ipv4Addr>,
+        v6: AddrChange<Ipv6Addr>,
+        origin: Origin,
+        policy: UpdatePolicy,
+    },
+    /// An update refused before proposing (wrong secret...): counted and recorded.
+    RecordRefusedUpdate { fqdn: Fqdn, result: UpdateResult, origin: Origin, history_limit: u32 },
+    /// Remove the addresses of hosts whose last refresh + expire <= `at`.
+    ExpireHosts { at: u64, history_limit: u32 },
+    CreateUser { name: String, comment: String, domains: Vec<Fqdn>, at: u64 },
+    /// Delete a user with its tokens; its hosts stay (owned by nobody but the admin).
+    DeleteUser { name: String },
+    AddToken { user: String, token: Token },
+    RevokeToken { user: String, id: String },
+    /// Create or replace a domain registry entry.
+    SetDomain { domain: Domain },
+    DeleteDomain { name: Fqdn },
 }
 
 impl Command {
@@ -52,6 +93,19 @@ impl Command {
             Command::Batch(_) => "batch",
             Command::SetZoneTransfer { .. } => "set_zone_transfer",
             Command::RetireNode { .. } => "retire_node",
+            Command::RegisterHost { .. } => "register_host",
+            Command::UnregisterHost { .. } => "unregister_host",
+            Command::SetHostSecret { .. } => "set_host_secret",
+            Command::UpdateHostSettings { .. } => "update_host_settings",
+            Command::UpdateAddresses { .. } => "update_addresses",
+            Command::RecordRefusedUpdate { .. } => "record_refused_update",
+            Command::ExpireHosts { .. } => "expire_hosts",
+            Command::CreateUser { .. } => "create_user",
+            Command::DeleteUser { .. } => "delete_user",
+            Command::AddToken { .. } => "add_token",
+            Command::RevokeToken { .. } => "revoke_token",
+            Command::SetDomain { .. } => "set_domain",
+            Command::DeleteDomain { .. } => "delete_domain",
         }
     }
 }
@@ -67,6 +121,18 @@ pub enum Event {
     SerialBumped { zone: Fqdn, serial: Serial },
     ZoneTransferChanged { zone: Fqdn },
     NodeRetired { id: u64 },
+    HostRegistered { fqdn: Fqdn },
+    HostUnregistered { fqdn: Fqdn },
+    HostSecretChanged { fqdn: Fqdn },
+    HostSettingsChanged { fqdn: Fqdn },
+    /// The outcome of one update attempt (or expiry) for one host.
+    HostUpdated { fqdn: Fqdn, result: UpdateResult, ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr> },
+    UserCreated { name: String },
+    UserDeleted { name: String },
+    TokenAdded { user: String, id: String },
+    TokenRevoked { user: String, id: String },
+    DomainSet { name: Fqdn },
+    DomainDeleted { name: Fqdn },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every
@@ -97,4 +163,22 @@ pub enum ApplyError {
     NestedBatch,
     #[error("cluster membership commands cannot be batched")]
     MembershipInBatch,
+    #[error("host {0} does not exist")]
+    NoSuchHost(Fqdn),
+    #[error("host {0} already exists")]
+    HostExists(Fqdn),
+    #[error("{0} already holds records that are not a dynamic host")]
+    NameInUse(Fqdn),
+    #[error("domain {0} does not exist")]
+    NoSuchDomain(Fqdn),
+    #[error("user {user} may not use domain {domain}")]
+    DomainNotAllowed { user: String, domain: Fqdn },
+    #[error("user {0} does not exist")]
+    NoSuchUser(String),
+    #[error("user {0} already exists")]
+    UserExists(String),
+    #[error("token {0} does not exist")]
+    NoSuchToken(String),
+    #[error("{0} cannot be part of a batch")]
+    NotInBatch(String),
 }

@@ -2,11 +2,14 @@
 //! Deterministic: no clock, no randomness, no IO. Time and ids travel in the command.
 
 mod apply;
+mod apply_registry;
 mod command;
 pub mod journal;
+pub mod registry;
 
 pub use apply::{Applied, State};
 pub use command::{ApplyError, Command, Event, RecordSpec};
+pub use registry::{ADMIN_OWNER, AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User};
 
 #[cfg(test)]
 mod tests;

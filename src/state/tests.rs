@@ -138,7 +138,88 @@ fn arb_command() -> impl Strategy<Value = Command> {
         }),
         zone.clone().prop_map(|z| Command::DeleteZone { origin: n(z) }),
         zone.prop_map(zone_cmd),
+        registry_command(),
     ]
+}
+
+/// Registry commands over a few hosts with times that make rate limits and expiry bite.
+fn registry_command() -> impl Strategy<Value = Command> {
+    use crate::state::{AddrChange, Origin, UpdatePolicy};
+    let host = prop::sample::select(vec!["h1.dyn.test", "h2.dyn.test", "h3.other.test", "w.dyn.test"]);
+    let at = (0u64..50).prop_map(|t| t * 1000);
+    let v4 = prop_oneof![
+        Just(AddrChange::Keep),
+        Just(AddrChange::Remove),
+        (1u8..4).prop_map(|o| AddrChange::Set(std::net::Ipv4Addr::new(192, 0, 2, o))),
+    ];
+    let v6 = prop_oneof![Just(AddrChange::Keep), Just(AddrChange::Remove), Just(AddrChange::Set("2001:db8::1".parse().unwrap()))];
+    let update = (host.clone(), v4, v6, at.clone(), 0u64..3).prop_map(|(h, v4, v6, at, limit)| Command::UpdateAddresses {
+        fqdn: n(h),
+        v4,
+        v6,
+        origin: Origin { at, endpoint: "test".into(), source: "192.0.2.200".into(), agent: "proptest".into() },
+        policy: UpdatePolicy { min_change_interval_ms: limit * 5000, history_limit: 3 },
+    });
+    prop_oneof![
+        (host.clone(), any::<bool>(), prop::option::of(1u32..20), at.clone()).prop_map(|(h, wildcard, expire, at)| {
+            Command::RegisterHost {
+                fqdn: n(h),
+                owner: crate::state::ADMIN_OWNER.into(),
+                secret_hash: "$argon2id$fixed".into(),
+                wildcard,
+                comment: String::new(),
+                ttl: None,
+                expire,
+                at,
+            }
+        }),
+        update.clone(),
+        prop::collection::vec(update, 1..3).prop_map(Command::Batch),
+        at.prop_map(|at| Command::ExpireHosts { at, history_limit: 3 }),
+        host.clone().prop_map(|h| Command::UnregisterHost { fqdn: n(h) }),
+        (host, any::<bool>()).prop_map(|(h, w)| Command::UpdateHostSettings {
+            fqdn: n(h),
+            patch: crate::state::HostPatch { wildcard: Some(w), ..Default::default() },
+        }),
+    ]
+}
+
+#[test]
+fn expiry_removes_only_hosts_not_refreshed_and_bumps_the_serial_once() {
+    use crate::state::{AddrChange, Origin, UpdatePolicy};
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    for h in ["stale.dyn.test", "fresh.dyn.test"] {
+        s.apply(&Command::RegisterHost {
+            fqdn: n(h),
+            owner: "admin".into(),
+            secret_hash: "x".into(),
+            wildcard: false,
+            comment: String::new(),
+            ttl: None,
+            expire: Some(10),
+            at: 0,
+        })
+        .unwrap();
+    }
+    let update = |h: &str, at: u64| Command::UpdateAddresses {
+        fqdn: n(h),
+        v4: AddrChange::Set("192.0.2.1".parse().unwrap()),
+        v6: AddrChange::Keep,
+        origin: Origin { at, ..Origin::default() },
+        policy: UpdatePolicy { min_change_interval_ms: 0, history_limit: 10 },
+    };
+    s.apply(&update("stale.dyn.test", 1_000)).unwrap();
+    s.apply(&update("fresh.dyn.test", 1_000)).unwrap();
+    s.apply(&update("fresh.dyn.test", 8_000)).unwrap(); // nochg refreshes
+    let before = serial(&s, "dyn.test");
+    let applied = s.apply(&Command::ExpireHosts { at: 11_000, history_limit: 10 }).unwrap();
+    assert_eq!(applied.serials, vec![(n("dyn.test"), before.next())]);
+    assert!(s.registry.hosts[&n("stale.dyn.test")].ipv4.is_none());
+    assert!(s.zones[&n("dyn.test")].rrset(&n("stale.dyn.test"), RType::A).is_none());
+    assert!(s.registry.hosts[&n("fresh.dyn.test")].ipv4.is_some());
+    let again = s.apply(&Command::ExpireHosts { at: 11_000, history_limit: 10 }).unwrap();
+    assert!(!again.changed(), "nothing left to expire");
 }
 
 proptest! {

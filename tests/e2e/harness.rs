@@ -84,43 +84,23 @@ impl Node {
     }
 
     /// `serve --config <file>` (addresses in the file should use port 0).
-    pub fn start_with_config(dir: &Path, config: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_quorumdns"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .arg("--data-dir")
-            .arg(dir)
-            .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the quorumdns binary starts");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            {
-                let l = logs.lock().unwrap();
-                if l.iter().any(|x| x.contains("node ready")) {
-                    let dns = find(&l, "dns listening on ").expect("dns address logged");
-                    let http = find(&l, "http listening on ").expect("http address logged");
-                    drop(l);
-                    return Node { child, dns, http, logs, data_dir: dir.to_path_buf() };
-                }
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("node exited early ({status}):\n{}", logs.lock().unwrap().join("\n"));
-            }
-            assert!(Instant::now() < deadline, "node not ready in 60 s:\n{}", logs.lock().unwrap().join("\n"));
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn start_with_config_file(dir: &Path, config: &Path) -> Node {
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--config"]).arg(config).arg("--data-dir").arg(dir);
+        Self::spawn(cmd, dir)
+    }
+
+    /// The dev configuration plus `extra_toml` (e.g. a `[dyndns]` section), from a file,
+    /// on ephemeral ports.
+    pub fn start_with_config(dir: &Path, extra_toml: &str) -> Node {
+        let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
+        let path = dir.join("node.toml");
+        std::fs::write(&path, format!("{dev}\n{extra_toml}\n")).unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--config"]).arg(&path);
+        cmd.args(["--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"]);
+        cmd.arg("--data-dir").arg(dir);
+        Self::spawn(cmd, dir)
     }
 
     /// SIGKILL: no shutdown path runs, whatever was not on disk is gone.

@@ -11,5 +11,6 @@ mod bench;
 mod dns_answers;
 mod partition;
 mod randomized;
+mod dyndns;
 mod restart;
 mod secondaries;

@@ -186,7 +186,7 @@ fn axfr_records(server: SocketAddr, extra: &[&str]) -> (Vec<String>, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), ""));
+    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), ""));
     let primaries = [node.dns];
     let (bdir, kdir) = (dir.path().join("bind"), dir.path().join("knot"));
     std::fs::create_dir_all(&bdir).unwrap();
@@ -228,7 +228,7 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), ""));
+    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), ""));
     let bdir = dir.path().join("bind");
     std::fs::create_dir_all(&bdir).unwrap();
     set_secondaries(&node, &[]).await;
@@ -267,7 +267,7 @@ async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
 async fn transfers_outside_the_acl_or_with_a_bad_tsig_are_refused_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let extra = "allow_transfer = [\"192.0.2.0/24\"]\ntransfer_tsig = [\"xfr-key\"]";
-    let node = Node::start_with_config(dir.path(), &node_config(dir.path(), extra));
+    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), extra));
 
     let (records, text) = axfr_records(node.dns, &[]);
     assert!(records.is_empty() && text.contains("Transfer failed"), "unsigned from 127.0.0.1 is refused:\n{text}");

@@ -1,0 +1,382 @@
+//! The update flow shared by every update endpoint: authenticate against this node's
+//! replica, authorize each host, propose one command for all hosts, answer per host once
+//! this node applied it.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use super::credential::CredentialCache;
+use super::request::{Credentials, Hostnames};
+use super::{now_ms, Endpoint, ReturnCode};
+use crate::config::DyndnsConfig;
+use crate::model::Fqdn;
+use crate::service::{Service, SubmitError};
+use crate::state::{AddrChange, Command, Event, Origin, UpdatePolicy, UpdateResult};
+
+/// Who a credential proved to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+    /// A host's own update secret: may update that host only.
+    Host(Fqdn),
+    /// A user token: the user's hosts.
+    User(String),
+}
+
+/// The dyndns front end of one node: the write service, policy and the credential cache.
+pub struct Dyndns {
+    pub svc: Arc<Service>,
+    pub config: DyndnsConfig,
+    pub cache: CredentialCache,
+    /// When a refusal was last proposed per host (the anti-flood limit).
+    refusals: Mutex<HashMap<Fqdn, Instant>>,
+}
+
+pub struct UpdateRequest {
+    pub endpoint: Endpoint,
+    pub hostnames: Option<Hostnames>,
+    pub v4: AddrChange<Ipv4Addr>,
+    pub v6: AddrChange<Ipv6Addr>,
+    pub creds: Option<Credentials>,
+    pub source: IpAddr,
+    pub agent: String,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// One code per hostname, in request order.
+    Lines(Vec<ReturnCode>),
+    /// No credentials at all: 401.
+    Unauthorized,
+    /// The cluster could not commit in time: 503 + Retry-After + `911`.
+    Unavailable,
+}
+
+/// A user token is `<id>.<secret>`; the id finds the hash without a scan.
+pub fn split_token(token: &str) -> Option<(&str, &str)> {
+    token.split_once('.').filter(|(id, s)| !id.is_empty() && !s.is_empty())
+}
+
+impl Dyndns {
+    pub fn new(svc: Arc<Service>, config: DyndnsConfig) -> Arc<Self> {
+        let cache = CredentialCache::new(config.credential_cache);
+        Arc::new(Dyndns {
+            svc,
+            config,
+            cache,
+            refusals: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn policy(&self) -> UpdatePolicy {
+        UpdatePolicy {
+            min_change_interval_ms: self.config.min_update_interval_secs.saturating_mul(1000),
+            history_limit: self.config.history_per_host,
+        }
+    }
+
+    /// Verifies a host secret against this node's replica.
+    pub async fn verify_host(&self, fqdn: &Fqdn, secret: &str) -> bool {
+        let hash = self
+            .svc
+            .raft
+            .state
+            .read(|s| s.registry.hosts.get(fqdn).map(|h| h.secret_hash.clone()));
+        match hash {
+            Some(h) => self.cache.verify(fqdn.as_str(), secret, &h).await,
+            None => false,
+        }
+    }
+
+    /// Verifies a user token (`<id>.<secret>`); returns the user.
+    pub async fn verify_user_token(&self, token: &str) -> Option<String> {
+        let (id, secret) = split_token(token)?;
+        let found = self.svc.raft.state.read(|s| {
+            let user = s.registry.tokens.get(id)?;
+            let t = s.registry.users.get(user)?.tokens.get(id)?;
+            Some((user.clone(), t.hash.clone()))
+        });
+        let (user, hash) = found?;
+        self.cache
+            .verify(&format!("token:{id}"), secret, &hash)
+            .await
+            .then_some(user)
+    }
+
+    /// A bearer token of the management API: the admin token or a user token.
+    pub async fn verify_bearer(&self, token: &str) -> Option<Principal> {
+        if self.svc.admin_token.matches(token.as_bytes()) {
+            return Some(Principal::Admin);
+        }
+        self.verify_user_token(token).await.map(Principal::User)
+    }
+
+    /// Basic/query credentials of an update: `host fqdn + secret`, `user + token`, or a
+    /// bare secret with the (single) hostname naming the host.
+    async fn authenticate(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Principal> {
+        match &c.user {
+            Some(u) if u.contains('.') => {
+                let fqdn = super::request::host_name(u)?;
+                self.verify_host(&fqdn, &c.secret)
+                    .await
+                    .then_some(Principal::Host(fqdn))
+            }
+            Some(u) => {
+                let user = self.verify_user_token(&c.secret).await?;
+                (&user == u).then_some(Principal::User(user))
+            }
+            None => {
+                if let Some(f) = first_host {
+                    if self.verify_host(f, &c.secret).await {
+                        return Some(Principal::Host(f.clone()));
+                    }
+                }
+                self.verify_user_token(&c.secret).await.map(Principal::User)
+            }
+        }
+    }
+
+    /// The host a failed credential was aimed at, if it exists.
+    fn target_of_failure(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Fqdn> {
+        let target = match &c.user {
+            Some(u) if u.contains('.') => super::request::host_name(u),
+            Some(_) => None,
+            None => first_host.cloned(),
+        }?;
+        self.svc
+            .raft
+            .state
+            .read(|s| s.registry.hosts.contains_key(&target))
+            .then_some(target)
+    }
+
+    /// Proposes a refusal record for `fqdn` unless one was proposed recently. Errors are
+    /// ignored: the client's answer does not depend on the record.
+    async fn record_refusal(&self, fqdn: &Fqdn, result: UpdateResult, origin: Origin) {
+        let window = Duration::from_secs(self.config.refusal_record_interval_secs);
+        {
+            let mut map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if map.get(fqdn).is_some_and(|t| now.duration_since(*t) < window) {
+                return;
+            }
+            if map.len() > 100_000 {
+                map.retain(|_, t| now.duration_since(*t) < window);
+            }
+            map.insert(fqdn.clone(), now);
+        }
+        let cmd = Command::RecordRefusedUpdate {
+            fqdn: fqdn.clone(),
+            result,
+            origin,
+            history_limit: self.config.history_per_host,
+        };
+        if let Err(e) = self.svc.submit(cmd).await {
+            tracing::debug!(host = %fqdn, error = %e, "refusal not recorded");
+        }
+    }
+
+    fn mark_refused(&self, fqdn: &Fqdn) {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fqdn.clone(), Instant::now());
+    }
+
+    fn recently_refused(&self, fqdn: &Fqdn) -> bool {
+        let window = Duration::from_secs(self.config.refusal_record_interval_secs);
+        let map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(fqdn).is_some_and(|t| t.elapsed() < window)
+    }
+
+    pub async fn update(&self, req: UpdateRequest) -> Outcome {
+        let span = tracing::info_span!(
+            "dyndns_update",
+            endpoint = req.endpoint.as_str(),
+            log_index = tracing::field::Empty
+        );
+        self.update_inner(req).instrument(span).await
+    }
+
+    async fn update_inner(&self, req: UpdateRequest) -> Outcome {
+        let origin = Origin {
+            at: now_ms(),
+            endpoint: req.endpoint.as_str().into(),
+            source: req.source.to_string(),
+            agent: req.agent.chars().take(200).collect(),
+        };
+        let Some(creds) = &req.creds else {
+            return Outcome::Unauthorized;
+        };
+        let first = req
+            .hostnames
+            .as_ref()
+            .and_then(|h| h.first())
+            .and_then(|h| h.as_ref().ok())
+            .cloned();
+        let Some(principal) = self.authenticate(creds, first.as_ref()).await else {
+            crate::metrics::AUTH_FAILURES_TOTAL
+                .with_label_values(&["update_secret"])
+                .inc();
+            if let Some(target) = self.target_of_failure(creds, first.as_ref()) {
+                self.record_refusal(&target, UpdateResult::BadAuth, origin).await;
+            }
+            return Outcome::Lines(vec![ReturnCode::BadAuth]);
+        };
+        let hostnames: Hostnames = match (req.hostnames, &principal) {
+            (Some(h), _) => h,
+            (None, Principal::Host(f)) => vec![Ok(f.clone())],
+            (None, _) => return Outcome::Lines(vec![ReturnCode::NotFqdn]),
+        };
+        // Decide per line what to do: answer now, or propose.
+        let mut lines: Vec<Option<ReturnCode>> = Vec::with_capacity(hostnames.len());
+        let mut proposals: Vec<Fqdn> = Vec::new();
+        let policy = self.policy();
+        for h in &hostnames {
+            let Ok(fqdn) = h else {
+                lines.push(Some(ReturnCode::NotFqdn));
+                continue;
+            };
+            match self.precheck(&principal, fqdn, req.v4, req.v6, origin.at, policy) {
+                Precheck::Answer(code) => lines.push(Some(code)),
+                Precheck::Propose => {
+                    if !proposals.contains(fqdn) {
+                        proposals.push(fqdn.clone());
+                    }
+                    lines.push(None);
+                }
+            }
+        }
+        if proposals.is_empty() {
+            return Outcome::Lines(lines.into_iter().map(|l| l.unwrap_or(ReturnCode::DnsErr)).collect());
+        }
+        let mut cmds: Vec<Command> = proposals
+            .iter()
+            .map(|fqdn| Command::UpdateAddresses {
+                fqdn: fqdn.clone(),
+                v4: req.v4,
+                v6: req.v6,
+                origin: origin.clone(),
+                policy,
+            })
+            .collect();
+        let cmd = if cmds.len() == 1 {
+            cmds.remove(0)
+        } else {
+            Command::Batch(cmds)
+        };
+        let results: HashMap<Fqdn, ReturnCode> = match self.svc.submit(cmd).await {
+            Ok(c) => {
+                tracing::Span::current().record("log_index", c.index);
+                let results: HashMap<Fqdn, ReturnCode> = c.applied.events.iter().filter_map(event_code).collect();
+                for (fqdn, code) in &results {
+                    if *code == ReturnCode::Abuse {
+                        self.mark_refused(fqdn);
+                    }
+                }
+                results
+            }
+            // Raft stopped or no quorum: the client should retry (possibly elsewhere).
+            Err(SubmitError::Unavailable(reason) | SubmitError::Internal(reason)) => {
+                tracing::warn!(%reason, "update not committed in time");
+                return Outcome::Unavailable;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "update refused by the state machine");
+                HashMap::new()
+            }
+        };
+        let out = hostnames
+            .iter()
+            .zip(lines)
+            .map(|(h, line)| match (line, h) {
+                (Some(code), _) => code,
+                (None, Ok(fqdn)) => results.get(fqdn).cloned().unwrap_or(ReturnCode::DnsErr),
+                (None, Err(_)) => ReturnCode::NotFqdn,
+            })
+            .collect();
+        Outcome::Lines(out)
+    }
+
+    /// What this node's replica already tells about one host line.
+    fn precheck(
+        &self,
+        principal: &Principal,
+        fqdn: &Fqdn,
+        v4: AddrChange<Ipv4Addr>,
+        v6: AddrChange<Ipv6Addr>,
+        at: u64,
+        policy: UpdatePolicy,
+    ) -> Precheck {
+        let view = self.svc.raft.state.read(|s| {
+            s.registry.hosts.get(fqdn).map(|h| {
+                let allowed = match principal {
+                    Principal::Admin => true,
+                    Principal::Host(f) => f == fqdn,
+                    Principal::User(u) => &h.owner == u,
+                };
+                let new4 = match v4 {
+                    AddrChange::Keep => h.ipv4,
+                    AddrChange::Set(ip) => Some(ip),
+                    AddrChange::Remove => None,
+                };
+                let new6 = match v6 {
+                    AddrChange::Keep => h.ipv6,
+                    AddrChange::Set(ip) => Some(ip),
+                    AddrChange::Remove => None,
+                };
+                let changed = (new4, new6) != (h.ipv4, h.ipv6);
+                let blocked = h.abuse || h.abuse_blocked;
+                let limited = changed
+                    && h.last_change
+                        .is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
+                let fresh = h
+                    .last_seen
+                    .is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
+                (allowed, changed, blocked || limited, fresh, addrs(h.ipv4, h.ipv6))
+            })
+        });
+        match view {
+            None | Some((false, ..)) => Precheck::Answer(ReturnCode::NoHost),
+            // Refused, and a refusal was recorded moments ago: do not write again.
+            Some((_, _, true, _, _)) if self.recently_refused(fqdn) => Precheck::Answer(ReturnCode::Abuse),
+            // Unchanged and refreshed within the interval: nothing to write.
+            Some((_, false, false, true, a)) => Precheck::Answer(ReturnCode::NoChg(a)),
+            Some(_) => Precheck::Propose,
+        }
+    }
+}
+
+enum Precheck {
+    Answer(ReturnCode),
+    Propose,
+}
+
+fn addrs(v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Vec<IpAddr> {
+    v4.map(IpAddr::V4).into_iter().chain(v6.map(IpAddr::V6)).collect()
+}
+
+fn event_code(e: &Event) -> Option<(Fqdn, ReturnCode)> {
+    let Event::HostUpdated {
+        fqdn,
+        result,
+        ipv4,
+        ipv6,
+    } = e
+    else {
+        return None;
+    };
+    let code = match result {
+        UpdateResult::Good => ReturnCode::Good(addrs(*ipv4, *ipv6)),
+        UpdateResult::NoChange => ReturnCode::NoChg(addrs(*ipv4, *ipv6)),
+        UpdateResult::RateLimited | UpdateResult::Abuse => ReturnCode::Abuse,
+        UpdateResult::NoHost => ReturnCode::NoHost,
+        UpdateResult::BadAuth => ReturnCode::BadAuth,
+        UpdateResult::Expired => ReturnCode::DnsErr,
+    };
+    Some((fqdn.clone(), code))
+}
