@@ -15,12 +15,19 @@ use crate::harness::{eventually, Node, ZONE};
 pub const SECRET: &str = "e2e-cluster-secret-0123456789abcdef";
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// A free port on 127.0.0.1 for both TCP and UDP (DNS needs both).
+/// A free port on 127.0.0.1 for both TCP and UDP (DNS needs both), chosen below the
+/// kernel's ephemeral range (32768+): a node restarted after `kill -9` must get its old
+/// ports back, and a port handed out by `bind(0)` elsewhere in the test run (another
+/// node, an outgoing connection) could otherwise take it in between.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(0, 20_000 + (std::process::id() % 5_000) as u16, Ordering::SeqCst, Ordering::SeqCst);
     loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "ran out of test ports");
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        if tcp.is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }

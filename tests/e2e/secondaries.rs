@@ -16,15 +16,11 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::cluster_harness::free_port;
 use crate::harness::{dig, eventually, Node, ZONE};
 
 const KEY_B64: &str = "c2VjcmV0LXhmci1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
 const WRONG_B64: &str = "d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// A daemon in the foreground with its stderr collected.
 struct Daemon {
