@@ -284,3 +284,54 @@ async fn transfers_outside_the_acl_or_with_a_bad_tsig_are_refused_and_counted() 
     assert!(metrics.contains(r#"quorumdns_xfr_requests_total{outcome="bad_tsig",qtype="AXFR"} 1"#), "{metrics}");
     assert!(node.serial() > 0, "the node keeps serving");
 }
+
+/// A dyndns2 update through `node`, authenticated as the host.
+async fn dyndns_update(node: &Node, fqdn: &str, secret: &str, ip: &str) -> String {
+    let resp = reqwest::Client::new()
+        .get(node.url(&format!("/nic/update?hostname={fqdn}&myip={ip}")))
+        .basic_auth(fqdn, Some(secret))
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_of_a_three_node_cluster_follows_dyndns_updates_across_a_leader_kill() {
+    use crate::cluster_harness::Cluster;
+    let mut c = Cluster::start(3, 10_000).await;
+    let leader = c.leader().await;
+    let primaries: Vec<SocketAddr> = c.specs.iter().map(|s| s.dns).collect();
+    let bdir = c.root.path().join("bind");
+    std::fs::create_dir_all(&bdir).unwrap();
+    set_secondaries(c.node(leader), &[]).await;
+    let bind = named(&bdir, &primaries);
+    set_secondaries(c.node(leader), &[bind.addr]).await;
+
+    // Two hosts, one update each: the per-host rate limit stays out of the way.
+    let mut secrets = Vec::new();
+    for h in ["router0", "router1"] {
+        let (s, b) = c.node(leader).api(Method::GET, &format!("/nic/register?fqdn={h}.{ZONE}"), None).await;
+        assert_eq!(s, 200, "{b}");
+        secrets.push(b["host"]["update_secret"].as_str().expect("one-time secret").to_string());
+    }
+
+    let follower = c.follower_of(leader);
+    for (step, ip) in ["203.0.113.10", "203.0.113.11"].iter().enumerate() {
+        if step == 1 {
+            // The leader dies; the next update goes to a survivor and must still arrive.
+            c.kill9(leader);
+        }
+        let via = if step == 0 { follower } else { c.follower_of(c.leader().await) };
+        let fqdn = format!("router{step}.{ZONE}");
+        let answer = dyndns_update(c.node(via), &fqdn, &secrets[step], ip).await;
+        assert_eq!(answer.trim(), format!("good {ip}"));
+        let what = format!("{ip} on the BIND secondary (step {step}):\n{}", bind.log_text());
+        eventually(&what, Duration::from_secs(20), || {
+            (dig(bind.addr, &[&fqdn, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
+        })
+        .await;
+    }
+    let log = bind.log_text();
+    assert!(log.contains("got incremental response"), "BIND used IXFR for the small changes:\n{log}");
+}
