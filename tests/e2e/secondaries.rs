@@ -136,6 +136,9 @@ raft_addr = "127.0.0.1:0"
 heartbeat_ms = 100
 election_timeout_min_ms = 300
 election_timeout_max_ms = 600
+# A debug build applying a 100k-record import on a loaded 2-core machine needs more than
+# the default 5 s.
+write_timeout_ms = 60000
 
 [[tsig_key]]
 name = "xfr-key"
