@@ -89,6 +89,7 @@ impl Service {
                 )
                 .await?;
             tracing::Span::current().record("log_index", resp.index);
+            tracing::debug!(log_index = resp.index, "committed; waiting for this node to apply it");
             self.wait_local(resp.index, deadline).await?;
             let applied = resp.result?;
             Ok(Committed { index: resp.index, applied })

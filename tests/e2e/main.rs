@@ -14,3 +14,4 @@ mod randomized;
 mod dyndns;
 mod restart;
 mod secondaries;
+mod ops;
