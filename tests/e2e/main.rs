@@ -15,3 +15,5 @@ mod dyndns;
 mod restart;
 mod secondaries;
 mod ops;
+mod deploy;
+mod compose;
