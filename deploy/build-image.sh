@@ -18,11 +18,12 @@ fi
 
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc/quorumdns" "$ctx/rootfs/var/lib/quorumdns" "$ctx/rootfs/tmp"
+mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/etc/quorumdns" "$ctx/rootfs/tmp" "$ctx/data"
+touch "$ctx/data/.keep"
 # Debug info stays in the build tree; the image gets a stripped copy.
 objcopy --strip-debug "$bin" "$ctx/rootfs/usr/local/bin/quorumdns" 2>/dev/null || cp "$bin" "$ctx/rootfs/usr/local/bin/quorumdns"
 # Every library the dynamic loader will ask for, at the path it will ask for it.
-ldd "$bin" | awk '/=> \//{print $3} /^\s*\/[^ ]+ \(/{print $1}' | sort -u | while read -r lib; do
+ldd "$bin" | awk '/=> \//{print $3} /^[ \t]*\//{print $1}' | sort -u | while read -r lib; do
   mkdir -p "$ctx/rootfs$(dirname "$lib")"
   cp -L "$lib" "$ctx/rootfs$lib"
 done
@@ -34,6 +35,8 @@ printf 'quorumdns:x:65532:\n' >"$ctx/rootfs/etc/group"
 cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY rootfs/ /
+# COPY makes everything root's; the data directory (and so a fresh volume) is the user's.
+COPY --chown=65532:65532 data/ /var/lib/quorumdns/
 USER 65532:65532
 VOLUME /var/lib/quorumdns
 EXPOSE 53/udp 53/tcp 8053/tcp 7053/tcp
@@ -41,7 +44,6 @@ ENTRYPOINT ["/usr/local/bin/quorumdns"]
 CMD ["serve", "--config", "/etc/quorumdns/quorumdns.toml"]
 DOCKERFILE
 chmod 1777 "$ctx/rootfs/tmp"
-chown -R 65532:65532 "$ctx/rootfs/var/lib/quorumdns" 2>/dev/null || chmod 777 "$ctx/rootfs/var/lib/quorumdns"
 
 DOCKER_BUILDKIT=0 docker build --pull=false -q -t "$tag" "$ctx" >/dev/null
 docker run --rm "$tag" --version

@@ -40,7 +40,6 @@ cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
 
 # The compose cluster from the locally built image (deploy/), when Docker is there.
 if command -v docker >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
-  cargo build --locked --release --bin quorumdns
   cargo test --locked --test e2e compose:: -- --ignored --nocapture
 else
   echo "docker/docker-compose not available: skipping the compose cluster test"

@@ -69,9 +69,8 @@ async fn a_of(dns: SocketAddr, name: &str, want: &str) {
 async fn compose_cluster_from_the_local_image_survives_losing_one_container() {
     let started = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    // The release binary when built (smaller, faster), else the one under test.
-    let release = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or(root.join("target")).join("release/quorumdns");
-    let bin = if release.exists() { release } else { crate::harness::binary() };
+    // The binary under test (deploy/build-image.sh strips its debug info).
+    let bin = crate::harness::binary();
     let built = sh(
         Command::new(root.join("deploy/build-image.sh")).arg(IMAGE).env("QUORUMDNS_BIN", &bin),
         "deploy/build-image.sh",
