@@ -152,8 +152,8 @@ async fn json_logs_carry_the_request_span_and_the_log_index_and_queries_are_not_
     let commit = parsed
         .iter()
         // The last one: the first ones are the configured zone's creation at bootstrap.
-        .filter(|v| v["fields"]["message"].as_str().is_some_and(|m| m.starts_with("committed")))
-        .last()
+        .rev()
+        .find(|v| v["fields"]["message"].as_str().is_some_and(|m| m.starts_with("committed")))
         .unwrap_or_else(|| panic!("no commit event:\n{}", lines.join("\n")));
     let spans = commit["spans"].as_array().expect("span list");
     let names: Vec<&str> = spans.iter().filter_map(|s| s["name"].as_str()).collect();
