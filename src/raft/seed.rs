@@ -35,7 +35,13 @@ pub fn raft_dir(data_dir: &Path) -> std::path::PathBuf {
 
 /// Writes `state` as the snapshot at log `index` of a one-member cluster made of
 /// `node_id`/`info` into the (fresh) `data_dir`. Returns the snapshot's log id.
-pub async fn seed(data_dir: &Path, node_id: NodeId, info: NodeInfo, state: &State, index: u64) -> Result<LogId, SeedError> {
+pub async fn seed(
+    data_dir: &Path,
+    node_id: NodeId,
+    info: NodeInfo,
+    state: &State,
+    index: u64,
+) -> Result<LogId, SeedError> {
     if node_id == 0 {
         return Err(SeedError::BadId(node_id));
     }
@@ -45,7 +51,9 @@ pub async fn seed(data_dir: &Path, node_id: NodeId, info: NodeInfo, state: &Stat
     let log = store.open_tree(trees::RAFT_LOG)?;
     let meta_tree = store.open_tree(trees::RAFT_META)?;
     let snapshots = store.open_tree(trees::RAFT_SNAPSHOT)?;
-    let fresh = log.last_in((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))?.is_none()
+    let fresh = log
+        .last_in((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))?
+        .is_none()
         && meta_tree.get(KEY_VOTE)?.is_none()
         && meta_tree.get(KEY_LAST_PURGED)?.is_none()
         && snapshots.get(KEY_META)?.is_none();
@@ -54,11 +62,18 @@ pub async fn seed(data_dir: &Path, node_id: NodeId, info: NodeInfo, state: &Stat
     }
     // Term 1 led by the new node: its first election (term 1, itself) matches it.
     let log_id = LogId::new(CommittedLeaderId::new(1, node_id), index.max(1));
-    let membership = Membership::new(vec![BTreeSet::from([node_id])], BTreeMap::from([(node_id, info)]));
+    let membership = Membership::new(
+        vec![BTreeSet::from([node_id])],
+        BTreeMap::from([(node_id, info)]),
+    );
     let stored = StoredMembership::new(Some(log_id), membership);
     let payload: SnapshotPayload = (state.clone(), Some(log_id), stored.clone());
     let data = codec::encode(&payload).map_err(StoreError::from)?;
-    let meta = SnapshotMeta { last_log_id: Some(log_id), last_membership: stored, snapshot_id: format!("restored-{}", log_id.index) };
+    let meta = SnapshotMeta {
+        last_log_id: Some(log_id),
+        last_membership: stored,
+        snapshot_id: format!("restored-{}", log_id.index),
+    };
     let mut batch = Batch::default();
     batch.put_encoded(KEY_META, &meta)?;
     batch.put(KEY_DATA, data);
