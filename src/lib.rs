@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod node;
+pub mod ops;
 pub mod raft;
 pub mod service;
 pub mod state;

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
             }
             Command::Zone(cmd) => quorumdns::cli::zone::run(cmd).await,
             Command::Cluster(cmd) => quorumdns::cli::cluster::run(cmd).await,
+            Command::Backup(args) => quorumdns::cli::backup::run_backup(args).await,
+            Command::Restore(args) => quorumdns::cli::backup::run_restore(args).await,
             Command::CheckConfig { config } => {
                 let c = Config::from_file(&config)?;
                 println!("{c:#?}");

@@ -155,3 +155,90 @@ pub fn render() -> String {
     let encoder = prometheus::TextEncoder::new();
     encoder.encode_to_string(&REGISTRY.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
 }
+
+// ---------------------------------------------------------------- operations (issue 6)
+// Raft progress as openraft reports it (refreshed on every change of its metrics by
+// `crate::ops::observe`), snapshots, the storage probe and outgoing RPC errors.
+pub const RAFT_LEADER_ID_NAME: &str = "raft_leader_id";
+pub const RAFT_LAST_LOG_INDEX_NAME: &str = "raft_last_log_index";
+pub const RAFT_COMMITTED_INDEX_NAME: &str = "raft_committed_index";
+pub const RAFT_APPLY_LAG_NAME: &str = "raft_apply_lag";
+pub const RAFT_REPLICATION_LAG_NAME: &str = "raft_replication_lag";
+pub const RAFT_ELECTIONS: &str = "raft_elections_total";
+pub const RAFT_LEADER_CHANGES: &str = "raft_leader_changes_total";
+pub const RAFT_RPC_ERRORS: &str = "raft_rpc_errors_total";
+pub const RAFT_SNAPSHOT_INDEX_NAME: &str = "raft_snapshot_index";
+pub const RAFT_SNAPSHOTS: &str = "raft_snapshots_total";
+pub const RAFT_SNAPSHOT_BYTES_NAME: &str = "raft_snapshot_bytes";
+pub const RAFT_SNAPSHOT_TIMESTAMP_NAME: &str = "raft_snapshot_timestamp_seconds";
+pub const STORAGE_PROBE_FAILURES: &str = "storage_probe_failures_total";
+pub const STORAGE_PROBE_TIMESTAMP_NAME: &str = "storage_probe_success_timestamp_seconds";
+pub const BACKUPS: &str = "backups_total";
+pub const SHUTTING_DOWN_NAME: &str = "shutting_down";
+
+pub static RAFT_LEADER_ID: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_LEADER_ID_NAME, "Node id of the leader this node knows, 0 when none"));
+pub static RAFT_LAST_LOG_INDEX: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_LAST_LOG_INDEX_NAME, "Index of the last entry in this node's log (appended, maybe not committed)"));
+pub static RAFT_COMMITTED_INDEX: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        RAFT_COMMITTED_INDEX_NAME,
+        "Approximate commit index: on the leader the highest index a majority of voters has matched; elsewhere the applied index (a lower bound)",
+    )
+});
+pub static RAFT_APPLY_LAG: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_APPLY_LAG_NAME, "Log entries this node has appended but not applied yet"));
+pub static RAFT_REPLICATION_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    gauge_vec(RAFT_REPLICATION_LAG_NAME, "On the leader: entries each follower's matched index trails the leader's last log index", &["follower"])
+});
+pub static RAFT_ELECTIONS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    register(prometheus::IntCounter::new(RAFT_ELECTIONS, "New terms this node has seen (each one is an election somewhere in the cluster)").expect("valid metric"))
+});
+pub static RAFT_LEADER_CHANGES_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    register(prometheus::IntCounter::new(RAFT_LEADER_CHANGES, "Times the leader known to this node changed").expect("valid metric"))
+});
+pub static RAFT_RPC_ERRORS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(RAFT_RPC_ERRORS, "Outgoing Raft RPCs that failed, by RPC (append, snapshot, vote) and kind (unreachable, timeout, network, remote)", &["rpc", "kind"])
+});
+pub static RAFT_SNAPSHOT_INDEX: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_SNAPSHOT_INDEX_NAME, "Last log index covered by this node's current snapshot"));
+pub static RAFT_SNAPSHOTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(RAFT_SNAPSHOTS, "Snapshots persisted by this node, by origin (built, installed)", &["origin"])
+});
+pub static RAFT_SNAPSHOT_BYTES: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(RAFT_SNAPSHOT_BYTES_NAME, "Size of the last snapshot persisted by this node"));
+pub static RAFT_SNAPSHOT_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(RAFT_SNAPSHOT_TIMESTAMP_NAME, "Unix time the last snapshot was persisted (age = time() - this)")
+});
+pub static STORAGE_PROBE_FAILURES_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    register(prometheus::IntCounter::new(STORAGE_PROBE_FAILURES, "Storage probes (a tiny write + flush) that failed").expect("valid metric"))
+});
+pub static STORAGE_PROBE_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(STORAGE_PROBE_TIMESTAMP_NAME, "Unix time of the last successful storage probe")
+});
+pub static BACKUPS_TOTAL: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec(BACKUPS, "Backups served by GET /api/v1/backup, by result (ok, error)", &["result"]));
+pub static SHUTTING_DOWN: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(SHUTTING_DOWN_NAME, "1 once this node received SIGTERM and stopped taking updates"));
+
+/// Unix time in whole seconds (0 if the clock is before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Registers every metric up front, so `/metrics` lists each one (at zero) from the start
+/// and dashboards and alerts never see a missing series.
+pub fn touch_all() {
+    let _ = (&*DNS_QUERIES_TOTAL, &*DNS_QUERY_DURATION, &*DNS_DROPPED_TOTAL, &*XFR_REQUESTS_TOTAL, &*NOTIFY_SENT_TOTAL);
+    let _ = (&*HTTP_REQUESTS_TOTAL, &*HTTP_REQUEST_DURATION, &*AUTH_FAILURES_TOTAL, &*DYNDNS_UPDATES_TOTAL);
+    let _ = (&*DYNDNS_UPDATE_DURATION, &*CREDENTIAL_CACHE_TOTAL, &*RAFT_APPLIED, &*RAFT_RPC_REJECTED_TOTAL);
+    let _ = (&*RAFT_STALE, &*RAFT_TERM, &*RAFT_IS_LEADER, &*RAFT_FORWARDED_TOTAL, &*STORAGE_FLUSH_DURATION);
+    let _ = (&*ZONE_SERIAL_GAUGE, &*ZONE_RECORDS_GAUGE, &*COMMANDS_TOTAL, &*RAFT_LEADER_ID, &*RAFT_LAST_LOG_INDEX);
+    let _ = (&*RAFT_COMMITTED_INDEX, &*RAFT_APPLY_LAG, &*RAFT_REPLICATION_LAG, &*RAFT_ELECTIONS_TOTAL);
+    let _ = (&*RAFT_LEADER_CHANGES_TOTAL, &*RAFT_RPC_ERRORS_TOTAL, &*RAFT_SNAPSHOT_INDEX, &*RAFT_SNAPSHOTS_TOTAL);
+    let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);
+    let _ = (&*STORAGE_PROBE_TIMESTAMP, &*BACKUPS_TOTAL, &*SHUTTING_DOWN);
+}

@@ -42,6 +42,9 @@ pub struct RunningNode {
     pub service: Arc<Service>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The public HTTP API and the tasks that make changes: stopped (and drained) first.
+    public_stop: watch::Sender<bool>,
+    public_tasks: JoinSet<()>,
 }
 
 pub struct StartOptions {
@@ -76,8 +79,11 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     };
     let raft = crate::raft::open(settings, publisher).await.map_err(|e| NodeError::Raft(e.to_string()))?;
 
+    crate::metrics::touch_all();
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let (public_stop, public_rx) = watch::channel(false);
+    let mut public_tasks = JoinSet::new();
 
     let raft_listener = bind_tcp("raft", n.raft_addr).await?;
     let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, error: e })?;
@@ -105,7 +111,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let metrics = raft.raft.metrics();
     let me = raft.node_id;
     let is_leader = move || metrics.borrow().current_leader == Some(me);
-    tasks.spawn(notifier.run(is_leader, stop_rx.clone()));
+    public_tasks.spawn(notifier.run(is_leader, public_rx.clone()));
 
     let http_listener = bind_tcp("http", n.http_addr).await?;
     let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;
@@ -113,13 +119,15 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
-    tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), stop_rx.clone()));
-    tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), stop_rx.clone()));
+    crate::ops::probe_storage(&service).await;
+    tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
+    public_tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), public_rx.clone()));
+    public_tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), public_rx));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
 
     let initialized = service.raft.raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
-    let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks };
+    let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks, public_stop, public_tasks };
     if config.cluster.bootstrap && !initialized {
         if let Err(e) = bootstrap(&node.service).await {
             node.shutdown().await;
@@ -133,7 +141,14 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
 
 impl RunningNode {
     /// Stops taking requests, lets in-flight ones finish, shuts Raft down (flushing).
+    /// The public API stops first and drains while Raft still runs, so an in-flight update
+    /// still commits (and, on a follower, is applied here) before the node answers it.
     pub async fn shutdown(&mut self) {
+        self.service.raft.health.mark_shutting_down();
+        crate::metrics::SHUTTING_DOWN.set(1);
+        let _ = self.public_stop.send(true);
+        while self.public_tasks.join_next().await.is_some() {}
+        tracing::info!("public API drained; stopping DNS and Raft");
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         if let Err(e) = self.service.raft.shutdown().await {

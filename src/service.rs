@@ -89,6 +89,7 @@ impl Service {
                 )
                 .await?;
             tracing::Span::current().record("log_index", resp.index);
+            tracing::debug!(log_index = resp.index, "committed; waiting for this node to apply it");
             self.wait_local(resp.index, deadline).await?;
             let applied = resp.result?;
             Ok(Committed { index: resp.index, applied })
@@ -245,7 +246,26 @@ impl Service {
                 ok: last.saturating_sub(applied) <= READY_MAX_APPLY_LAG,
                 detail: format!("applied={applied} last_log={last}"),
             },
+            storage_check(&self.raft.health),
+            Check {
+                name: "not_shutting_down",
+                ok: !self.raft.health.is_shutting_down(),
+                detail: if self.raft.health.is_shutting_down() { "draining after SIGTERM".into() } else { "serving".into() },
+            },
         ];
         Readiness { ready: checks.iter().all(|c| c.ok), checks }
     }
+}
+
+/// `storage_writable`: the last storage probe (a tiny write + flush, `ops::probe_storage`)
+/// succeeded, recently.
+fn storage_check(health: &crate::raft::Health) -> Check {
+    let (failed, since_ok) = health.storage_status();
+    let limit = crate::ops::PROBE_STALE_AFTER;
+    let ok = !failed && since_ok.is_some_and(|d| d <= limit);
+    let detail = match since_ok {
+        Some(d) => format!("last probe failed: {failed}; last success {} ms ago (limit {} ms)", d.as_millis(), limit.as_millis()),
+        None => format!("last probe failed: {failed}; no successful probe yet"),
+    };
+    Check { name: "storage_writable", ok, detail }
 }

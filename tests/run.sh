@@ -15,6 +15,8 @@ command -v knotd >/dev/null 2>&1 || need_pkgs+=(knot)
 command -v ddclient >/dev/null 2>&1 || need_pkgs+=(ddclient)
 command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inadyn)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+# promtool (Debian package prometheus) checks /metrics output and deploy/prometheus rules.
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"
@@ -35,3 +37,10 @@ fi
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
+
+# The compose cluster from the locally built image (deploy/), when Docker is there.
+if command -v docker >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  cargo test --locked --test e2e compose:: -- --ignored --nocapture
+else
+  echo "docker/docker-compose not available: skipping the compose cluster test"
+fi

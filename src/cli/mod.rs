@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod backup;
 pub mod cluster;
 pub mod serve;
 pub mod zone;
@@ -32,6 +33,10 @@ pub enum Command {
     /// Manage cluster membership through a node's HTTP API.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Download a consistent backup of the applied state from a running node.
+    Backup(backup::BackupArgs),
+    /// Seed a fresh data directory from a backup (before the node's first start).
+    Restore(backup::RestoreArgs),
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// The TOML configuration file.

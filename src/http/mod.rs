@@ -54,7 +54,8 @@ pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Route
         .route("/api/v1/cluster/init", post(cluster::init))
         .route("/api/v1/cluster/nodes", post(cluster::add))
         .route("/api/v1/cluster/nodes/{id}/promote", post(cluster::promote))
-        .route("/api/v1/cluster/nodes/{id}", axum::routing::delete(cluster::remove));
+        .route("/api/v1/cluster/nodes/{id}", axum::routing::delete(cluster::remove))
+        .route("/api/v1/backup", get(ops::backup));
     Router::new()
         .merge(api)
         .merge(dyn_routes::router(dyn_))

@@ -24,3 +24,23 @@ pub async fn readyz(State(svc): State<Arc<Service>>) -> impl IntoResponse {
 pub async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render())
 }
+
+/// `GET /api/v1/backup` (admin token): a backup file of this node's applied state (see
+/// `ops::backup`), built from a snapshot taken for the purpose.
+pub async fn backup(_: super::auth::Admin, State(svc): State<Arc<Service>>) -> axum::response::Response {
+    match crate::ops::backup::take(&svc.raft, svc.write_timeout).await {
+        Ok(bytes) => {
+            crate::metrics::BACKUPS_TOTAL.with_label_values(&["ok"]).inc();
+            let headers = [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"quorumdns.backup\""),
+            ];
+            (headers, bytes).into_response()
+        }
+        Err(e) => {
+            crate::metrics::BACKUPS_TOTAL.with_label_values(&["error"]).inc();
+            tracing::error!(error = %e, "backup failed");
+            super::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "backup_failed", e.to_string()).into_response()
+        }
+    }
+}

@@ -32,6 +32,10 @@ pub struct Health {
     /// Milliseconds after `started` of the last append-entries/snapshot accepted from a leader.
     last_leader_contact_ms: AtomicU64,
     removed: AtomicBool,
+    /// Milliseconds after `started` of the last successful storage probe (see `ops`).
+    storage_ok_ms: AtomicU64,
+    storage_failed: AtomicBool,
+    shutting_down: AtomicBool,
     /// A node is stale when it has not heard from a leader (or, as leader, from a quorum)
     /// for this long.
     pub stale_after: Duration,
@@ -44,6 +48,9 @@ impl Health {
             started: Instant::now(),
             last_leader_contact_ms: AtomicU64::new(NEVER),
             removed: AtomicBool::new(false),
+            storage_ok_ms: AtomicU64::new(NEVER),
+            storage_failed: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
             stale_after,
             partition,
         }
@@ -70,6 +77,33 @@ impl Health {
 
     pub fn is_removed(&self) -> bool {
         self.removed.load(Ordering::SeqCst)
+    }
+
+    /// Records the outcome of a storage probe (a tiny write + flush).
+    pub fn storage_probed(&self, ok: bool) {
+        if ok {
+            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(NEVER - 1);
+            self.storage_ok_ms.store(ms, Ordering::Relaxed);
+        }
+        self.storage_failed.store(!ok, Ordering::Relaxed);
+    }
+
+    /// Whether the last probe failed, and the time since the last one that succeeded.
+    pub fn storage_status(&self) -> (bool, Option<Duration>) {
+        let since = match self.storage_ok_ms.load(Ordering::Relaxed) {
+            NEVER => None,
+            ms => Some(self.started.elapsed().saturating_sub(Duration::from_millis(ms))),
+        };
+        (self.storage_failed.load(Ordering::Relaxed), since)
+    }
+
+    /// Set on SIGTERM: the node drains and stops taking updates.
+    pub fn mark_shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
     }
 }
 

@@ -16,9 +16,9 @@ use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use crate::codec;
 use crate::store::{index_key, index_range, key_index, trees, Batch, Store, StoreError, Tree};
 
-const KEY_VOTE: &[u8] = b"vote";
-const KEY_COMMITTED: &[u8] = b"committed";
-const KEY_LAST_PURGED: &[u8] = b"last_purged";
+pub(crate) const KEY_VOTE: &[u8] = b"vote";
+pub(crate) const KEY_COMMITTED: &[u8] = b"committed";
+pub(crate) const KEY_LAST_PURGED: &[u8] = b"last_purged";
 
 /// The log store. Clones share the same trees; the clone handed out as log reader is used
 /// concurrently by replication tasks, which sled allows.

@@ -12,6 +12,7 @@ pub mod log_store;
 pub mod membership;
 pub mod network;
 pub mod rpc;
+pub mod seed;
 pub mod state_machine;
 pub mod types;
 
@@ -193,6 +194,11 @@ impl RaftNode {
     /// Sends a write to `leader` over the raft port (see [`rpc`]).
     pub async fn forward_to(&self, leader: &NodeInfo, req: Request) -> Result<Response, ForwardError> {
         self.client.forward_to(leader, &req).await
+    }
+
+    /// The node's database (the storage probe and backups use it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// The signed client for the raft port (forwarding, read index, membership, status).

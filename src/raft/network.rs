@@ -199,14 +199,28 @@ impl Network {
     {
         let answer: Result<Resp, E> = match self.client.call(&self.addr, route, req, timeout).await {
             Ok(answer) => answer,
-            Err(e @ TransportError::Connect { .. }) | Err(e @ TransportError::Status { status: 410 | 503, .. }) => return Err(RPCError::Unreachable(Unreachable::new(&e))),
-            Err(TransportError::Timeout(timeout)) => {
-                return Err(RPCError::Timeout(Timeout { action, id: self.node_id, target: self.target, timeout }))
+            Err(e @ TransportError::Connect { .. }) | Err(e @ TransportError::Status { status: 410 | 503, .. }) => {
+                rpc_error(route, "unreachable");
+                return Err(RPCError::Unreachable(Unreachable::new(&e)));
             }
-            Err(e) => return Err(RPCError::Network(NetworkError::new(&e))),
+            Err(TransportError::Timeout(timeout)) => {
+                rpc_error(route, "timeout");
+                return Err(RPCError::Timeout(Timeout { action, id: self.node_id, target: self.target, timeout }));
+            }
+            Err(e) => {
+                rpc_error(route, "network");
+                return Err(RPCError::Network(NetworkError::new(&e)));
+            }
         };
-        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        answer.map_err(|e| {
+            rpc_error(route, "remote");
+            RPCError::RemoteError(RemoteError::new(self.target, e))
+        })
     }
+}
+
+fn rpc_error(route: &str, kind: &str) {
+    crate::metrics::RAFT_RPC_ERRORS_TOTAL.with_label_values(&[route, kind]).inc();
 }
 
 impl RaftNetwork<TypeConfig> for Network {

@@ -20,8 +20,8 @@ use crate::state::{Applied, Event, State, StateObserver};
 use crate::store::{trees, Batch, Store, StoreError, Tree};
 use crate::{codec, metrics};
 
-const KEY_META: &[u8] = b"meta";
-const KEY_DATA: &[u8] = b"data";
+pub(crate) const KEY_META: &[u8] = b"meta";
+pub(crate) const KEY_DATA: &[u8] = b"data";
 
 /// Shared read access to the applied state. Take short reads; never hold one across an
 /// `.await` (the closure form makes that impossible).
@@ -123,7 +123,7 @@ impl StateMachine {
 }
 
 /// What a snapshot holds: the state, the last applied log id and the membership.
-type SnapshotPayload = (State, Option<LogId>, StoredMembership);
+pub(crate) type SnapshotPayload = (State, Option<LogId>, StoredMembership);
 
 /// Zones whose serial changed, or that were deleted, by one applied entry.
 fn changed_zones(applied: &Applied, into: &mut BTreeSet<Fqdn>) {
@@ -217,6 +217,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let (state, _, _): SnapshotPayload = codec::decode(&data).map_err(|e| write_err(e.into()))?;
         persist_snapshot(self.store.as_ref(), self.snapshots.as_ref(), meta, data).await.map_err(write_err)?;
         tracing::info!(snapshot = %meta, "installed snapshot");
+        metrics::RAFT_SNAPSHOTS_TOTAL.with_label_values(&["installed"]).inc();
         self.state.replace(state);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
@@ -239,11 +240,15 @@ async fn persist_snapshot(
     meta: &SnapshotMeta,
     data: Vec<u8>,
 ) -> Result<(), StoreError> {
+    let len = data.len();
     let mut batch = Batch::default();
     batch.put_encoded(KEY_META, meta)?;
     batch.put(KEY_DATA, data);
     snapshots.apply(batch)?;
-    store.flush("snapshot").await
+    store.flush("snapshot").await?;
+    metrics::RAFT_SNAPSHOT_BYTES.set(i64::try_from(len).unwrap_or(i64::MAX));
+    metrics::RAFT_SNAPSHOT_TIMESTAMP.set(metrics::unix_now());
+    Ok(())
 }
 
 /// Persists the state captured by `get_snapshot_builder`.
@@ -270,6 +275,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
         tracing::info!(snapshot = %meta, bytes = data.len(), "built snapshot");
+        metrics::RAFT_SNAPSHOTS_TOTAL.with_label_values(&["built"]).inc();
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }

@@ -55,3 +55,4 @@ pub type StorageError = openraft::StorageError<NodeId>;
 pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, NodeInfo>;
 pub type StoredMembership = openraft::StoredMembership<NodeId, NodeInfo>;
 pub type Snapshot = openraft::Snapshot<TypeConfig>;
+pub type RaftMetricsOf = openraft::RaftMetrics<NodeId, NodeInfo>;

@@ -40,6 +40,8 @@ pub mod trees {
     pub const RAFT_LOG: &str = "raft_log";
     pub const RAFT_META: &str = "raft_meta";
     pub const RAFT_SNAPSHOT: &str = "raft_snapshot";
+    /// One key rewritten by the storage probe (`ops::observe`); nothing reads it.
+    pub const HEALTH: &str = "health";
 }
 
 #[derive(Debug, thiserror::Error)]

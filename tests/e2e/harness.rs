@@ -22,7 +22,11 @@ pub struct Node {
 fn find(logs: &[String], key: &str) -> Option<SocketAddr> {
     logs.iter().find_map(|l| {
         let i = l.find(key)?;
-        l[i + key.len()..].split_whitespace().next()?.parse().ok()
+        // The address ends at the first character that cannot be part of it (a JSON log
+        // line continues with `"}`).
+        let rest = &l[i + key.len()..];
+        let end = rest.find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))).unwrap_or(rest.len());
+        rest[..end].parse().ok()
     })
 }
 
@@ -48,10 +52,15 @@ impl Node {
     }
 
     /// Starts `cmd` (a `serve` command line) and waits for its "node ready" line.
-    pub fn spawn(mut cmd: Command, dir: &Path) -> Node {
+    pub fn spawn(cmd: Command, dir: &Path) -> Node {
+        Self::spawn_with_log(cmd, dir, "info")
+    }
+
+    /// [`Node::spawn`] with this `RUST_LOG` filter.
+    pub fn spawn_with_log(mut cmd: Command, dir: &Path, rust_log: &str) -> Node {
         let mut child = cmd
             .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -14,3 +14,6 @@ mod randomized;
 mod dyndns;
 mod restart;
 mod secondaries;
+mod ops;
+mod deploy;
+mod compose;
