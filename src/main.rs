@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             }
             Command::Zone(cmd) => quorumdns::cli::zone::run(cmd).await,
             Command::Cluster(cmd) => quorumdns::cli::cluster::run(cmd).await,
+            Command::Tsig(cmd) => quorumdns::cli::tsig::run(cmd).await,
             Command::CheckConfig { config } => {
                 let c = Config::from_file(&config)?;
                 println!("{c:#?}");

@@ -118,6 +118,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     update.set_service(service.clone());
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
     tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), stop_rx.clone()));
+    tasks.spawn(crate::http::acme_dns::expiry(service.clone(), stop_rx.clone()));
     tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));

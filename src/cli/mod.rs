@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod cluster;
 pub mod serve;
+pub mod tsig;
 pub mod zone;
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,9 @@ pub enum Command {
     /// Manage cluster membership through a node's HTTP API.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Manage TSIG keys for RFC 2136 UPDATE through a node's HTTP API.
+    #[command(subcommand)]
+    Tsig(tsig::TsigCommand),
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// The TOML configuration file.
