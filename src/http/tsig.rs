@@ -17,7 +17,7 @@ use super::error::{json_rejection, ApiError};
 use crate::dns::tsig::Algorithm;
 use crate::model::Fqdn;
 use crate::service::Service;
-use crate::state::rfc2136::{rcode, PolicyRule, TsigKeyEntry};
+use crate::state::rfc2136::{rcode, NameMatch, PolicyRule, TsigKeyEntry};
 use crate::state::Command;
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -66,6 +66,15 @@ pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<Ne
     };
     if secret.len() < 16 {
         return Err(ApiError::bad_request("secret shorter than 16 octets"));
+    }
+    for r in &body.policy {
+        let ok = match r.kind {
+            NameMatch::Pattern => !r.name.trim_end_matches('.').is_empty(),
+            _ => Fqdn::parse(&r.name).is_ok(),
+        };
+        if !ok {
+            return Err(ApiError::bad_request(format!("policy name {:?} is not a name", r.name)));
+        }
     }
     let key = TsigKeyEntry {
         name: name.clone(),

@@ -103,29 +103,50 @@ impl UpdateOp {
 }
 
 /// How a policy rule matches owner names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "match", content = "name")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NameMatch {
-    /// Exactly this name.
-    Exact(Fqdn),
-    /// This name and every name below it.
-    Subdomain(Fqdn),
-    /// A pattern over the dotted name where `*` stands for one or more whole labels:
-    /// `_acme-challenge.*` matches `_acme-challenge.www.example.test`.
-    Pattern(String),
+    /// Exactly the rule's name.
+    Exact,
+    /// The rule's name and every name below it.
+    Subdomain,
+    /// The rule's name is a pattern over labels where `*` stands for one or more whole
+    /// labels: `_acme-challenge.*` matches `_acme-challenge.www.example.test`.
+    Pattern,
 }
 
-impl NameMatch {
-    pub fn matches(&self, name: &Fqdn) -> bool {
-        match self {
-            NameMatch::Exact(n) => n == name,
-            NameMatch::Subdomain(n) => name.is_in(n),
-            NameMatch::Pattern(p) => {
-                let p: Vec<&str> = p.trim_end_matches('.').split('.').collect();
+/// One grant: names matching (`match`, `name`) may be changed in records of `types`
+/// (empty: any type, which "delete every RRset of a name" needs). Plain fields only: the
+/// state is stored with bincode, which has no flattened or tagged enums.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    #[serde(rename = "match")]
+    pub kind: NameMatch,
+    pub name: String,
+    #[serde(default)]
+    pub types: Vec<RType>,
+}
+
+impl PolicyRule {
+    pub fn matches_name(&self, name: &Fqdn) -> bool {
+        let rule = self.name.trim_end_matches('.');
+        match self.kind {
+            NameMatch::Exact => Fqdn::parse(rule).is_ok_and(|r| &r == name),
+            NameMatch::Subdomain => Fqdn::parse(rule).is_ok_and(|r| name.is_in(&r)),
+            NameMatch::Pattern => {
+                let p: Vec<&str> = rule.split('.').collect();
                 let n: Vec<&str> = name.labels().collect();
                 labels_match(&p, &n)
             }
         }
+    }
+
+    pub fn allows(&self, op: &UpdateOp) -> bool {
+        self.matches_name(op.name())
+            && match op.rtype() {
+                Some(t) => self.types.is_empty() || self.types.contains(&t),
+                None => self.types.is_empty(),
+            }
     }
 }
 
@@ -134,26 +155,6 @@ fn labels_match(p: &[&str], n: &[&str]) -> bool {
         None => n.is_empty(),
         Some((&"*", rest)) => (1..=n.len()).any(|k| labels_match(rest, &n[k..])),
         Some((l, rest)) => n.first().is_some_and(|x| x.eq_ignore_ascii_case(l)) && labels_match(rest, &n[1..]),
-    }
-}
-
-/// One grant: names matching `name` may be changed in records of `types` (empty: any
-/// type, which "delete every RRset of a name" needs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyRule {
-    #[serde(flatten)]
-    pub name: NameMatch,
-    #[serde(default)]
-    pub types: Vec<RType>,
-}
-
-impl PolicyRule {
-    pub fn allows(&self, op: &UpdateOp) -> bool {
-        self.name.matches(op.name())
-            && match op.rtype() {
-                Some(t) => self.types.is_empty() || self.types.contains(&t),
-                None => self.types.is_empty(),
-            }
     }
 }
 

@@ -13,4 +13,5 @@ mod partition;
 mod randomized;
 mod dyndns;
 mod restart;
+mod rfc2136;
 mod secondaries;
