@@ -15,7 +15,7 @@ use serde_json::json;
 use super::auth::Admin;
 use super::error::{json_rejection, ApiError};
 use crate::dns::tsig::Algorithm;
-use crate::model::Fqdn;
+use crate::model::{Fqdn, RType};
 use crate::service::Service;
 use crate::state::rfc2136::{rcode, NameMatch, PolicyRule, TsigKeyEntry};
 use crate::state::Command;
@@ -31,9 +31,38 @@ pub struct NewKey {
     /// Base64; generated (32 random octets) when absent.
     secret: Option<String>,
     #[serde(default)]
-    policy: Vec<PolicyRule>,
+    policy: Vec<RuleBody>,
     #[serde(default)]
     comment: String,
+}
+
+/// A policy rule in JSON: `{"match": "exact|subdomain|pattern", "name": "...", "types": ["TXT"]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleBody {
+    #[serde(rename = "match")]
+    kind: NameMatch,
+    name: String,
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+fn rule(r: RuleBody) -> Result<PolicyRule, ApiError> {
+    let ok = match r.kind {
+        NameMatch::Pattern => !r.name.trim_end_matches('.').is_empty(),
+        _ => Fqdn::parse(&r.name).is_ok(),
+    };
+    if !ok {
+        return Err(ApiError::bad_request(format!("policy name {:?} is not a name", r.name)));
+    }
+    let types = r.types.iter().map(|t| t.parse::<RType>().map_err(|e| ApiError::bad_request(e.to_string()))).collect::<Result<_, _>>()?;
+    Ok(PolicyRule { kind: r.kind, name: r.name.to_ascii_lowercase(), types })
+}
+
+fn policy_json(p: &[PolicyRule]) -> serde_json::Value {
+    p.iter()
+        .map(|r| json!({ "match": r.kind, "name": r.name, "types": r.types.iter().map(|t| t.as_str()).collect::<Vec<_>>() }))
+        .collect()
 }
 
 fn default_algorithm() -> String {
@@ -45,7 +74,7 @@ fn key_name(raw: &str) -> Result<Fqdn, ApiError> {
 }
 
 fn public_json(k: &TsigKeyEntry) -> serde_json::Value {
-    json!({ "name": k.name.as_str(), "algorithm": k.algorithm, "policy": k.policy, "comment": k.comment, "created": k.created })
+    json!({ "name": k.name.as_str(), "algorithm": k.algorithm, "policy": policy_json(&k.policy), "comment": k.comment, "created": k.created })
 }
 
 pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
@@ -67,20 +96,12 @@ pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<Ne
     if secret.len() < 16 {
         return Err(ApiError::bad_request("secret shorter than 16 octets"));
     }
-    for r in &body.policy {
-        let ok = match r.kind {
-            NameMatch::Pattern => !r.name.trim_end_matches('.').is_empty(),
-            _ => Fqdn::parse(&r.name).is_ok(),
-        };
-        if !ok {
-            return Err(ApiError::bad_request(format!("policy name {:?} is not a name", r.name)));
-        }
-    }
+    let policy = body.policy.into_iter().map(rule).collect::<Result<Vec<_>, _>>()?;
     let key = TsigKeyEntry {
         name: name.clone(),
         algorithm: algorithm.as_str().into(),
         secret: secret.clone(),
-        policy: body.policy,
+        policy,
         comment: body.comment,
         created: crate::dyndns::now_ms(),
     };

@@ -122,7 +122,7 @@ async fn failed_prerequisites_policy_bad_mac_and_replays_change_nothing() {
         (format!("prereq nxrrset www.{ZONE} A\nupdate add x.{ZONE} 60 A 192.0.2.9\n"), "YXRRSET"),
         (format!("prereq yxrrset www.{ZONE} A 192.0.2.2\nupdate add x.{ZONE} 60 A 192.0.2.9\n"), "NXRRSET"),
         // The second half of an atomic message fails: the first half must not stay.
-        (format!("update add x.{ZONE} 60 A 192.0.2.9\nupdate add x.{ZONE} 60 SSHFP 1 1 0123456789abcdef\n"), "REFUSED"),
+        (format!("update add x.{ZONE} 60 A 192.0.2.9\nupdate add x.{ZONE} 60 SSHFP 1 1 0123456789abcdef0123456789abcdef01234567\n"), "REFUSED"),
     ];
     for (body, rcode) in &cases {
         let (ok, out) = nsupdate(&key, &format!("{head}{body}send\n"));
@@ -132,7 +132,7 @@ async fn failed_prerequisites_policy_bad_mac_and_replays_change_nothing() {
     let acme = format!("hmac-md5:acme-key:{ACME_SECRET}");
     let (ok, out) = nsupdate(&acme, &format!("{head}update add www.{ZONE} 60 TXT \"no\"\nsend\n"));
     assert!(!ok && out.contains("REFUSED"), "{out}");
-    let (ok, out) = nsupdate(&acme, &format!("{head}update add _acme-challenge.www.{ZONE} 60 A 192.0.2.1\nsend\n"));
+    let (ok, out) = nsupdate(&acme, &format!("{head}check-names no\nupdate add _acme-challenge.www.{ZONE} 60 A 192.0.2.1\nsend\n"));
     assert!(!ok && out.contains("REFUSED"), "{out}");
     // A wrong secret.
     let wrong = "hmac-sha256:sha-key:d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
