@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Command::Cluster(cmd) => quorumdns::cli::cluster::run(cmd).await,
             Command::Backup(args) => quorumdns::cli::backup::run_backup(args).await,
             Command::Restore(args) => quorumdns::cli::backup::run_restore(args).await,
+            Command::Tsig(cmd) => quorumdns::cli::tsig::run(cmd).await,
             Command::CheckConfig { config } => {
                 let c = Config::from_file(&config)?;
                 println!("{c:#?}");

@@ -241,4 +241,29 @@ pub fn touch_all() {
     let _ = (&*RAFT_LEADER_CHANGES_TOTAL, &*RAFT_RPC_ERRORS_TOTAL, &*RAFT_SNAPSHOT_INDEX, &*RAFT_SNAPSHOTS_TOTAL);
     let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);
     let _ = (&*STORAGE_PROBE_TIMESTAMP, &*BACKUPS_TOTAL, &*SHUTTING_DOWN);
+    let _ = (&*DNS_UPDATES_TOTAL, &*DNS_UPDATE_DURATION, &*TSIG_FAILURES_TOTAL, &*ACME_DNS_UPDATES_TOTAL);
 }
+
+// ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG
+pub const DNS_UPDATES: &str = "dns_updates_total";
+pub const DNS_UPDATE_SECONDS: &str = "dns_update_duration_seconds";
+pub const TSIG_FAILURES: &str = "tsig_failures_total";
+pub const ACME_DNS_UPDATES: &str = "acme_dns_updates_total";
+
+pub static DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(DNS_UPDATES, "RFC 2136 UPDATE messages answered, by transport and rcode", &["transport", "rcode"])
+});
+pub static DNS_UPDATE_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        DNS_UPDATE_SECONDS,
+        "Time from receiving an UPDATE to its answer (commit and local apply included), by transport",
+        &["transport"],
+        vec![1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+    )
+});
+pub static TSIG_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(TSIG_FAILURES, "Signed requests refused for their TSIG, by message kind and TSIG error", &["kind", "error"])
+});
+pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(ACME_DNS_UPDATES, "acme-dns API requests, by endpoint and result", &["endpoint", "result"])
+});

@@ -63,7 +63,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let publisher = SnapshotPublisher::new();
     let snapshot = publisher.current.clone();
     let (xfr, notifier) = transfer_setup(&config)?;
-    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone()]));
+    let keyring = crate::dns::update::KeyRingPublisher::new(xfr.keys.keys_list());
+    let update = crate::dns::update::UpdateHandler::new(keyring.ring.clone());
+    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone(), keyring]));
     let c = &config.cluster;
     let settings = RaftSettings {
         node_id: n.id,
@@ -95,6 +97,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         tcp_idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
         max_tcp_connections: config.dns.tcp_max_connections,
         xfr,
+        update: Some(update.clone()),
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
@@ -118,10 +121,12 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
+    update.set_service(service.clone());
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
     crate::ops::probe_storage(&service).await;
     tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
     public_tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), public_rx.clone()));
+    public_tasks.spawn(crate::http::acme_dns::expiry(service.clone(), public_rx.clone()));
     public_tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), public_rx));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));

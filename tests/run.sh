@@ -17,6 +17,9 @@ command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inad
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 # promtool (Debian package prometheus) checks /metrics output and deploy/prometheus rules.
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
+# tests/e2e/rfc2136.rs: nsupdate (bind9-dnsutils, above) and a venv for dnspython/certbot.
+command -v nsupdate >/dev/null 2>&1 || need_pkgs+=(bind9-dnsutils)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod backup;
 pub mod cluster;
 pub mod serve;
+pub mod tsig;
 pub mod zone;
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Seed a fresh data directory from a backup (before the node's first start).
     Restore(backup::RestoreArgs),
+    /// Manage TSIG keys for RFC 2136 UPDATE through a node's HTTP API.
+    #[command(subcommand)]
+    Tsig(tsig::TsigCommand),
     /// Check a configuration file and print what it resolves to.
     CheckConfig {
         /// The TOML configuration file.

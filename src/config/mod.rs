@@ -74,7 +74,7 @@ impl TsigKeyConfig {
         use base64::Engine;
         let bad = |m: String| ConfigError::Invalid(format!("tsig_key {}: {m}", self.name));
         let algorithm = crate::dns::tsig::Algorithm::parse(&self.algorithm)
-            .ok_or_else(|| bad(format!("unsupported algorithm {:?} (hmac-sha256/384/512)", self.algorithm)))?;
+            .ok_or_else(|| bad(format!("unsupported algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha256/384/512)", self.algorithm)))?;
         let text = match (&self.secret, &self.secret_file, &self.secret_env) {
             (Some(s), None, None) => s.clone(),
             (None, Some(path), None) => std::fs::read_to_string(path)
@@ -204,6 +204,10 @@ pub struct ZoneConfig {
     /// Secondaries (`IP:port`) to NOTIFY after each change, when this node leads.
     #[serde(default)]
     pub notify: Vec<SocketAddr>,
+    /// Serve the acme-dns API (`/acme-dns/register`, `/acme-dns/update`) with accounts
+    /// below this zone (the first zone that sets it).
+    #[serde(default)]
+    pub acme_dns: bool,
 }
 
 fn default_ns_ttl() -> u32 {

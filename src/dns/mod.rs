@@ -22,6 +22,7 @@ pub mod server;
 pub mod snapshot;
 pub mod stats;
 pub mod tsig;
+pub mod update;
 pub mod wire;
 pub mod xfr;
 

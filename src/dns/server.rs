@@ -22,6 +22,7 @@ use tracing::Instrument;
 
 use super::answer::{answer_into, QueryContext};
 use super::snapshot::DnsSnapshot;
+use super::update::{self, UpdateHandler};
 use super::stats::{count_transport_drop, Transport};
 use super::xfr::{self, XfrConfig};
 use crate::metrics::DNS_QUERY_DURATION;
@@ -37,6 +38,8 @@ pub struct DnsServerConfig {
     pub udp_sockets: usize,
     /// TSIG keys and this node's zone transfer ACL additions.
     pub xfr: Arc<XfrConfig>,
+    /// RFC 2136 UPDATE and signed queries; without it UPDATE gets NOTIMP.
+    pub update: Option<Arc<UpdateHandler>>,
 }
 
 impl Default for DnsServerConfig {
@@ -46,6 +49,7 @@ impl Default for DnsServerConfig {
             max_tcp_connections: 1024,
             udp_sockets: 2,
             xfr: Arc::new(XfrConfig::default()),
+            update: None,
         }
     }
 }
@@ -96,7 +100,7 @@ impl DnsServer {
         let mut tasks = JoinSet::new();
         for socket in self.udp {
             let socket = UdpSocket::from_std(socket)?;
-            tasks.spawn(udp_loop(socket, self.snapshot.clone()));
+            tasks.spawn(udp_loop(Arc::new(socket), self.snapshot.clone(), self.config.update.clone()));
         }
         let listener = TcpListener::from_std(self.tcp)?;
         tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
@@ -143,7 +147,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
+async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, update: Option<Arc<UpdateHandler>>) {
     let ctx = QueryContext::udp();
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
     let mut buf = vec![0u8; 4096];
@@ -157,8 +161,17 @@ async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
                 continue;
             }
         };
+        if let Some(u) = update.as_ref() {
+            if update::is_update(&buf[..len]) {
+                u.spawn_udp(buf[..len].to_vec(), peer, socket.clone());
+                continue;
+            }
+        }
         if !answer_timed(&snapshot, &buf[..len], &ctx, &mut out, &duration) {
             continue;
+        }
+        if let Some(u) = update.as_ref() {
+            update::signed::finish(&u.keys(), &buf[..len], &mut out);
         }
         if let Err(e) = socket.send_to(&out, peer).await {
             tracing::debug!(error = %e, %peer, "udp send");
@@ -256,8 +269,19 @@ async fn tcp_connection(
             }
             continue;
         }
-        if !answer_timed(&snapshot, &query, &ctx, &mut out, &duration) {
-            continue;
+        match config.update.as_ref() {
+            Some(u) if update::is_update(&query) => match u.handle(&query, peer, "tcp").await {
+                Some(resp) => out = resp,
+                None => continue,
+            },
+            _ => {
+                if !answer_timed(&snapshot, &query, &ctx, &mut out, &duration) {
+                    continue;
+                }
+                if let Some(u) = config.update.as_ref() {
+                    update::signed::finish(&u.keys(), &query, &mut out);
+                }
+            }
         }
         let Ok(len) = u16::try_from(out.len()) else { continue };
         framed.clear();

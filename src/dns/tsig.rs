@@ -2,13 +2,16 @@
 //! every message of a multi-message zone transfer, §5.3.1), and sign requests (NOTIFY,
 //! tests; the DNS UPDATE work reuses the same calls).
 //!
-//! Only hmac-sha256/384/512 are offered. MACs are compared in constant time; truncated
+//! hmac-md5 and hmac-sha1 (the defaults of several ACME clients) and hmac-sha256/384/512
+//! are offered. MACs are compared in constant time; truncated
 //! MACs are not accepted. Key material is never printed (`Debug` is redacted).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
@@ -30,6 +33,8 @@ pub mod error {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
+    HmacMd5,
+    HmacSha1,
     HmacSha256,
     HmacSha384,
     HmacSha512,
@@ -38,6 +43,8 @@ pub enum Algorithm {
 impl Algorithm {
     pub fn parse(s: &str) -> Option<Algorithm> {
         match s.trim_end_matches('.').to_ascii_lowercase().as_str() {
+            "hmac-md5" | "hmac-md5.sig-alg.reg.int" => Some(Algorithm::HmacMd5),
+            "hmac-sha1" => Some(Algorithm::HmacSha1),
             "hmac-sha256" => Some(Algorithm::HmacSha256),
             "hmac-sha384" => Some(Algorithm::HmacSha384),
             "hmac-sha512" => Some(Algorithm::HmacSha512),
@@ -47,17 +54,29 @@ impl Algorithm {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Algorithm::HmacMd5 => "hmac-md5",
+            Algorithm::HmacSha1 => "hmac-sha1",
             Algorithm::HmacSha256 => "hmac-sha256",
             Algorithm::HmacSha384 => "hmac-sha384",
             Algorithm::HmacSha512 => "hmac-sha512",
         }
     }
 
+    /// The algorithm name as it appears in TSIG RRs (RFC 8945 §6).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Algorithm::HmacMd5 => "hmac-md5.sig-alg.reg.int",
+            other => other.as_str(),
+        }
+    }
+
     /// The algorithm name in (lowercase, uncompressed) wire form.
     fn wire(self) -> Vec<u8> {
-        let s = self.as_str();
-        let mut out = vec![s.len() as u8];
-        out.extend_from_slice(s.as_bytes());
+        let mut out = Vec::with_capacity(32);
+        for label in self.wire_name().split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
         out.push(0);
         out
     }
@@ -72,6 +91,8 @@ impl Algorithm {
             m.finalize().into_bytes().to_vec()
         }
         match self {
+            Algorithm::HmacMd5 => run::<Hmac<Md5>>(secret, parts),
+            Algorithm::HmacSha1 => run::<Hmac<Sha1>>(secret, parts),
             Algorithm::HmacSha256 => run::<Hmac<Sha256>>(secret, parts),
             Algorithm::HmacSha384 => run::<Hmac<Sha384>>(secret, parts),
             Algorithm::HmacSha512 => run::<Hmac<Sha512>>(secret, parts),
@@ -109,6 +130,10 @@ impl KeyRing {
     }
     pub fn get(&self, wire_name: &[u8]) -> Option<&Arc<TsigKey>> {
         self.0.get(wire_name)
+    }
+    /// Every key, in no particular order.
+    pub fn keys_list(&self) -> Vec<TsigKey> {
+        self.0.values().map(|k| TsigKey::clone(k)).collect()
     }
 }
 

@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::service::Service;
 
 mod accounts;
+pub mod acme_dns;
 pub mod auth;
 pub mod cluster;
 mod caller;
@@ -25,6 +26,7 @@ mod hosts;
 mod ops;
 pub mod secondaries;
 pub mod read;
+pub mod tsig;
 pub mod zones;
 
 pub use dyn_routes::OPENAPI;
@@ -55,7 +57,12 @@ pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Route
         .route("/api/v1/cluster/nodes", post(cluster::add))
         .route("/api/v1/cluster/nodes/{id}/promote", post(cluster::promote))
         .route("/api/v1/cluster/nodes/{id}", axum::routing::delete(cluster::remove))
-        .route("/api/v1/backup", get(ops::backup));
+        .route("/api/v1/backup", get(ops::backup))
+        .route("/api/v1/tsig", get(tsig::list).post(tsig::create))
+        .route("/api/v1/tsig/{name}", axum::routing::delete(tsig::delete))
+        .route("/api/v1/updates", get(tsig::history))
+        .route("/acme-dns/register", post(acme_dns::register))
+        .route("/acme-dns/update", post(acme_dns::update));
     Router::new()
         .merge(api)
         .merge(dyn_routes::router(dyn_))

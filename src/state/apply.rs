@@ -26,6 +26,9 @@ pub struct State {
     /// Dynamic hosts, users, tokens, domains and update history.
     #[serde(default)]
     pub registry: Registry,
+    /// TSIG keys and policy, records with a lifetime, acme-dns accounts, UPDATE history.
+    #[serde(default)]
+    pub rfc2136: super::rfc2136::Rfc2136State,
 }
 
 /// What an applied command changed.
@@ -91,7 +94,7 @@ impl State {
                 if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
                     return Err(ApplyError::MembershipInBatch);
                 }
-                if let Some(c) = cmds.iter().find(|c| super::apply_registry::is_registry(c) && !matches!(c, Command::UpdateAddresses { .. })) {
+                if let Some(c) = cmds.iter().find(|c| (super::apply_registry::is_registry(c) && !matches!(c, Command::UpdateAddresses { .. })) || super::apply_update::is_rfc2136(c)) {
                     return Err(ApplyError::NotInBatch(c.kind().into()));
                 }
                 let backup = self.clone_touched(cmds);
@@ -252,6 +255,12 @@ impl State {
                 }
                 Ok(())
             }
+            Command::SetTsigKey { .. }
+            | Command::DeleteTsigKey { .. }
+            | Command::DnsUpdate { .. }
+            | Command::AcmeRegister { .. }
+            | Command::AcmeSetTxt { .. }
+            | Command::ExpireRecords { .. } => self.apply_rfc2136(command, t),
             registry => self.apply_registry(registry, t),
         }
     }

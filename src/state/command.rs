@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::registry::{AddrChange, Domain, HostPatch, Origin, Token, UpdatePolicy, UpdateResult};
+use super::rfc2136::{AcmeAccount, Prereq, TsigKeyEntry, UpdateOp};
 use crate::model::{Fqdn, RData, RType, Serial, SoaParams, ZoneTransfer};
 
 /// One record as carried by commands: owner, type, TTL, data.
@@ -77,6 +78,20 @@ pub enum Command {
     /// Create or replace a domain registry entry.
     SetDomain { domain: Domain },
     DeleteDomain { name: Fqdn },
+    /// Create or replace a TSIG key (secret and UPDATE policy).
+    SetTsigKey { key: TsigKeyEntry },
+    DeleteTsigKey { name: Fqdn },
+    /// An RFC 2136 UPDATE. Never refused as a whole: the RFC outcome (prerequisite
+    /// failure, policy refusal...) is an rcode in `Event::DnsUpdated` and the history;
+    /// nothing changes unless the rcode is NOERROR.
+    DnsUpdate { zone: Fqdn, prereqs: Vec<Prereq>, updates: Vec<UpdateOp>, key: Option<Fqdn>, source: String, at: u64 },
+    /// Register an acme-dns account (the password arrives hashed).
+    AcmeRegister { account: AcmeAccount },
+    /// acme-dns `/update`: the account's TXT set becomes its two most recent values,
+    /// removed again by `ExpireRecords` once `at + lifetime_ms` has passed.
+    AcmeSetTxt { username: String, txt: Vec<u8>, ttl: u32, lifetime_ms: u64, at: u64 },
+    /// Remove records with an automatic lifetime whose time is up at `at` (unix ms).
+    ExpireRecords { at: u64 },
 }
 
 impl Command {
@@ -106,6 +121,12 @@ impl Command {
             Command::RevokeToken { .. } => "revoke_token",
             Command::SetDomain { .. } => "set_domain",
             Command::DeleteDomain { .. } => "delete_domain",
+            Command::SetTsigKey { .. } => "set_tsig_key",
+            Command::DeleteTsigKey { .. } => "delete_tsig_key",
+            Command::DnsUpdate { .. } => "dns_update",
+            Command::AcmeRegister { .. } => "acme_register",
+            Command::AcmeSetTxt { .. } => "acme_set_txt",
+            Command::ExpireRecords { .. } => "expire_records",
         }
     }
 }
@@ -133,6 +154,12 @@ pub enum Event {
     TokenRevoked { user: String, id: String },
     DomainSet { name: Fqdn },
     DomainDeleted { name: Fqdn },
+    TsigKeySet { name: Fqdn },
+    TsigKeyDeleted { name: Fqdn },
+    /// The outcome of one RFC 2136 UPDATE (rcode as in the DNS response).
+    DnsUpdated { zone: Fqdn, key: Option<Fqdn>, rcode: u16 },
+    AcmeRegistered { username: String },
+    RecordsExpired { zone: Fqdn, name: Fqdn, rtype: RType },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every
@@ -181,4 +208,8 @@ pub enum ApplyError {
     NoSuchToken(String),
     #[error("{0} cannot be part of a batch")]
     NotInBatch(String),
+    #[error("TSIG key {0} does not exist")]
+    NoSuchTsigKey(Fqdn),
+    #[error("acme-dns account {0} does not exist")]
+    NoSuchAcmeAccount(String),
 }

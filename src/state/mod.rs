@@ -3,9 +3,12 @@
 
 mod apply;
 mod apply_registry;
+mod apply_acme;
+mod apply_update;
 mod command;
 pub mod journal;
 pub mod registry;
+pub mod rfc2136;
 
 pub use apply::{Applied, State};
 pub use command::{ApplyError, Command, Event, RecordSpec};

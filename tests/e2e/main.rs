@@ -13,6 +13,7 @@ mod partition;
 mod randomized;
 mod dyndns;
 mod restart;
+mod rfc2136;
 mod secondaries;
 mod ops;
 mod deploy;

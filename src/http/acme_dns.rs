@@ -1,0 +1,152 @@
+//! An acme-dns compatible API (github.com/joohoi/acme-dns) under `/acme-dns`, for ACME
+//! clients that speak it instead of RFC 2136 (lego, acme.sh, cert-manager, certbot hooks).
+//!
+//! - `POST /acme-dns/register` (admin bearer token) creates an account and answers
+//!   `{username, password, fulldomain, subdomain, allowfrom}` once; the password is kept
+//!   as an argon2id hash.
+//! - `POST /acme-dns/update` with `X-Api-User` / `X-Api-Key` and `{subdomain, txt}` sets
+//!   the TXT RRset of `<subdomain>.<zone>` to its two most recent values, which expire
+//!   through the log after [`TXT_LIFETIME_MS`] (leader sweep, like dyndns host expiry).
+//!
+//! The zone is the first `[[zone]]` with `acme_dns = true`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::auth::Admin;
+use crate::dyndns::credential::{generate_secret, hash_secret_blocking, verify_hash};
+use crate::metrics::ACME_DNS_UPDATES_TOTAL;
+use crate::model::Fqdn;
+use crate::service::Service;
+use crate::state::rfc2136::AcmeAccount;
+use crate::state::Command;
+
+/// TXT values live this long after their last update (unix ms).
+pub const TXT_LIFETIME_MS: u64 = 24 * 3600 * 1000;
+pub const TXT_TTL: u32 = 60;
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (status, Json(json!({ "error": code }))).into_response()
+}
+
+fn acme_zone(svc: &Service) -> Option<Fqdn> {
+    svc.zones.iter().find(|z| z.acme_dns).map(|z| z.name.clone())
+}
+
+pub async fn register(_: Admin, State(svc): State<Arc<Service>>) -> Response {
+    let Some(zone) = acme_zone(&svc) else { return error(StatusCode::NOT_FOUND, "acme_dns_disabled") };
+    // acme-dns uses UUIDs; 32 hex characters are as unguessable and a valid DNS label.
+    let (username, subdomain, password) = (generate_secret(), generate_secret(), generate_secret() + &generate_secret());
+    let Ok(fulldomain) = zone.child(&subdomain) else { return error(StatusCode::INTERNAL_SERVER_ERROR, "name") };
+    let Ok(password_hash) = hash_secret_blocking(password.clone()).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "hash");
+    };
+    let account = AcmeAccount {
+        username: username.clone(),
+        password_hash,
+        subdomain: subdomain.clone(),
+        fulldomain: fulldomain.clone(),
+        zone,
+        created: crate::dyndns::now_ms(),
+        values_in_order: Vec::new(),
+    };
+    match svc.submit(Command::AcmeRegister { account }).await {
+        Ok(_) => {
+            ACME_DNS_UPDATES_TOTAL.with_label_values(&["register", "ok"]).inc();
+            let body = json!({
+                "username": username, "password": password, "fulldomain": fulldomain.as_str(),
+                "subdomain": subdomain, "allowfrom": [],
+            });
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(e) => super::error::ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateBody {
+    subdomain: String,
+    txt: String,
+}
+
+pub async fn update(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>) -> Response {
+    let result = update_inner(&svc, &headers, body).await;
+    let label = match &result {
+        Ok(_) => "ok",
+        Err((s, _)) if *s == StatusCode::UNAUTHORIZED => "unauthorized",
+        Err(_) => "error",
+    };
+    ACME_DNS_UPDATES_TOTAL.with_label_values(&["update", label]).inc();
+    match result {
+        Ok(txt) => (StatusCode::OK, Json(json!({ "txt": txt }))).into_response(),
+        Err((status, code)) => error(status, code),
+    }
+}
+
+async fn update_inner(
+    svc: &Service,
+    headers: &HeaderMap,
+    body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<String, (StatusCode, &'static str)> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (Some(user), Some(key)) = (header("x-api-user"), header("x-api-key")) else {
+        return Err((StatusCode::UNAUTHORIZED, "forbidden"));
+    };
+    let account = svc.raft.state.read(|s| s.rfc2136.acme_accounts.get(&user).cloned());
+    let Some(account) = account else { return Err((StatusCode::UNAUTHORIZED, "forbidden")) };
+    let phc = account.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_hash(&key, &phc)).await.unwrap_or(false);
+    if !ok {
+        crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["acme_dns"]).inc();
+        return Err((StatusCode::UNAUTHORIZED, "forbidden"));
+    }
+    let Ok(Json(body)) = body else { return Err((StatusCode::BAD_REQUEST, "malformed_json_payload")) };
+    if body.subdomain != account.subdomain {
+        return Err((StatusCode::UNAUTHORIZED, "forbidden"));
+    }
+    if body.txt.is_empty() || body.txt.len() > 255 {
+        return Err((StatusCode::BAD_REQUEST, "bad_txt"));
+    }
+    let cmd = Command::AcmeSetTxt {
+        username: user,
+        txt: body.txt.clone().into_bytes(),
+        ttl: TXT_TTL,
+        lifetime_ms: TXT_LIFETIME_MS,
+        at: crate::dyndns::now_ms(),
+    };
+    match svc.submit(cmd).await {
+        Ok(_) => Ok(body.txt),
+        Err(crate::service::SubmitError::Refused(_)) => Err((StatusCode::BAD_REQUEST, "bad_subdomain")),
+        Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
+    }
+}
+
+/// Leader-only sweep that proposes `ExpireRecords { at }` when a record's time is up.
+pub async fn expiry(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if svc.raft.raft.metrics().borrow().current_leader != Some(svc.raft.node_id) {
+            continue;
+        }
+        let at = crate::dyndns::now_ms();
+        if !svc.raft.state.read(|s| s.rfc2136.expiring.values().any(|e| *e <= at)) {
+            continue;
+        }
+        if let Err(e) = svc.submit(Command::ExpireRecords { at }).await {
+            tracing::warn!(error = %e, "record expiry not committed");
+        }
+    }
+}
