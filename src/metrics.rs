@@ -155,3 +155,18 @@ pub fn render() -> String {
     let encoder = prometheus::TextEncoder::new();
     encoder.encode_to_string(&REGISTRY.gather()).unwrap_or_else(|e| format!("# encode error: {e}\n"))
 }
+
+// ---------------------------------------------------------------- hardening (issue 9)
+pub const DNS_RRL: &str = "dns_rrl_total";
+pub const DNS_TCP_REFUSED: &str = "dns_tcp_refused_total";
+pub const HTTP_AUTH_THROTTLED: &str = "http_auth_throttled_total";
+
+pub static DNS_RRL_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(DNS_RRL, "UDP responses limited by response rate limiting, by action (dropped, slipped)", &["action"])
+});
+pub static DNS_TCP_REFUSED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(DNS_TCP_REFUSED, "TCP connections closed at accept, by limit (total, per_client)", &["limit"])
+});
+pub static HTTP_AUTH_THROTTLED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(HTTP_AUTH_THROTTLED, "HTTP requests refused unchecked because their address failed authentication too often, by surface", &["surface"])
+});

@@ -60,7 +60,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let publisher = SnapshotPublisher::new();
     let snapshot = publisher.current.clone();
     let (xfr, notifier) = transfer_setup(&config)?;
-    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone()]));
+    let cookie_keys = Arc::new(crate::dns::cookie::CookieKeys::default());
+    let cookies = Arc::new(crate::dns::cookie::CookieObserver(cookie_keys.clone()));
+    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone(), cookies]));
     let c = &config.cluster;
     let settings = RaftSettings {
         node_id: n.id,
@@ -89,6 +91,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         tcp_idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
         max_tcp_connections: config.dns.tcp_max_connections,
         xfr,
+        policy: Arc::new(config.dns.edns_policy(cookie_keys)),
+        rrl: Arc::new(crate::dns::rrl::Rrl::new(config.dns.rrl())),
+        max_tcp_per_client: config.dns.tcp_max_per_client,
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
@@ -114,9 +119,12 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
     tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), stop_rx.clone()));
-    tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), stop_rx.clone()));
+    tasks.spawn(serve_http(http_listener, crate::http::router_full(service.clone(), dyndns, &config.http), stop_rx.clone()));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
+    if config.dns.cookies {
+        tasks.spawn(crate::dns::cookie_secret::ensure(service.clone(), stop_rx.clone()));
+    }
 
     let initialized = service.raft.raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
     let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks };

@@ -16,11 +16,16 @@
 //! snapshot per query → [`answer()`] → response bytes.
 
 pub mod answer;
+pub mod cookie;
+pub mod cookie_secret;
+pub mod edns;
 pub mod notify;
 pub mod rr;
+pub mod rrl;
 pub mod server;
 pub mod snapshot;
 pub mod stats;
+pub mod tcp_limits;
 pub mod tsig;
 pub mod wire;
 pub mod xfr;
@@ -28,7 +33,7 @@ pub mod xfr;
 #[cfg(test)]
 mod tests;
 
-pub use answer::{answer, answer_into, QueryContext, EDNS_PAYLOAD};
+pub use answer::{answer, answer_into, answer_outcome, Outcome, QueryContext, Slip, EDNS_PAYLOAD};
 pub use server::{DnsServer, DnsServerConfig};
 pub use snapshot::{DnsSnapshot, SnapshotPublisher, ZoneView};
 pub use stats::Transport;

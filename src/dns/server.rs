@@ -24,7 +24,10 @@ use super::answer::{answer_into, QueryContext};
 use super::snapshot::DnsSnapshot;
 use super::stats::{count_transport_drop, Transport};
 use super::xfr::{self, XfrConfig};
-use crate::metrics::DNS_QUERY_DURATION;
+use super::edns::EdnsPolicy;
+use super::rrl::{udp_answer, Rrl, RrlConfig};
+use super::tcp_limits::ClientSlots;
+use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_REFUSED_TOTAL};
 
 /// Transport settings.
 #[derive(Clone, Debug)]
@@ -37,6 +40,12 @@ pub struct DnsServerConfig {
     pub udp_sockets: usize,
     /// TSIG keys and this node's zone transfer ACL additions.
     pub xfr: Arc<XfrConfig>,
+    /// NSID and cookies (src/dns/edns.rs, cookie.rs).
+    pub policy: Arc<EdnsPolicy>,
+    /// UDP response rate limiting (src/dns/rrl.rs).
+    pub rrl: Arc<Rrl>,
+    /// Open TCP connections allowed per client address (0 = no limit).
+    pub max_tcp_per_client: usize,
 }
 
 impl Default for DnsServerConfig {
@@ -46,6 +55,9 @@ impl Default for DnsServerConfig {
             max_tcp_connections: 1024,
             udp_sockets: 2,
             xfr: Arc::new(XfrConfig::default()),
+            policy: Arc::new(EdnsPolicy::default()),
+            rrl: Arc::new(Rrl::new(RrlConfig::default())),
+            max_tcp_per_client: 32,
         }
     }
 }
@@ -96,7 +108,7 @@ impl DnsServer {
         let mut tasks = JoinSet::new();
         for socket in self.udp {
             let socket = UdpSocket::from_std(socket)?;
-            tasks.spawn(udp_loop(socket, self.snapshot.clone()));
+            tasks.spawn(udp_loop(socket, self.snapshot.clone(), self.config.clone()));
         }
         let listener = TcpListener::from_std(self.tcp)?;
         tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
@@ -143,8 +155,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
-    let ctx = QueryContext::udp();
+async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>, config: DnsServerConfig) {
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
     let mut buf = vec![0u8; 4096];
     let mut out = Vec::with_capacity(4096);
@@ -157,7 +168,10 @@ async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
                 continue;
             }
         };
-        if !answer_timed(&snapshot, &buf[..len], &ctx, &mut out, &duration) {
+        let start = Instant::now();
+        let send = udp_answer(&snapshot.load(), &buf[..len], peer.ip(), &config.policy, &config.rrl, &mut out);
+        duration.observe(start.elapsed().as_secs_f64());
+        if !send {
             continue;
         }
         if let Err(e) = socket.send_to(&out, peer).await {
@@ -186,6 +200,7 @@ async fn tcp_accept_loop(
     shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_tcp_connections));
+    let client_slots = ClientSlots::new(config.max_tcp_per_client);
     let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -201,6 +216,13 @@ async fn tcp_accept_loop(
         while connections.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             count_transport_drop("tcp_limit");
+            DNS_TCP_REFUSED_TOTAL.with_label_values(&["total"]).inc();
+            drop(stream);
+            continue;
+        };
+        let Some(client_slot) = client_slots.acquire(peer.ip()) else {
+            count_transport_drop("tcp_client_limit");
+            DNS_TCP_REFUSED_TOTAL.with_label_values(&["per_client"]).inc();
             drop(stream);
             continue;
         };
@@ -209,6 +231,7 @@ async fn tcp_accept_loop(
         connections.spawn(
             async move {
                 conn.await;
+                drop(client_slot);
                 drop(permit);
             }
             .instrument(span),
@@ -227,7 +250,7 @@ async fn tcp_connection(
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let ctx = QueryContext::tcp();
+    let ctx = QueryContext::tcp().with_policy(peer.ip(), &config.policy);
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Tcp.as_str()]);
     let mut query = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);

@@ -26,6 +26,9 @@ pub struct State {
     /// Dynamic hosts, users, tokens, domains and update history.
     #[serde(default)]
     pub registry: Registry,
+    /// DNS cookie server secrets shared by the cluster.
+    #[serde(default)]
+    pub cookie_secrets: crate::model::cookie::CookieSecrets,
 }
 
 /// What an applied command changed.
@@ -249,6 +252,12 @@ impl State {
             Command::RetireNode { id } => {
                 if self.retired_nodes.insert(*id) {
                     t.events.push(Event::NodeRetired { id: *id });
+                }
+                Ok(())
+            }
+            Command::SetCookieSecret { secret, at } => {
+                if self.cookie_secrets.rotate(*secret, *at) {
+                    t.events.push(Event::CookieSecretRotated { at: *at });
                 }
                 Ok(())
             }
