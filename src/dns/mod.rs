@@ -19,6 +19,7 @@ pub mod answer;
 pub mod cookie;
 pub mod cookie_secret;
 pub mod edns;
+pub mod fuzzing;
 pub mod notify;
 pub mod rr;
 pub mod rrl;
