@@ -65,7 +65,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let (xfr, notifier) = transfer_setup(&config)?;
     let keyring = crate::dns::update::KeyRingPublisher::new(xfr.keys.keys_list());
     let update = crate::dns::update::UpdateHandler::new(keyring.ring.clone());
-    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone(), keyring]));
+    let cookie_keys = Arc::new(crate::dns::cookie::CookieKeys::default());
+    let cookies = Arc::new(crate::dns::cookie::CookieObserver(cookie_keys.clone()));
+    let publisher = Arc::new(Observers(vec![Arc::new(publisher), notifier.clone(), keyring, cookies]));
     let c = &config.cluster;
     let settings = RaftSettings {
         node_id: n.id,
@@ -98,6 +100,9 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         max_tcp_connections: config.dns.tcp_max_connections,
         xfr,
         update: Some(update.clone()),
+        policy: Arc::new(config.dns.edns_policy(cookie_keys)),
+        rrl: Arc::new(crate::dns::rrl::Rrl::new(config.dns.rrl())),
+        max_tcp_per_client: config.dns.tcp_max_per_client,
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
@@ -127,9 +132,12 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
     public_tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), public_rx.clone()));
     public_tasks.spawn(crate::http::acme_dns::expiry(service.clone(), public_rx.clone()));
-    public_tasks.spawn(serve_http(http_listener, crate::http::router_with(service.clone(), dyndns), public_rx));
+    public_tasks.spawn(serve_http(http_listener, crate::http::router_full(service.clone(), dyndns, &config.http), public_rx));
     tracing::info!("http listening on {http_addr}");
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
+    if config.dns.cookies {
+        tasks.spawn(crate::dns::cookie_secret::ensure(service.clone(), stop_rx.clone()));
+    }
 
     let initialized = service.raft.raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
     let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks, public_stop, public_tasks };

@@ -11,8 +11,10 @@ use serde::Deserialize;
 use crate::model::Fqdn;
 
 mod dyndns;
+mod http;
 mod secrets;
 pub use dyndns::DyndnsConfig;
+pub use http::HttpConfig;
 pub use secrets::{Secret, SecretError};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub dyndns: DyndnsConfig,
+    /// Public HTTP port: TLS, authentication failure limits.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Zones created when this node bootstraps the cluster (ignored if they exist).
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
@@ -154,11 +159,62 @@ impl Default for ClusterConfig {
 pub struct DnsConfig {
     pub tcp_idle_timeout_secs: u64,
     pub tcp_max_connections: usize,
+    /// Open TCP connections per client address (0 = no limit).
+    pub tcp_max_per_client: usize,
+    /// RFC 5001 name server identifier of this node (printable, at most 128 octets).
+    pub nsid: Option<String>,
+    /// DNS cookies (RFC 7873/9018) with the cluster's replicated secret.
+    pub cookies: bool,
+    /// Answer UDP queries that carry a client cookie without a valid server cookie with
+    /// BADCOOKIE (the client retries with the fresh cookie).
+    pub require_cookies: bool,
+    /// UDP response rate limiting: responses per second per (client prefix, answer);
+    /// 0 disables it. See docs/security.md.
+    pub rrl_responses_per_second: u32,
+    pub rrl_burst: u32,
+    /// Every Nth limited response is sent as TC=1 (or BADCOOKIE); 0 drops them all.
+    pub rrl_slip: u32,
+    pub rrl_ipv4_prefix: u8,
+    pub rrl_ipv6_prefix: u8,
 }
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        DnsConfig { tcp_idle_timeout_secs: 10, tcp_max_connections: 1024 }
+        DnsConfig {
+            tcp_idle_timeout_secs: 10,
+            tcp_max_connections: 1024,
+            tcp_max_per_client: 32,
+            nsid: None,
+            cookies: true,
+            require_cookies: false,
+            rrl_responses_per_second: 0,
+            rrl_burst: 20,
+            rrl_slip: 2,
+            rrl_ipv4_prefix: 24,
+            rrl_ipv6_prefix: 56,
+        }
+    }
+}
+
+impl DnsConfig {
+    /// The EDNS policy (NSID, cookies) of this node; `keys` are the replicated secrets.
+    pub fn edns_policy(&self, keys: std::sync::Arc<crate::dns::cookie::CookieKeys>) -> crate::dns::edns::EdnsPolicy {
+        crate::dns::edns::EdnsPolicy {
+            nsid: self.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
+            cookies: self.cookies.then_some(keys),
+            require_cookies: self.require_cookies,
+        }
+    }
+
+    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
+        crate::dns::rrl::RrlConfig {
+            responses_per_second: self.rrl_responses_per_second,
+            burst: self.rrl_burst.max(1),
+            slip: self.rrl_slip,
+            ipv4_prefix: self.rrl_ipv4_prefix.min(32),
+            ipv6_prefix: self.rrl_ipv6_prefix.min(128),
+            ..crate::dns::rrl::RrlConfig::default()
+        }
     }
 }
 
@@ -294,6 +350,13 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "cluster.snapshot_every, write_timeout_ms and rpc_timeout_ms must be positive".into(),
             ));
+        }
+        if self.dns.nsid.as_ref().is_some_and(|n| n.len() > crate::dns::edns::MAX_NSID_LEN) {
+            return Err(ConfigError::Invalid("dns.nsid is longer than 128 octets".into()));
+        }
+        if self.http.tls_cert.is_some() || self.http.tls_key.is_some() {
+            // Refuse rather than silently serve plain HTTP: TLS is not built yet (issue 9).
+            return Err(ConfigError::Invalid("http.tls_cert/tls_key: TLS on the public port is not implemented yet".into()));
         }
         let d = &self.dyndns;
         if d.expire_sweep_interval_secs == 0 || d.history_per_host > 10_000 {

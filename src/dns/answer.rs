@@ -5,6 +5,8 @@
 //! one of its suffixes (apex, zone cut, synthesized wildcard owner), and CNAME targets in
 //! the zone are written as their labels below the apex plus a pointer to the apex.
 
+use super::cookie::CookieStatus;
+use super::edns::{self, EdnsPolicy};
 use super::snapshot::{DnsSnapshot, NodeView, RenderedSet, ZoneView};
 use super::stats::{self, Transport};
 use super::wire::{self, Parsed, Question, HEADER_LEN, MAX_NAME_LEN};
@@ -36,18 +38,55 @@ const CLASS_ANY: u16 = 255;
 const OPT_RR_LEN: usize = 11;
 
 /// Where a query came from, as far as answering cares.
-#[derive(Clone, Copy, Debug)]
-pub struct QueryContext {
+#[derive(Clone, Copy)]
+pub struct QueryContext<'p> {
     pub transport: Transport,
+    /// The client's address (cookies are bound to it).
+    pub client: Option<std::net::IpAddr>,
+    /// NSID and cookies; `None` answers without them.
+    pub policy: Option<&'p EdnsPolicy>,
+    /// Unix seconds, for cookie timestamps.
+    pub now: u32,
+    /// Rate limiting decided to send a minimal response instead (see `rrl`).
+    pub slip: Option<Slip>,
 }
 
-impl QueryContext {
+/// A minimal response instead of the answer (RFC 8906 compatible: OPT kept).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slip {
+    /// TC=1, no records: the client retries over TCP.
+    Truncate,
+    /// BADCOOKIE with a fresh server cookie: the client retries with it.
+    BadCookie,
+}
+
+impl std::fmt::Debug for QueryContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QueryContext({:?}, {:?})", self.transport, self.client)
+    }
+}
+
+impl QueryContext<'static> {
     pub fn udp() -> Self {
-        QueryContext { transport: Transport::Udp }
+        QueryContext { transport: Transport::Udp, client: None, policy: None, now: 0, slip: None }
     }
     pub fn tcp() -> Self {
-        QueryContext { transport: Transport::Tcp }
+        QueryContext { transport: Transport::Tcp, client: None, policy: None, now: 0, slip: None }
     }
+}
+
+impl<'p> QueryContext<'p> {
+    /// The same context for `client`, with this node's EDNS policy.
+    pub fn with_policy<'q>(self, client: std::net::IpAddr, policy: &'q EdnsPolicy) -> QueryContext<'q> {
+        QueryContext { client: Some(client), policy: Some(policy), now: super::cookie::unix_now(), ..self }
+    }
+}
+
+/// What answering decided, for the transports (rate limiting, metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub rcode: u16,
+    pub cookie: CookieStatus,
 }
 
 /// Answers one query. `None` means drop the packet without a response.
@@ -59,27 +98,44 @@ pub fn answer(snapshot: &DnsSnapshot, query: &[u8], ctx: &QueryContext) -> Optio
 /// Like [`answer`], writing into a caller-owned buffer (cleared first) so the transports
 /// can reuse one allocation. Returns false when the packet is to be dropped.
 pub fn answer_into(snapshot: &DnsSnapshot, query: &[u8], ctx: &QueryContext, out: &mut Vec<u8>) -> bool {
+    answer_outcome(snapshot, query, ctx, out).is_some()
+}
+
+/// Like [`answer_into`], telling what was answered; `None` means drop.
+pub fn answer_outcome(snapshot: &DnsSnapshot, query: &[u8], ctx: &QueryContext, out: &mut Vec<u8>) -> Option<Outcome> {
     out.clear();
     let parsed = match wire::parse(query) {
         Ok(p) => p,
         Err(reason) => {
             stats::count_drop(reason);
-            return false;
+            return None;
         }
     };
+    let udp = ctx.transport == Transport::Udp;
+    let edns = edns::prepare(&parsed, ctx.policy, ctx.client, udp, ctx.now);
     let limit = match (ctx.transport, parsed.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, Some(e)) => e.udp_payload_size.clamp(512, EDNS_PAYLOAD) as usize,
         (Transport::Udp, None) => 512,
     };
     let mut resp = Response::start(out, &parsed, limit);
-    let rcode = respond(snapshot, &parsed, &mut resp);
+    resp.options = edns.options.as_slice();
+    let mut rcode = respond(snapshot, &parsed, &mut resp, edns.forced);
+    match ctx.slip {
+        None => {}
+        Some(Slip::Truncate) => resp.truncate(),
+        Some(Slip::BadCookie) => {
+            resp.truncate();
+            resp.out[2] &= !0x02;
+            rcode = edns::BADCOOKIE;
+        }
+    }
     resp.finish(rcode);
     stats::count_query(parsed.question.map(|q| q.qtype), rcode, ctx.transport);
-    true
+    Some(Outcome { rcode, cookie: edns.cookie })
 }
 
-fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>) -> u16 {
+fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>, forced: Option<u16>) -> u16 {
     if parsed.malformed {
         return rcode::FORMERR;
     }
@@ -88,6 +144,9 @@ fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>)
     }
     if parsed.edns.is_some_and(|e| e.version > 0) {
         return rcode::BADVERS;
+    }
+    if let Some(r) = forced {
+        return r;
     }
     let Some(q) = parsed.question else { return rcode::FORMERR };
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
@@ -258,6 +317,8 @@ enum Section {
 /// A response being written: header, echoed question, sections, OPT last.
 struct Response<'o> {
     out: &'o mut Vec<u8>,
+    /// EDNS options for the OPT record (COOKIE, NSID).
+    options: &'o [u8],
     limit: usize,
     counts: [u16; 4],
     question_end: usize,
@@ -284,7 +345,7 @@ impl<'o> Response<'o> {
             counts[0] = 1;
         }
         let question_end = out.len();
-        Response { out, limit, counts, question_end, opt: parsed.edns.map(|e| e.dnssec_ok), truncated: false }
+        Response { out, options: &[], limit, counts, question_end, opt: parsed.edns.map(|e| e.dnssec_ok), truncated: false }
     }
 
     fn set_authoritative(&mut self, aa: bool) {
@@ -297,7 +358,7 @@ impl<'o> Response<'o> {
 
     fn reserve_for_opt(&self) -> usize {
         if self.opt.is_some() {
-            OPT_RR_LEN
+            OPT_RR_LEN + self.options.len()
         } else {
             0
         }
@@ -359,7 +420,8 @@ impl<'o> Response<'o> {
             self.out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
             self.out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
             self.out.extend_from_slice(&ttl.to_be_bytes());
-            self.out.extend_from_slice(&[0, 0]);
+            self.out.extend_from_slice(&(self.options.len() as u16).to_be_bytes());
+            self.out.extend_from_slice(self.options);
             counts[3] = counts[3].saturating_add(1);
         }
         for (i, c) in counts.iter().enumerate() {

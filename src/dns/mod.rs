@@ -16,11 +16,17 @@
 //! snapshot per query → [`answer()`] → response bytes.
 
 pub mod answer;
+pub mod cookie;
+pub mod cookie_secret;
+pub mod edns;
+pub mod fuzzing;
 pub mod notify;
 pub mod rr;
+pub mod rrl;
 pub mod server;
 pub mod snapshot;
 pub mod stats;
+pub mod tcp_limits;
 pub mod tsig;
 pub mod update;
 pub mod wire;
@@ -29,7 +35,7 @@ pub mod xfr;
 #[cfg(test)]
 mod tests;
 
-pub use answer::{answer, answer_into, QueryContext, EDNS_PAYLOAD};
+pub use answer::{answer, answer_into, answer_outcome, Outcome, QueryContext, Slip, EDNS_PAYLOAD};
 pub use server::{DnsServer, DnsServerConfig};
 pub use snapshot::{DnsSnapshot, SnapshotPublisher, ZoneView};
 pub use stats::Transport;

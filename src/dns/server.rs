@@ -25,7 +25,10 @@ use super::snapshot::DnsSnapshot;
 use super::update::{self, UpdateHandler};
 use super::stats::{count_transport_drop, Transport};
 use super::xfr::{self, XfrConfig};
-use crate::metrics::DNS_QUERY_DURATION;
+use super::edns::EdnsPolicy;
+use super::rrl::{udp_answer, Rrl, RrlConfig};
+use super::tcp_limits::ClientSlots;
+use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_REFUSED_TOTAL};
 
 /// Transport settings.
 #[derive(Clone, Debug)]
@@ -40,6 +43,12 @@ pub struct DnsServerConfig {
     pub xfr: Arc<XfrConfig>,
     /// RFC 2136 UPDATE and signed queries; without it UPDATE gets NOTIMP.
     pub update: Option<Arc<UpdateHandler>>,
+    /// NSID and cookies (src/dns/edns.rs, cookie.rs).
+    pub policy: Arc<EdnsPolicy>,
+    /// UDP response rate limiting (src/dns/rrl.rs).
+    pub rrl: Arc<Rrl>,
+    /// Open TCP connections allowed per client address (0 = no limit).
+    pub max_tcp_per_client: usize,
 }
 
 impl Default for DnsServerConfig {
@@ -50,6 +59,9 @@ impl Default for DnsServerConfig {
             udp_sockets: 2,
             xfr: Arc::new(XfrConfig::default()),
             update: None,
+            policy: Arc::new(EdnsPolicy::default()),
+            rrl: Arc::new(Rrl::new(RrlConfig::default())),
+            max_tcp_per_client: 32,
         }
     }
 }
@@ -100,7 +112,7 @@ impl DnsServer {
         let mut tasks = JoinSet::new();
         for socket in self.udp {
             let socket = UdpSocket::from_std(socket)?;
-            tasks.spawn(udp_loop(Arc::new(socket), self.snapshot.clone(), self.config.update.clone()));
+            tasks.spawn(udp_loop(Arc::new(socket), self.snapshot.clone(), self.config.clone()));
         }
         let listener = TcpListener::from_std(self.tcp)?;
         tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
@@ -147,8 +159,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, update: Option<Arc<UpdateHandler>>) {
-    let ctx = QueryContext::udp();
+async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, config: DnsServerConfig) {
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
     let mut buf = vec![0u8; 4096];
     let mut out = Vec::with_capacity(4096);
@@ -161,16 +172,19 @@ async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, u
                 continue;
             }
         };
-        if let Some(u) = update.as_ref() {
+        if let Some(u) = config.update.as_ref() {
             if update::is_update(&buf[..len]) {
                 u.spawn_udp(buf[..len].to_vec(), peer, socket.clone());
                 continue;
             }
         }
-        if !answer_timed(&snapshot, &buf[..len], &ctx, &mut out, &duration) {
+        let start = Instant::now();
+        let send = udp_answer(&snapshot.load(), &buf[..len], peer.ip(), &config.policy, &config.rrl, &mut out);
+        duration.observe(start.elapsed().as_secs_f64());
+        if !send {
             continue;
         }
-        if let Some(u) = update.as_ref() {
+        if let Some(u) = config.update.as_ref() {
             update::signed::finish(&u.keys(), &buf[..len], &mut out);
         }
         if let Err(e) = socket.send_to(&out, peer).await {
@@ -199,6 +213,7 @@ async fn tcp_accept_loop(
     shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_tcp_connections));
+    let client_slots = ClientSlots::new(config.max_tcp_per_client);
     let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -214,6 +229,13 @@ async fn tcp_accept_loop(
         while connections.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             count_transport_drop("tcp_limit");
+            DNS_TCP_REFUSED_TOTAL.with_label_values(&["total"]).inc();
+            drop(stream);
+            continue;
+        };
+        let Some(client_slot) = client_slots.acquire(peer.ip()) else {
+            count_transport_drop("tcp_client_limit");
+            DNS_TCP_REFUSED_TOTAL.with_label_values(&["per_client"]).inc();
             drop(stream);
             continue;
         };
@@ -222,6 +244,7 @@ async fn tcp_accept_loop(
         connections.spawn(
             async move {
                 conn.await;
+                drop(client_slot);
                 drop(permit);
             }
             .instrument(span),
@@ -240,7 +263,7 @@ async fn tcp_connection(
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let ctx = QueryContext::tcp();
+    let ctx = QueryContext::tcp().with_policy(peer.ip(), &config.policy);
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Tcp.as_str()]);
     let mut query = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);

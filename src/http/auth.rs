@@ -21,10 +21,16 @@ impl FromRequestParts<Arc<Service>> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
+        if let Err(secs) = super::limits::check(parts, "admin_token") {
+            return Err(ApiError::throttled(secs));
+        }
         match token {
             Some(t) if svc.admin_token.matches(t.as_bytes()) => Ok(Admin),
             _ => {
                 crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["admin_token"]).inc();
+                if token.is_some() {
+                    super::limits::record_failure(parts);
+                }
                 Err(ApiError::unauthorized())
             }
         }

@@ -70,10 +70,14 @@ impl FromRequestParts<Arc<Dyndns>> for Caller {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_string());
+        if let Err(secs) = super::limits::check(parts, "bearer_token") {
+            return Err(ApiError::throttled(secs));
+        }
         if let Some(t) = token {
             if let Some(p) = d.verify_bearer(&t).await {
                 return Ok(Caller(p));
             }
+            super::limits::record_failure(parts);
         }
         crate::metrics::AUTH_FAILURES_TOTAL
             .with_label_values(&["bearer_token"])

@@ -122,3 +122,10 @@ pub async fn remove(_: Admin, State(svc): State<Arc<Service>>, Path(id): Path<No
     v["retired"] = json!(true);
     Ok(Json(v))
 }
+
+/// `POST /api/v1/cluster/cookie-secret`: a new DNS cookie secret for the whole cluster
+/// (the previous one stays valid). Admin token.
+pub async fn rotate_cookie_secret(_: Admin, State(svc): State<Arc<Service>>) -> Api<Json<serde_json::Value>> {
+    let index = crate::dns::cookie_secret::rotate(&svc).await?;
+    Ok(Json(json!({"rotated": true, "log_index": index})))
+}

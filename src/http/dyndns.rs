@@ -59,11 +59,28 @@ async fn handle(d: &Dyndns, endpoint: Endpoint, path_token: Option<String>, req:
         .map(|c| c.0.ip())
         .or_else(|| parts.extensions.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
     let source = client_ip(d, peer, &parts.headers);
+    let throttle = super::limits::throttle(&parts);
+    if let Some(t) = throttle.as_ref().filter(|t| t.is_blocked(source)) {
+        // Brute force protection: refused without even looking at the credential.
+        metrics::HTTP_AUTH_THROTTLED_TOTAL.with_label_values(&["dyndns"]).inc();
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, ReturnCode::BadAuth.to_string());
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after(source)));
+        return r;
+    }
     let params = Params::parse(parts.uri.query(), &body);
     let outcome = match build(d, endpoint, path_token, &params, &parts.headers, source) {
         Ok(req) => d.update(req).await,
         Err(code) => Outcome::Lines(vec![code]),
     };
+    let failed = match &outcome {
+        // No credentials at all is the normal first step of Basic auth, not a guess.
+        Outcome::Unauthorized => false,
+        Outcome::Lines(lines) => lines.contains(&ReturnCode::BadAuth),
+        Outcome::Unavailable => false,
+    };
+    if let (true, Some(t)) = (failed, &throttle) {
+        t.failed(source);
+    }
     metrics::DYNDNS_UPDATE_DURATION
         .with_label_values(&[endpoint.as_str()])
         .observe(start.elapsed().as_secs_f64());

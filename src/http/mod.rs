@@ -23,6 +23,7 @@ mod dyn_routes;
 pub mod dyndns;
 pub mod error;
 mod hosts;
+pub mod limits;
 mod ops;
 pub mod secondaries;
 pub mod read;
@@ -41,6 +42,12 @@ pub fn router(svc: Arc<Service>) -> Router {
 
 /// The router with the dynamic DNS surface configured by `[dyndns]`.
 pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
+    router_full(svc, dyn_, &crate::config::HttpConfig::default())
+}
+
+/// The router with `[dyndns]` and the `[http]` limits.
+pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, http: &crate::config::HttpConfig) -> Router {
+    let throttle = limits::AuthThrottle::new(http.auth_fail_limit, Duration::from_secs(http.auth_fail_window_secs));
     let api = Router::new()
         .route("/api/v1/zones", get(zones::list).post(zones::create))
         .route("/api/v1/zones/{zone}", get(zones::get).delete(zones::delete))
@@ -62,7 +69,8 @@ pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Route
         .route("/api/v1/tsig/{name}", axum::routing::delete(tsig::delete))
         .route("/api/v1/updates", get(tsig::history))
         .route("/acme-dns/register", post(acme_dns::register))
-        .route("/acme-dns/update", post(acme_dns::update));
+        .route("/acme-dns/update", post(acme_dns::update))
+        .route("/api/v1/cluster/cookie-secret", post(cluster::rotate_cookie_secret));
     Router::new()
         .merge(api)
         .merge(dyn_routes::router(dyn_))
@@ -72,6 +80,8 @@ pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Route
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
         .with_state(svc)
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(limits::security_headers))
+        .layer(axum::Extension(throttle))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

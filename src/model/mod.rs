@@ -1,5 +1,6 @@
 //! Pure domain types: names, record data, zones, serials. No IO.
 
+pub mod cookie;
 pub mod name;
 pub mod presentation;
 pub mod record;

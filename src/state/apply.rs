@@ -29,6 +29,9 @@ pub struct State {
     /// TSIG keys and policy, records with a lifetime, acme-dns accounts, UPDATE history.
     #[serde(default)]
     pub rfc2136: super::rfc2136::Rfc2136State,
+    /// DNS cookie server secrets shared by the cluster.
+    #[serde(default)]
+    pub cookie_secrets: crate::model::cookie::CookieSecrets,
 }
 
 /// What an applied command changed.
@@ -261,6 +264,12 @@ impl State {
             | Command::AcmeRegister { .. }
             | Command::AcmeSetTxt { .. }
             | Command::ExpireRecords { .. } => self.apply_rfc2136(command, t),
+            Command::SetCookieSecret { secret, at } => {
+                if self.cookie_secrets.rotate(*secret, *at) {
+                    t.events.push(Event::CookieSecretRotated { at: *at });
+                }
+                Ok(())
+            }
             registry => self.apply_registry(registry, t),
         }
     }

@@ -8,6 +8,8 @@ mod api;
 mod bad_input;
 mod cluster;
 mod bench;
+mod conformance;
+mod hardening;
 mod dns_answers;
 mod partition;
 mod randomized;

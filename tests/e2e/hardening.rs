@@ -1,0 +1,198 @@
+//! Abuse resistance against the real binary: cookies across a cluster, UDP response
+//! rate limiting with slip, slow-loris TCP clients, brute force of dyndns secrets.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::cluster_harness::Cluster;
+use crate::conformance::cookie;
+use crate::harness::{Node, ZONE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_cookie_from_one_node_is_valid_on_another() {
+    let c = Cluster::start(3, 10_000).await;
+    let client = "a1a2a3a4a5a6a7a8";
+    let mut full = None;
+    for _ in 0..200 {
+        if let Some(x) = cookie(&c.node(0).dig(&[ZONE, "SOA", &format!("+cookie={client}"), "+nobadcookie"])).filter(|x| x.len() == 48) {
+            full = Some(x);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let full = full.expect("node 0 hands out a server cookie");
+    for i in 1..3 {
+        // The secret reaches every node through the log; poll until it has.
+        let mut good = false;
+        for _ in 0..100 {
+            let d = c.node(i).dig(&[ZONE, "SOA", &format!("+cookie={full}"), "+nobadcookie"]);
+            if d.raw.lines().any(|l| l.starts_with("; COOKIE: ") && l.contains("(good)")) {
+                good = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(good, "node {i} accepts node 0's server cookie");
+    }
+}
+
+/// A query for `name` A with id `id`, optionally with an EDNS COOKIE option.
+fn query(id: u16, name: &str, cookie: Option<&[u8]>) -> Vec<u8> {
+    let mut q = vec![(id >> 8) as u8, id as u8, 0, 0, 0, 1, 0, 0, 0, 0, 0, u8::from(cookie.is_some())];
+    for l in name.split('.') {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if let Some(c) = cookie {
+        q.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0]);
+        q.extend_from_slice(&((c.len() + 4) as u16).to_be_bytes());
+        q.extend_from_slice(&[0, 10]);
+        q.extend_from_slice(&(c.len() as u16).to_be_bytes());
+        q.extend_from_slice(c);
+    }
+    q
+}
+
+/// Sends `n` queries from `from` as fast as possible and collects the answers:
+/// (full answers, TC=1 slips).
+fn burst(from: &str, server: SocketAddr, n: u16, cookie: Option<&[u8]>) -> (usize, usize, Vec<Vec<u8>>) {
+    let sock = UdpSocket::bind(from).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let name = format!("ns1.{ZONE}");
+    for id in 0..n {
+        sock.send_to(&query(id, &name, cookie), server).unwrap();
+    }
+    let (mut full, mut slipped, mut all) = (0, 0, Vec::new());
+    let mut buf = [0u8; 1500];
+    while let Ok((len, _)) = sock.recv_from(&mut buf) {
+        let r = buf[..len].to_vec();
+        if r[2] & 0x02 != 0 {
+            slipped += 1;
+        } else {
+            full += 1;
+        }
+        all.push(r);
+    }
+    (full, slipped, all)
+}
+
+#[tokio::test]
+async fn a_burst_from_one_source_is_limited_with_slips_while_others_and_tcp_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[dns]\nrrl_responses_per_second = 5\nrrl_burst = 5\nrrl_slip = 2\nrrl_ipv4_prefix = 32\n";
+    let node = Node::start_with_config(dir.path(), config);
+    let (full, slipped, _) = burst("127.0.0.1:0", node.dns, 100, None);
+    assert!(full <= 10, "at most the burst plus refill gets full answers: {full}");
+    assert!(slipped >= 30, "about every 2nd limited answer slips as TC: {slipped}");
+    assert!(full + slipped < 100, "the rest is dropped: {full} + {slipped}");
+    // Another source is served; so is TCP from the limited source.
+    let (other_full, _, _) = burst("127.0.0.2:0", node.dns, 3, None);
+    assert_eq!(other_full, 3);
+    let d = node.dig(&[&format!("ns1.{ZONE}"), "A", "+tcp"]);
+    assert_eq!(d.answer_data("A"), vec!["127.0.0.1"], "{}", d.raw);
+    // The limited source with a valid server cookie is exempt.
+    let client = [9u8; 8];
+    let (_, _, answers) = burst("127.0.0.3:0", node.dns, 1, Some(&client));
+    let server_cookie = answers.first().and_then(|r| r.windows(4).position(|w| w == [0, 10, 0, 24]).map(|i| r[i + 4..i + 28].to_vec()));
+    let server_cookie = server_cookie.expect("a server cookie in the answer");
+    let sock = UdpSocket::bind("127.0.0.3:0").unwrap();
+    drop(sock);
+    let (full, slipped, _) = burst("127.0.0.3:0", node.dns, 50, Some(&server_cookie));
+    assert_eq!((full, slipped), (50, 0), "valid cookies are not rate limited");
+    let metrics = reqwest::get(node.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("quorumdns_dns_rrl_total{action=\"dropped\"}"), "metrics:\n{metrics}");
+    assert!(metrics.contains("quorumdns_dns_rrl_total{action=\"slipped\"}"));
+}
+
+fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 64];
+    matches!(stream.read(&mut buf), Ok(0) | Err(_)) && {
+        // Err can be a timeout: distinguish by asking again without waiting long.
+        stream.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        !matches!(stream.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut)
+    }
+}
+
+#[tokio::test]
+async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_config(dir.path(), "[dns]\ntcp_idle_timeout_secs = 2\ntcp_max_per_client = 4\n");
+    let start = Instant::now();
+    let mut idle = TcpStream::connect(node.dns).unwrap();
+    let mut dribble = TcpStream::connect(node.dns).unwrap();
+    let q = query(7, &format!("ns1.{ZONE}"), None);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    // Byte by byte, one every 300 ms: the whole message must arrive within the timeout.
+    let sender = std::thread::spawn(move || {
+        for b in framed {
+            if dribble.write_all(&[b]).is_err() {
+                return Some(dribble);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Some(dribble)
+    });
+    // Meanwhile other clients are served, over UDP and TCP.
+    for _ in 0..3 {
+        assert_eq!(node.dig(&[&format!("ns1.{ZONE}"), "A", "+tcp"]).answer_data("A"), vec!["127.0.0.1"]);
+        assert_eq!(node.dig(&[&format!("ns1.{ZONE}"), "A"]).answer_data("A"), vec!["127.0.0.1"]);
+    }
+    assert!(closed_within(&mut idle, Duration::from_secs(5)), "idle connection closed");
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(5), "{waited:?}");
+    let mut dribble = sender.join().unwrap().unwrap();
+    let mut buf = [0u8; 512];
+    dribble.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert!(matches!(dribble.read(&mut buf), Ok(0) | Err(_)), "the byte-by-byte client got no answer and was closed");
+    // Per-client limit: the fifth concurrent connection from one address is closed at once.
+    let mut held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(node.dns).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = TcpStream::connect(node.dns).unwrap();
+    assert!(closed_within(&mut fifth, Duration::from_secs(1)), "fifth connection refused");
+    held.clear();
+}
+
+#[tokio::test]
+async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_config(dir.path(), "[http]\nauth_fail_limit = 5\nauth_fail_window_secs = 60\n\n[dyndns]\nmin_update_interval_secs = 0\n");
+    let fqdn = format!("bf.{ZONE}");
+    let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn={fqdn}"), None).await;
+    assert_eq!(s, 200, "{b}");
+    let secret = b["host"]["update_secret"].as_str().unwrap().to_string();
+    let attacker = reqwest::Client::builder().local_address("127.0.0.5".parse::<std::net::IpAddr>().ok()).build().unwrap();
+    let other = reqwest::Client::builder().local_address("127.0.0.6".parse::<std::net::IpAddr>().ok()).build().unwrap();
+    let url = node.url(&format!("/nic/update?hostname={fqdn}&myip=192.0.2.44"));
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let r = attacker.get(&url).basic_auth(&fqdn, Some(format!("wrong-{i}"))).send().await.unwrap();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+    }
+    assert!(statuses[..5].iter().all(|(s, b)| *s == 200 && b == "badauth"), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|(s, b)| *s == 429 && b == "badauth"), "{statuses:?}");
+    // Throttled means unchecked: even the right secret is refused from that address...
+    let r = attacker.get(&url).basic_auth(&fqdn, Some(&secret)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    // ...while another address still gets through with it.
+    let r = other.get(&url).basic_auth(&fqdn, Some(&secret)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "good 192.0.2.44".to_string()));
+    // API tokens too, and the management API carries security headers.
+    for _ in 0..6 {
+        attacker.get(node.url("/api/v1/zones")).bearer_auth("nope").send().await.unwrap();
+    }
+    let r = attacker.get(node.url("/api/v1/zones")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let (s, _) = node.api(Method::GET, "/api/v1/zones", None).await;
+    assert_eq!(s, 200);
+    let r = other.get(node.url("/api/v1/zones")).bearer_auth(crate::harness::TOKEN).send().await.unwrap();
+    let h = r.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+}
