@@ -4,6 +4,7 @@
 mod cluster_harness;
 mod harness;
 
+mod acme_dns;
 mod api;
 mod bad_input;
 mod cluster;
