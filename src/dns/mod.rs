@@ -16,12 +16,16 @@
 //! snapshot per query → [`answer()`] → response bytes.
 
 pub mod answer;
+mod incremental;
+pub mod nodemap;
 pub mod notify;
 pub mod rr;
 pub mod server;
 pub mod snapshot;
 pub mod stats;
 pub mod tsig;
+#[cfg(target_os = "linux")]
+pub mod udp;
 pub mod wire;
 pub mod xfr;
 
