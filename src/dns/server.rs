@@ -1,7 +1,8 @@
 //! UDP and TCP transports around [`answer_into`].
 //!
 //! UDP: a few sockets bound to the same address with SO_REUSEPORT (the kernel spreads
-//! datagrams across them), one receive loop each, buffers reused, no task per query.
+//! datagrams across them), one receive loop each, buffers reused, no task per query. On
+//! Linux the loops are OS threads moving batches with recvmmsg/sendmmsg (`udp`).
 //! TCP: an accept loop bounded by a connection limit, one task per connection reading
 //! length-prefixed messages in order (pipelined queries are answered in turn), closed
 //! after an idle timeout.
@@ -94,6 +95,9 @@ impl DnsServer {
     /// Serves until `shutdown` turns true (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut tasks = JoinSet::new();
+        #[cfg(target_os = "linux")]
+        let udp_workers = super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone())?;
+        #[cfg(not(target_os = "linux"))]
         for socket in self.udp {
             let socket = UdpSocket::from_std(socket)?;
             tasks.spawn(udp_loop(socket, self.snapshot.clone()));
@@ -103,6 +107,8 @@ impl DnsServer {
         tracing::info!(addr = %self.local_addr, "DNS server listening");
         let _ = shutdown.wait_for(|stop| *stop).await;
         tasks.shutdown().await;
+        #[cfg(target_os = "linux")]
+        let _ = tokio::task::spawn_blocking(move || drop(udp_workers)).await;
         Ok(())
     }
 }
@@ -143,6 +149,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
     let ctx = QueryContext::udp();
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
