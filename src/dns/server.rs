@@ -95,12 +95,23 @@ impl DnsServer {
     /// Serves until `shutdown` turns true (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut tasks = JoinSet::new();
+        // QUORUMDNS_UDP_LOOP=tokio selects the portable task loop (for comparison).
         #[cfg(target_os = "linux")]
-        let udp_workers = super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone())?;
+        let threads = std::env::var("QUORUMDNS_UDP_LOOP").map_or(true, |v| v != "tokio");
         #[cfg(not(target_os = "linux"))]
-        for socket in self.udp {
-            let socket = UdpSocket::from_std(socket)?;
-            tasks.spawn(udp_loop(socket, self.snapshot.clone()));
+        let threads = false;
+        #[cfg(target_os = "linux")]
+        let mut udp_workers = None;
+        if threads {
+            #[cfg(target_os = "linux")]
+            {
+                udp_workers = Some(super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone())?);
+            }
+        } else {
+            for socket in self.udp {
+                let socket = UdpSocket::from_std(socket)?;
+                tasks.spawn(udp_loop(socket, self.snapshot.clone()));
+            }
         }
         let listener = TcpListener::from_std(self.tcp)?;
         tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
@@ -149,7 +160,6 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-#[cfg_attr(target_os = "linux", allow(dead_code))]
 async fn udp_loop(socket: UdpSocket, snapshot: Arc<ArcSwap<DnsSnapshot>>) {
     let ctx = QueryContext::udp();
     let duration = DNS_QUERY_DURATION.with_label_values(&[Transport::Udp.as_str()]);
