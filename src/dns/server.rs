@@ -45,7 +45,9 @@ impl Default for DnsServerConfig {
         DnsServerConfig {
             tcp_idle_timeout: Duration::from_secs(10),
             max_tcp_connections: 1024,
-            udp_sockets: 2,
+            // One socket and loop per core this process may run on (the affinity mask:
+            // under `taskset -c 1` that is one; a second loop would only add context switches).
+            udp_sockets: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16),
             xfr: Arc::new(XfrConfig::default()),
         }
     }
