@@ -11,7 +11,8 @@ measured under the same background noise. Reported per server (median of ROUNDS)
               at a fixed offered load (-Q LOAD)
   p50/p99     latency at that fixed load (from dnsperf -v)
   tcp q/s     saturation over TCP (dnsperf -m tcp)
-  PSS         proportional set size of the process tree with the zone loaded
+  PSS, RSS    proportional set size of the process tree, and the RSS of its largest process,
+              with the zone loaded
 
 Usage: cluster/bench/dns-compare.py [--records N] [--seconds S] [--rounds R] [--load Q]
        [--servers quorumdns,nsd,knot,bind] [--bin path/to/quorumdns] [--base-bin old/quorumdns]
@@ -76,6 +77,20 @@ def pss_kib(pid):
         except OSError:
             pass
     return total
+
+
+def max_rss_kib(pid):
+    """VmRSS of the largest process of the tree (NSD forks: its children share the zone)."""
+    best = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        best = max(best, int(line.split()[1]))
+        except OSError:
+            pass
+    return best
 
 
 def wait_answer(port, timeout=120):
@@ -268,8 +283,9 @@ def main():
             s = Server(name, 25400 + 10 * i, d)
             servers.append(s)
             starters[name](s)
-            s.pss = pss_kib(s.proc.pid)
-            print(f"# {name}: loaded in {s.load_secs:.1f} s, PSS {s.pss / 1024:.0f} MiB", file=sys.stderr)
+            time.sleep(1)
+            s.pss, s.rss = pss_kib(s.proc.pid), max_rss_kib(s.proc.pid)
+            print(f"# {name}: loaded in {s.load_secs:.1f} s, PSS {s.pss / 1024:.0f} MiB, RSS {s.rss / 1024:.0f} MiB", file=sys.stderr)
         results = {s.name: [] for s in servers}
         for r in range(a.rounds):
             order = servers[r % len(servers):] + servers[:r % len(servers)]
@@ -285,12 +301,12 @@ def main():
         print(f"\n{a.records} A + {a.records // 10} AAAA, 90% A / 5% AAAA / 5% NXDOMAIN; median of {a.rounds} "
               f"interleaved rounds of {a.seconds} s; cpu/q and latency at -Q {a.load}")
         print(f"{'server':<10} {'udp q/s':>9} {'cpu/q us':>9} {'p50 us':>7} {'p99 us':>7} {'tcp q/s':>9} "
-              f"{'PSS MiB':>8} {'load s':>7} | {'udp':>5} {'cpu':>5} {'tcp':>5} {'pss':>5}  (quorumdns/peer)")
+              f"{'PSS MiB':>8} {'RSS MiB':>8} {'load s':>7} | {'udp':>5} {'cpu':>5} {'tcp':>5} {'rss':>5}  (quorumdns/peer)")
         for s in servers:
             m = med[s.name]
             print(f"{s.name:<10} {m['udp']:>9.0f} {m['cpu_us']:>9.2f} {m['p50']:>7.0f} {m['p99']:>7.0f} {m['tcp']:>9.0f} "
-                  f"{s.pss / 1024:>8.0f} {s.load_secs:>7.1f} | {ref['udp'] / m['udp']:>5.2f} {ref['cpu_us'] / m['cpu_us']:>5.2f} "
-                  f"{ref['tcp'] / m['tcp'] if m['tcp'] else float('nan'):>5.2f} {servers[0].pss / s.pss:>5.2f}")
+                  f"{s.pss / 1024:>8.0f} {s.rss / 1024:>8.0f} {s.load_secs:>7.1f} | {ref['udp'] / m['udp']:>5.2f} {ref['cpu_us'] / m['cpu_us']:>5.2f} "
+                  f"{ref['tcp'] / m['tcp'] if m['tcp'] else float('nan'):>5.2f} {servers[0].rss / s.rss:>5.2f}")
     finally:
         for s in servers:
             s.stop()
