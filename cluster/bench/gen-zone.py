@@ -11,7 +11,7 @@ with open(f"{out}/{zone}.zone", "w") as f:
     for i in range(n):
         f.write(f"h{i} IN A 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n")
     for i in range(n // 10):
-        f.write(f"h{i} IN AAAA 2001:db8::{i:x}\n")
+        f.write(f"h{i} IN AAAA 2001:db8::{i >> 16:x}:{i & 0xffff:x}\n")
 with open(f"{out}/queries.txt", "w") as f:
     for _ in range(200_000):
         r = random.random()

@@ -20,6 +20,8 @@ pub mod cookie;
 pub mod cookie_secret;
 pub mod edns;
 pub mod fuzzing;
+mod incremental;
+pub mod nodemap;
 pub mod notify;
 pub mod rr;
 pub mod rrl;
@@ -29,6 +31,8 @@ pub mod stats;
 pub mod tcp_limits;
 pub mod tsig;
 pub mod update;
+#[cfg(target_os = "linux")]
+pub mod udp;
 pub mod wire;
 pub mod xfr;
 

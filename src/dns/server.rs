@@ -1,7 +1,8 @@
 //! UDP and TCP transports around [`answer_into`].
 //!
 //! UDP: a few sockets bound to the same address with SO_REUSEPORT (the kernel spreads
-//! datagrams across them), one receive loop each, buffers reused, no task per query.
+//! datagrams across them), one receive loop each, buffers reused, no task per query. On
+//! Linux the loops are OS threads moving batches with recvmmsg/sendmmsg (`udp`).
 //! TCP: an accept loop bounded by a connection limit, one task per connection reading
 //! length-prefixed messages in order (pipelined queries are answered in turn), closed
 //! after an idle timeout.
@@ -56,7 +57,9 @@ impl Default for DnsServerConfig {
         DnsServerConfig {
             tcp_idle_timeout: Duration::from_secs(10),
             max_tcp_connections: 1024,
-            udp_sockets: 2,
+            // One socket and loop per core this process may run on (the affinity mask:
+            // under `taskset -c 1` that is one; a second loop would only add context switches).
+            udp_sockets: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16),
             xfr: Arc::new(XfrConfig::default()),
             update: None,
             policy: Arc::new(EdnsPolicy::default()),
@@ -110,15 +113,31 @@ impl DnsServer {
     /// Serves until `shutdown` turns true (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
         let mut tasks = JoinSet::new();
-        for socket in self.udp {
-            let socket = UdpSocket::from_std(socket)?;
-            tasks.spawn(udp_loop(Arc::new(socket), self.snapshot.clone(), self.config.clone()));
+        // QUORUMDNS_UDP_LOOP=tokio selects the portable task loop (for comparison).
+        #[cfg(target_os = "linux")]
+        let threads = std::env::var("QUORUMDNS_UDP_LOOP").map_or(true, |v| v != "tokio");
+        #[cfg(not(target_os = "linux"))]
+        let threads = false;
+        #[cfg(target_os = "linux")]
+        let mut udp_workers = None;
+        if threads {
+            #[cfg(target_os = "linux")]
+            {
+                udp_workers = Some(super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone(), self.config.clone())?);
+            }
+        } else {
+            for socket in self.udp {
+                let socket = UdpSocket::from_std(socket)?;
+                tasks.spawn(udp_loop(Arc::new(socket), self.snapshot.clone(), self.config.clone()));
+            }
         }
         let listener = TcpListener::from_std(self.tcp)?;
         tasks.spawn(tcp_accept_loop(listener, self.snapshot, self.config, shutdown.clone()));
         tracing::info!(addr = %self.local_addr, "DNS server listening");
         let _ = shutdown.wait_for(|stop| *stop).await;
         tasks.shutdown().await;
+        #[cfg(target_os = "linux")]
+        let _ = tokio::task::spawn_blocking(move || drop(udp_workers)).await;
         Ok(())
     }
 }
@@ -174,7 +193,7 @@ async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, c
         };
         if let Some(u) = config.update.as_ref() {
             if update::is_update(&buf[..len]) {
-                u.spawn_udp(buf[..len].to_vec(), peer, socket.clone());
+                u.spawn_udp(buf[..len].to_vec(), peer, update::UdpReply::Tokio(socket.clone()), &tokio::runtime::Handle::current());
                 continue;
             }
         }

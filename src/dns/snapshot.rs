@@ -2,10 +2,14 @@
 //! a query is hash lookups plus `memcpy`.
 //!
 //! Architecture invariant: a `DnsSnapshot` is immutable once built. The state machine
-//! builds a new one after each applied batch (reusing unchanged zones through `Arc`) and
-//! swaps it in with `ArcSwap`; queries never take a lock.
+//! builds a new one after each applied batch (reusing unchanged zones through `Arc`, and
+//! inside a changed zone every name that did not change: see `incremental`) and swaps it
+//! in with `ArcSwap`; queries never take a lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub use super::nodemap::NodeMap;
+use super::incremental::GlueIndex;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -13,13 +17,13 @@ use arc_swap::ArcSwap;
 use crate::metrics::{ZONE_RECORDS_GAUGE, ZONE_SERIAL_GAUGE};
 use crate::model::{Fqdn, RData, RType, RecordSet, Zone, ZoneTransfer};
 use crate::state::journal::JournalEntry;
-use crate::state::{State, StateObserver};
+use crate::state::{ChangeSet, State, StateObserver, ZoneNames};
 
 const CLASS_IN: u16 = 1;
 
 /// One RRset ready to copy into a response: each RR without its owner name
 /// (TYPE, CLASS, TTL, RDLENGTH, RDATA; names in RDATA uncompressed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedSet {
     pub rtype: u16,
     pub count: u16,
@@ -32,7 +36,7 @@ pub struct RenderedSet {
 
 /// What the zone holds at one owner name. An empty `sets` is an empty non-terminal:
 /// the name exists (NODATA, not NXDOMAIN) and blocks wildcard synthesis below it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeView {
     /// Sorted by type code.
     pub sets: Box<[RenderedSet]>,
@@ -41,6 +45,9 @@ pub struct NodeView {
     pub cname_chase: Option<Box<[u8]>>,
     /// NS below the apex: a delegation point.
     pub is_cut: bool,
+    /// Owner names (or empty non-terminals) one label below this one, so an incremental
+    /// update knows when an empty non-terminal goes away.
+    pub children: u32,
 }
 
 impl NodeView {
@@ -59,13 +66,17 @@ pub struct ZoneView {
     pub record_count: usize,
     /// Every owner name and every empty non-terminal between an owner and the apex,
     /// keyed by lowercase wire name. The apex is always present.
-    pub nodes: HashMap<Box<[u8]>, NodeView>,
+    pub nodes: NodeMap,
     /// The SOA RR without owner, TTL = the SOA's TTL (answers to SOA queries).
     pub soa: Box<[u8]>,
     /// The SOA RR without owner, TTL = min(SOA TTL, minimum) (RFC 2308 3, negative answers).
     pub negative_soa: Box<[u8]>,
     /// Whether any node below the apex holds NS, so lookups check for zone cuts.
     pub has_cuts: bool,
+    /// How many nodes are zone cuts.
+    pub(super) cuts: usize,
+    /// Which owners carry additional-section records of which in-zone targets.
+    pub(super) glue: Arc<GlueIndex>,
     /// IXFR history, oldest first, shared with the state's journal (see `state::journal`).
     pub journal: Vec<Arc<JournalEntry>>,
 }
@@ -73,50 +84,26 @@ pub struct ZoneView {
 impl ZoneView {
     pub fn build(zone: &Zone) -> ZoneView {
         let origin_wire: Box<[u8]> = zone.origin.to_wire().into();
-        let mut nodes: HashMap<Box<[u8]>, NodeView> = HashMap::with_capacity(zone.nodes.len() + 1);
-        let mut has_cuts = false;
-        for (name, node) in &zone.nodes {
-            let is_cut = name != &zone.origin && node.contains_key(&RType::Ns);
-            has_cuts |= is_cut;
-            let sets = node.iter().map(|(t, set)| render_set(zone, *t, set)).collect();
-            let cname_chase = node
-                .get(&RType::Cname)
-                .and_then(|s| s.data.first())
-                .and_then(|d| match d {
-                    RData::Cname(target) if target.is_in(&zone.origin) => Some(target.to_wire().into()),
-                    _ => None,
-                });
-            nodes.insert(name.to_wire().into(), NodeView { sets, cname_chase, is_cut });
-            // Empty non-terminals up to (and including) the apex.
-            let mut up = name.parent();
-            while let Some(p) = up.filter(|p| p.is_in(&zone.origin)) {
-                let key: Box<[u8]> = p.to_wire().into();
-                if nodes.contains_key(&key) {
-                    break;
-                }
-                nodes.insert(key, NodeView::default());
-                up = p.parent();
-            }
-        }
-        nodes.entry(origin_wire.clone()).or_default();
-        let soa_rr = |ttl: u32| {
-            let mut out = Vec::with_capacity(64);
-            let start = rr_header(&mut out, RType::Soa.code(), ttl);
-            zone.soa.write_rdata(zone.serial, &mut out);
-            finish_rdlength(&mut out, start);
-            out.into_boxed_slice()
-        };
-        ZoneView {
+        let mut nodes = NodeMap::with_capacity(zone.nodes.len() + zone.nodes.len() / 8 + 1);
+        nodes.insert(origin_wire.clone(), NodeView::default());
+        let (soa, negative_soa) = render_soa(zone);
+        let mut view = ZoneView {
             origin: zone.origin.clone(),
             origin_wire,
             serial: zone.serial.0,
-            record_count: zone.record_count(),
+            record_count: 1,
             nodes,
-            soa: soa_rr(zone.soa.ttl),
-            negative_soa: soa_rr(zone.soa.ttl.min(zone.soa.minimum)),
-            has_cuts,
+            soa,
+            negative_soa,
+            has_cuts: false,
+            cuts: 0,
+            glue: Arc::default(),
             journal: Vec::new(),
+        };
+        for name in zone.nodes.keys() {
+            view.set_name(zone, name);
         }
+        view
     }
 
     /// The view of a zone of `state`, with its IXFR history.
@@ -142,13 +129,25 @@ fn rr_header(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
     out.len()
 }
 
+/// The SOA RR without owner with the SOA's TTL, and with the negative-answer TTL.
+pub(super) fn render_soa(zone: &Zone) -> (Box<[u8]>, Box<[u8]>) {
+    let soa_rr = |ttl: u32| {
+        let mut out = Vec::with_capacity(64);
+        let start = rr_header(&mut out, RType::Soa.code(), ttl);
+        zone.soa.write_rdata(zone.serial, &mut out);
+        finish_rdlength(&mut out, start);
+        out.into_boxed_slice()
+    };
+    (soa_rr(zone.soa.ttl), soa_rr(zone.soa.ttl.min(zone.soa.minimum)))
+}
+
 fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
     // RData::validate bounds RDATA to 65535 octets; saturate rather than wrap regardless.
     let len = u16::try_from(out.len() - rdata_start).unwrap_or(u16::MAX);
     out[rdata_start - 2..rdata_start].copy_from_slice(&len.to_be_bytes());
 }
 
-fn render_set(zone: &Zone, rtype: RType, set: &RecordSet) -> RenderedSet {
+pub(super) fn render_set(zone: &Zone, rtype: RType, set: &RecordSet) -> RenderedSet {
     let mut wire = Vec::with_capacity(set.data.len() * 16);
     for rdata in &set.data {
         let start = rr_header(&mut wire, rtype.code(), set.ttl);
@@ -227,6 +226,27 @@ impl DnsSnapshot {
         DnsSnapshot { zones, transfer }
     }
 
+    /// Like [`Self::with_zones`], but inside a zone whose changed names are known only those
+    /// names are rendered again; everything else is shared with `self`.
+    pub fn with_changes(&self, state: &State, changes: &ChangeSet) -> DnsSnapshot {
+        let mut zones = self.zones.clone();
+        for (origin, names) in &changes.zones {
+            let key: Box<[u8]> = origin.to_wire().into();
+            let Some(z) = state.zones.get(origin) else {
+                zones.remove(&key);
+                continue;
+            };
+            let view = match (names, self.zones.get(&key)) {
+                (ZoneNames::Some(names), Some(old)) => old.updated(state, z, names),
+                _ => ZoneView::build_in(state, z),
+            };
+            zones.insert(key, Arc::new(view));
+        }
+        let transfer =
+            if *self.transfer == state.transfer { self.transfer.clone() } else { Arc::new(state.transfer.clone()) };
+        DnsSnapshot { zones, transfer }
+    }
+
     /// The zone with exactly this origin (lowercase wire form).
     pub fn zone(&self, origin_lower_wire: &[u8]) -> Option<&Arc<ZoneView>> {
         self.zones.get(origin_lower_wire)
@@ -274,14 +294,45 @@ impl StateObserver for SnapshotPublisher {
             Some(changed) => old.with_zones(state, changed),
             None => DnsSnapshot::build(state),
         };
+        self.swap(state, &old, new, |origin| changed_zones.is_none_or(|c| c.contains(origin)));
+    }
+
+    fn state_changed_in(&self, state: &State, changes: Option<&ChangeSet>, _applied_index: u64) {
+        let old = self.current.load_full();
+        let new = match changes {
+            Some(changes) => old.with_changes(state, changes),
+            None => DnsSnapshot::build(state),
+        };
+        self.swap(state, &old, new, |origin| changes.is_none_or(|c| c.zones.contains_key(origin)));
+        let rebuilt = changes.is_none_or(|c| c.zones.values().any(|n| *n == ZoneNames::All));
+        if rebuilt {
+            drop(old);
+            release_free_memory();
+        }
+    }
+}
+
+/// After a whole zone was built (start, import, snapshot install) the heap holds many
+/// freed temporaries (parsed records, the previous version); glibc keeps them mapped
+/// unless asked. Rare and off the query path, so worth the few milliseconds.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+impl SnapshotPublisher {
+    /// Updates the zone gauges and publishes `new`.
+    fn swap(&self, state: &State, old: &DnsSnapshot, new: DnsSnapshot, touched: impl Fn(&Fqdn) -> bool) {
         for gone in old.zones().filter(|z| !state.zones.contains_key(&z.origin)) {
             let label = gone.origin.to_string();
             let _ = ZONE_SERIAL_GAUGE.remove_label_values(&[label.as_str()]);
             let _ = ZONE_RECORDS_GAUGE.remove_label_values(&[label.as_str()]);
         }
         for zone in new.zones() {
-            let touched = changed_zones.is_none_or(|c| c.contains(&zone.origin));
-            if touched {
+            if touched(&zone.origin) {
                 let label = zone.origin.to_string();
                 ZONE_SERIAL_GAUGE.with_label_values(&[label.as_str()]).set(zone.serial as i64);
                 ZONE_RECORDS_GAUGE.with_label_values(&[label.as_str()]).set(zone.record_count as i64);

@@ -6,7 +6,6 @@
 //! module writes to disk: `codec::encode((State, last applied, membership))` in the
 //! snapshot tree, flushed before openraft is told about them.
 
-use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -15,8 +14,7 @@ use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogId, StorageIOError};
 use tokio::sync::watch;
 
 use super::types::{Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::model::Fqdn;
-use crate::state::{Applied, Event, State, StateObserver};
+use crate::state::{Applied, ChangeSet, State, StateObserver};
 use crate::store::{trees, Batch, Store, StoreError, Tree};
 use crate::{codec, metrics};
 
@@ -114,9 +112,9 @@ impl StateMachine {
     }
 
     /// Tells the observer, the applied watch and the metric about the current state.
-    fn publish(&self, changed: Option<&BTreeSet<Fqdn>>) {
+    fn publish(&self, changed: Option<&ChangeSet>) {
         let index = self.last_applied.map(|l| l.index).unwrap_or(0);
-        self.state.read(|state| self.observer.state_changed(state, changed, index));
+        self.state.read(|state| self.observer.state_changed_in(state, changed, index));
         self.applied_tx.send_replace(index);
         metrics::RAFT_APPLIED.set(i64::try_from(index).unwrap_or(i64::MAX));
     }
@@ -124,16 +122,6 @@ impl StateMachine {
 
 /// What a snapshot holds: the state, the last applied log id and the membership.
 pub(crate) type SnapshotPayload = (State, Option<LogId>, StoredMembership);
-
-/// Zones whose serial changed, or that were deleted, by one applied entry.
-fn changed_zones(applied: &Applied, into: &mut BTreeSet<Fqdn>) {
-    into.extend(applied.serials.iter().map(|(zone, _)| zone.clone()));
-    for event in &applied.events {
-        if let Event::ZoneDeleted { origin, .. } = event {
-            into.insert(origin.clone());
-        }
-    }
-}
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
@@ -148,7 +136,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let mut responses = Vec::new();
-        let mut changed = BTreeSet::new();
+        let mut changed = ChangeSet::default();
         {
             let mut state = self.state.inner.write().unwrap_or_else(|e| e.into_inner());
             for entry in entries {
@@ -171,7 +159,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         tracing::debug!(index = log_id.index, kind, outcome, "applied");
                         metrics::COMMANDS_TOTAL.with_label_values(&[kind, outcome]).inc();
                         if let Ok(applied) = &result {
-                            changed_zones(applied, &mut changed);
+                            changed.record(applied);
                         }
                         result
                     }

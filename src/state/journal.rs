@@ -77,8 +77,10 @@ impl Journal {
     /// Drops the oldest entries beyond `max_versions`, and while the journal holds more
     /// RRs than twice the zone (or [`MIN_JOURNAL_RRS`]): past that an AXFR is cheaper and
     /// memory stays proportional to the zone.
-    fn prune(&mut self, max_versions: u32, zone_records: usize) {
-        let max_rrs = (zone_records * 2).max(MIN_JOURNAL_RRS);
+    /// `zone_records` is only called when the journal is over its minimum size: counting
+    /// a big zone's records on every update would cost more than the update.
+    fn prune(&mut self, max_versions: u32, zone_records: impl FnOnce() -> usize) {
+        let max_rrs = if self.rr_count > MIN_JOURNAL_RRS { (zone_records() * 2).max(MIN_JOURNAL_RRS) } else { MIN_JOURNAL_RRS };
         while self.entries.len() > max_versions as usize || (self.rr_count > max_rrs && !self.entries.is_empty()) {
             if let Some(e) = self.entries.pop_front() {
                 self.rr_count -= e.rr_count();
@@ -125,7 +127,7 @@ pub(super) fn record(journal: &mut Journal, zone: &Zone, change: ZoneChange, max
         None => sets_diff(zone, &change.sets),
     };
     journal.push(JournalEntry { from, from_soa, to: zone.serial, to_soa: zone.soa.clone(), removed, added });
-    journal.prune(max_versions, zone.record_count());
+    journal.prune(max_versions, || zone.record_count());
 }
 
 fn rrs<'a>(name: &'a Fqdn, set: &'a RecordSet) -> impl Iterator<Item = DiffRr> + 'a {

@@ -2,6 +2,7 @@
 //! Deterministic: no clock, no randomness, no IO. Time and ids travel in the command.
 
 mod apply;
+mod changes;
 mod apply_registry;
 mod apply_acme;
 mod apply_update;
@@ -11,6 +12,7 @@ pub mod registry;
 pub mod rfc2136;
 
 pub use apply::{Applied, State};
+pub use changes::{ChangeSet, ZoneNames};
 pub use command::{ApplyError, Command, Event, RecordSpec};
 pub use registry::{ADMIN_OWNER, AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User};
 
@@ -28,6 +30,13 @@ pub trait StateObserver: Send + Sync + 'static {
         changed_zones: Option<&std::collections::BTreeSet<crate::model::Fqdn>>,
         applied_index: u64,
     );
+
+    /// Like [`Self::state_changed`], with the changed owner names per zone (`None`: everything
+    /// may have changed). The default forwards to `state_changed` with just the zones.
+    fn state_changed_in(&self, state: &State, changes: Option<&ChangeSet>, applied_index: u64) {
+        let zones = changes.map(ChangeSet::zone_set);
+        self.state_changed(state, zones.as_ref(), applied_index);
+    }
 }
 
 /// Tells several observers, in order.
@@ -42,6 +51,12 @@ impl StateObserver for Observers {
     ) {
         for o in &self.0 {
             o.state_changed(state, changed_zones, applied_index);
+        }
+    }
+
+    fn state_changed_in(&self, state: &State, changes: Option<&ChangeSet>, applied_index: u64) {
+        for o in &self.0 {
+            o.state_changed_in(state, changes, applied_index);
         }
     }
 }

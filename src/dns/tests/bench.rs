@@ -53,3 +53,48 @@ fn answer_speed() {
     println!("answer() positive A, allocating Vec: {:.0} ns/query", alloc_start.elapsed().as_nanos() as f64 / 1e6);
     black_box(out);
 }
+
+/// `cargo test --release --lib snapshot_update_speed -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark; run with --ignored --nocapture, ideally in release"]
+fn snapshot_update_speed() {
+    use crate::state::{ChangeSet, Command};
+    for hosts in [10_000, 100_000, 1_000_000] {
+        let mut state = state_of(vec![big_zone(hosts)]);
+        let t = Instant::now();
+        let snap = DnsSnapshot::build(&state);
+        let build = t.elapsed();
+        let origin = fqdn("big.test");
+        let (mut full, mut inc) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let rounds = if hosts > 100_000 { 3 } else { 10 };
+        let mut current = snap;
+        for i in 0..rounds {
+            let cmd = Command::SetRecordSet {
+                zone: origin.clone(),
+                name: fqdn(&format!("host{i}.dyn.big.test")),
+                rtype: RType::A,
+                ttl: 60,
+                data: vec![RData::A(std::net::Ipv4Addr::new(192, 0, 2, i as u8))],
+            };
+            let applied = state.apply(&cmd).expect("apply");
+            let mut changes = ChangeSet::default();
+            changes.record(&applied);
+            // Incremental first: dropping a whole rebuilt zone frees a million small blocks,
+            // and glibc consolidates them on the next larger malloc, which would be charged
+            // to whatever runs next.
+            let t = Instant::now();
+            let next = current.with_changes(&state, &changes);
+            inc += t.elapsed();
+            let t = Instant::now();
+            let rebuilt = current.with_zones(&state, &changes.zone_set());
+            full += t.elapsed();
+            drop(rebuilt);
+            current = next;
+        }
+        println!(
+            "{hosts} hosts: full build {build:?}; one changed name: whole-zone rebuild {:?}, incremental {:?}",
+            full / rounds,
+            inc / rounds
+        );
+    }
+}

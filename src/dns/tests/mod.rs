@@ -3,6 +3,7 @@
 
 mod answering;
 mod bench;
+mod incremental;
 mod malformed;
 mod server;
 mod snapshot;

@@ -66,14 +66,14 @@ impl UpdateHandler {
         self.keys.load()
     }
 
-    /// UDP: answers in a task of its own so the receive loop goes on at once.
-    pub fn spawn_udp(self: &Arc<Self>, msg: Vec<u8>, peer: SocketAddr, socket: Arc<UdpSocket>) {
+    /// UDP: answers in a task of its own (on `rt`) so the receive loop goes on at once.
+    pub fn spawn_udp(self: &Arc<Self>, msg: Vec<u8>, peer: SocketAddr, socket: UdpReply, rt: &tokio::runtime::Handle) {
         let Ok(permit) = self.udp_slots.clone().try_acquire_owned() else {
             super::stats::count_transport_drop("update_overload");
             return;
         };
         let this = self.clone();
-        tokio::spawn(async move {
+        rt.spawn(async move {
             if let Some(resp) = this.handle(&msg, peer, "udp").await {
                 if let Err(e) = socket.send_to(&resp, peer).await {
                     tracing::debug!(error = %e, %peer, "udp send of update response");
@@ -218,5 +218,22 @@ impl StateObserver for KeyRingPublisher {
         });
         let keys: Vec<TsigKey> = self.config_keys.iter().cloned().chain(replicated).collect();
         self.ring.store(Arc::new(KeyRing::new(keys)));
+    }
+}
+
+/// Where a UDP UPDATE answer goes out: the tokio socket of the portable loop, or a clone of
+/// the blocking socket of a Linux UDP worker thread (a datagram send does not wait).
+#[derive(Clone)]
+pub enum UdpReply {
+    Tokio(Arc<UdpSocket>),
+    Std(Arc<std::net::UdpSocket>),
+}
+
+impl UdpReply {
+    async fn send_to(&self, buf: &[u8], peer: SocketAddr) -> std::io::Result<usize> {
+        match self {
+            UdpReply::Tokio(s) => s.send_to(buf, peer).await,
+            UdpReply::Std(s) => s.send_to(buf, peer),
+        }
     }
 }
