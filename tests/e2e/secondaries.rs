@@ -300,16 +300,19 @@ async fn dyndns_update(node: &Node, fqdn: &str, secret: &str, ip: &str) -> Strin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secondary_of_a_three_node_cluster_follows_dyndns_updates_across_a_leader_kill() {
+async fn bind_and_knot_secondaries_of_a_three_node_cluster_follow_dyndns_updates_across_a_leader_kill() {
     use crate::cluster_harness::Cluster;
     let mut c = Cluster::start(3, 10_000).await;
     let leader = c.leader().await;
     let primaries: Vec<SocketAddr> = c.specs.iter().map(|s| s.dns).collect();
     let bdir = c.root.path().join("bind");
     std::fs::create_dir_all(&bdir).unwrap();
+    let kdir = c.root.path().join("knot");
+    std::fs::create_dir_all(&kdir).unwrap();
     set_secondaries(c.node(leader), &[]).await;
     let bind = named(&bdir, &primaries);
-    set_secondaries(c.node(leader), &[bind.addr]).await;
+    let knot = knotd(&kdir, &primaries);
+    set_secondaries(c.node(leader), &[bind.addr, knot.addr]).await;
 
     // Two hosts, one update each: the per-host rate limit stays out of the way.
     let mut secrets = Vec::new();
@@ -329,12 +332,16 @@ async fn a_secondary_of_a_three_node_cluster_follows_dyndns_updates_across_a_lea
         let fqdn = format!("router{step}.{ZONE}");
         let answer = dyndns_update(c.node(via), &fqdn, &secrets[step], ip).await;
         assert_eq!(answer.trim(), format!("good {ip}"));
-        let what = format!("{ip} on the BIND secondary (step {step}):\n{}", bind.log_text());
-        eventually(&what, Duration::from_secs(20), || {
-            (dig(bind.addr, &[&fqdn, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
-        })
-        .await;
+        for s in [&bind, &knot] {
+            let what = format!("{ip} on the secondary {} (step {step}):\n{}", s.addr, s.log_text());
+            eventually(&what, Duration::from_secs(20), || {
+                (dig(s.addr, &[&fqdn, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
+            })
+            .await;
+        }
     }
+    let k = knot.log_text();
+    assert!(k.contains("IXFR, incoming"), "Knot used IXFR for the small changes:\n{k}");
     let log = bind.log_text();
     assert!(log.contains("got incremental response"), "BIND used IXFR for the small changes:\n{log}");
 }
