@@ -74,11 +74,11 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
         ClusterCommand::Init { members, client } => {
             let members = members.iter().map(|m| parse_member(m)).collect::<anyhow::Result<Vec<_>>>()?;
             let body = json!({ "members": members });
-            println!("{}", send(http.post(url(&client, "/init")).json(&body), &client).await?);
+            println!("{}", client.send(http.post(url(&client, "/init")).json(&body)).await?);
         }
         ClusterCommand::Add { id, raft_addr, http_addr, dns_addr, wait_secs, client } => {
             let body = json!({ "id": id, "raft_addr": raft_addr, "http_addr": http_addr, "dns_addr": dns_addr, "wait_secs": wait_secs });
-            let answer = send(http.post(url(&client, "/nodes")).json(&body), &client).await?;
+            let answer = client.send(http.post(url(&client, "/nodes")).json(&body)).await?;
             println!("{answer}");
             let v: Value = serde_json::from_str(&answer).unwrap_or_default();
             if v["caught_up"] == json!(false) {
@@ -86,13 +86,13 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
             }
         }
         ClusterCommand::Promote { id, client } => {
-            println!("{}", send(http.post(url(&client, &format!("/nodes/{id}/promote"))), &client).await?);
+            println!("{}", client.send(http.post(url(&client, &format!("/nodes/{id}/promote")))).await?);
         }
         ClusterCommand::Remove { id, client } => {
-            println!("{}", send(http.delete(url(&client, &format!("/nodes/{id}"))), &client).await?);
+            println!("{}", client.send(http.delete(url(&client, &format!("/nodes/{id}")))).await?);
         }
         ClusterCommand::Status { json, client } => {
-            let body = send(http.get(url(&client, "")), &client).await?;
+            let body = client.send(http.get(url(&client, ""))).await?;
             if json {
                 println!("{body}");
             } else {
@@ -152,12 +152,3 @@ pub fn status_table(v: &Value) -> String {
     out
 }
 
-async fn send(req: reqwest::RequestBuilder, client: &ClientArgs) -> anyhow::Result<String> {
-    let resp = req.bearer_auth(&client.token).send().await.with_context(|| format!("contacting {}", client.server))?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
-    Ok(body)
-}

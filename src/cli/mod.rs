@@ -59,3 +59,17 @@ pub struct ClientArgs {
     #[arg(long, env = "QUORUMDNS_ADMIN_TOKEN", hide_env_values = true)]
     pub token: String,
 }
+
+impl ClientArgs {
+    /// Sends `req` with the admin token; a non-2xx answer becomes an error with its body.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<String> {
+        use anyhow::Context;
+        let resp = req.bearer_auth(&self.token).send().await.with_context(|| format!("contacting {}", self.server))?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        if !status.is_success() {
+            anyhow::bail!("{status}: {}", body.trim());
+        }
+        Ok(body)
+    }
+}

@@ -2,7 +2,6 @@
 //! `add` prints the secret once (generated unless given) in the forms nsupdate, BIND and
 //! Knot read.
 
-use anyhow::{bail, Context};
 use serde_json::json;
 
 use super::ClientArgs;
@@ -83,11 +82,6 @@ pub async fn run(cmd: TsigCommand) -> anyhow::Result<()> {
 }
 
 async fn send(req: reqwest::RequestBuilder, client: &ClientArgs) -> anyhow::Result<serde_json::Value> {
-    let resp = req.bearer_auth(&client.token).send().await.with_context(|| format!("contacting {}", client.server))?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
+    let body = client.send(req).await?;
     Ok(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::ClientArgs;
 
@@ -37,7 +37,7 @@ pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     match cmd {
         ZoneCommand::List { client } => {
-            let body = send(http.get(format!("{}/api/v1/zones", client.server)), &client).await?;
+            let body = client.send(http.get(format!("{}/api/v1/zones", client.server))).await?;
             let v: serde_json::Value = serde_json::from_str(&body)?;
             println!("{:<40} {:>12} {:>10}", "ZONE", "SERIAL", "RECORDS");
             for z in v["zones"].as_array().into_iter().flatten() {
@@ -51,11 +51,11 @@ pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
             };
             let url = format!("{}/api/v1/zones/{zone}/import", client.server);
-            let body = send(http.put(url).body(text), &client).await?;
+            let body = client.send(http.put(url).body(text)).await?;
             println!("{body}");
         }
         ZoneCommand::Export { zone, out, client } => {
-            let body = send(http.get(format!("{}/api/v1/zones/{zone}/export", client.server)), &client).await?;
+            let body = client.send(http.get(format!("{}/api/v1/zones/{zone}/export", client.server))).await?;
             match out {
                 Some(path) => std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?,
                 None => print!("{body}"),
@@ -65,12 +65,3 @@ pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn send(req: reqwest::RequestBuilder, client: &ClientArgs) -> anyhow::Result<String> {
-    let resp = req.bearer_auth(&client.token).send().await.with_context(|| format!("contacting {}", client.server))?;
-    let status = resp.status();
-    let body = resp.text().await?;
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
-    Ok(body)
-}

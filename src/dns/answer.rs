@@ -16,15 +16,7 @@ pub const EDNS_PAYLOAD: u16 = 1232;
 /// Longest CNAME chain followed inside a zone.
 pub const MAX_CNAME_CHAIN: usize = 8;
 
-pub mod rcode {
-    pub const NOERROR: u16 = 0;
-    pub const FORMERR: u16 = 1;
-    pub const SERVFAIL: u16 = 2;
-    pub const NXDOMAIN: u16 = 3;
-    pub const NOTIMP: u16 = 4;
-    pub const REFUSED: u16 = 5;
-    pub const BADVERS: u16 = 16;
-}
+pub use crate::model::rcode;
 
 const QTYPE_NS: u16 = 2;
 const QTYPE_CNAME: u16 = 5;

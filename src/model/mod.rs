@@ -3,6 +3,7 @@
 pub mod cookie;
 pub mod name;
 pub mod presentation;
+pub mod rcode;
 pub mod record;
 pub mod serial;
 pub mod transfer;

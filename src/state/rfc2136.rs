@@ -14,37 +14,7 @@ use crate::model::{Fqdn, RData, RType};
 /// UPDATE history entries kept (all zones together).
 pub const UPDATE_HISTORY_LIMIT: usize = 1000;
 
-/// DNS response codes an UPDATE can end with (RFC 1035, RFC 2136 §2.2).
-pub mod rcode {
-    pub const NOERROR: u16 = 0;
-    pub const FORMERR: u16 = 1;
-    pub const SERVFAIL: u16 = 2;
-    pub const NXDOMAIN: u16 = 3;
-    pub const NOTIMP: u16 = 4;
-    pub const REFUSED: u16 = 5;
-    pub const YXDOMAIN: u16 = 6;
-    pub const YXRRSET: u16 = 7;
-    pub const NXRRSET: u16 = 8;
-    pub const NOTAUTH: u16 = 9;
-    pub const NOTZONE: u16 = 10;
-
-    pub fn name(code: u16) -> &'static str {
-        match code {
-            NOERROR => "NOERROR",
-            FORMERR => "FORMERR",
-            SERVFAIL => "SERVFAIL",
-            NXDOMAIN => "NXDOMAIN",
-            NOTIMP => "NOTIMP",
-            REFUSED => "REFUSED",
-            YXDOMAIN => "YXDOMAIN",
-            YXRRSET => "YXRRSET",
-            NXRRSET => "NXRRSET",
-            NOTAUTH => "NOTAUTH",
-            NOTZONE => "NOTZONE",
-            _ => "OTHER",
-        }
-    }
-}
+pub use crate::model::rcode;
 
 /// One prerequisite (RFC 2136 §2.4). Types are raw codes: a type we do not store simply
 /// never exists.
