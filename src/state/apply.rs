@@ -265,7 +265,7 @@ impl State {
             | Command::AcmeSetTxt { .. }
             | Command::ExpireRecords { .. } => self.apply_rfc2136(command, t),
             Command::SetCookieSecret { secret, at } => {
-                if self.cookie_secrets.rotate(*secret, *at) {
+                if self.cookie_secrets.rotate(secret.0, *at) {
                     t.events.push(Event::CookieSecretRotated { at: *at });
                 }
                 Ok(())
