@@ -93,7 +93,12 @@ fn update(r: &crate::raft::types::RaftMetricsOf, seen: &mut Seen) {
     m::RAFT_LEADER_ID.set(gauge(r.current_leader.unwrap_or(0)));
     m::RAFT_LAST_LOG_INDEX.set(gauge(last));
     m::RAFT_APPLY_LAG.set(gauge(last.saturating_sub(applied)));
-    m::RAFT_SNAPSHOT_INDEX.set(gauge(r.snapshot.map(|l| l.index).unwrap_or(0)));
+    // Snapshots only move forward in a process; openraft's metrics can trail the value
+    // persist_snapshot already set, so never lower it here.
+    let snapshot_index = gauge(r.snapshot.map(|l| l.index).unwrap_or(0));
+    if snapshot_index > m::RAFT_SNAPSHOT_INDEX.get() {
+        m::RAFT_SNAPSHOT_INDEX.set(snapshot_index);
+    }
     m::RAFT_COMMITTED_INDEX.set(gauge(committed(r, is_leader, last, applied)));
     m::RAFT_REPLICATION_LAG.reset();
     if let (true, Some(rep)) = (is_leader, &r.replication) {

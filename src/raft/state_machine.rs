@@ -236,6 +236,10 @@ async fn persist_snapshot(
     store.flush("snapshot").await?;
     metrics::RAFT_SNAPSHOT_BYTES.set(i64::try_from(len).unwrap_or(i64::MAX));
     metrics::RAFT_SNAPSHOT_TIMESTAMP.set(metrics::unix_now());
+    // Set here, not only from openraft's metrics (which arrive later), so the gauge agrees
+    // with the snapshot as soon as it is durable.
+    let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
+    metrics::RAFT_SNAPSHOT_INDEX.set(i64::try_from(index).unwrap_or(i64::MAX));
     Ok(())
 }
 

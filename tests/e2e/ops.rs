@@ -98,15 +98,15 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     assert_eq!(get(&after, "quorumdns_raft_leader_id"), 1.0);
     let applied = get(&after, "quorumdns_raft_applied_index");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let caught_up = loop {
         let s = scrape(&node).await.1;
         if get(&s, "quorumdns_raft_committed_index") == applied && get(&s, "quorumdns_raft_last_log_index") == applied {
-            break;
+            break s;
         }
         assert!(std::time::Instant::now() < deadline, "committed/last log gauges never reached {applied}");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(get(&after, "quorumdns_raft_apply_lag"), 0.0);
+    };
+    assert_eq!(get(&caught_up, "quorumdns_raft_apply_lag"), 0.0);
     assert!(get(&after, "quorumdns_storage_probe_success_timestamp_seconds") > 1.6e9);
     assert!(get(&after, "quorumdns_process_resident_memory_bytes") > 0.0);
 
