@@ -248,4 +248,4 @@ impl RaftNode {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;

@@ -70,3 +70,19 @@ impl StateObserver for RecordingObserver {
         self.calls.lock().unwrap().push((changed.cloned(), applied_index));
     }
 }
+
+/// Opens the sled database at `path`, waiting while a previous handle in this process
+/// still holds its file lock: sled's background flusher keeps it for a moment after the
+/// last handle is dropped, which made reopen tests flaky on a loaded machine.
+pub fn open_sled(path: &std::path::Path) -> crate::store::SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match crate::store::SledStore::open(path) {
+            Ok(store) => return store,
+            Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("opening sled at {}: {e}", path.display()),
+        }
+    }
+}

@@ -3,7 +3,7 @@ use std::ops::Bound;
 use super::*;
 
 fn open(dir: &std::path::Path) -> SledStore {
-    SledStore::open(&dir.join("db")).unwrap()
+    crate::raft::testutil::open_sled(&dir.join("db"))
 }
 
 fn all() -> KeyRange {

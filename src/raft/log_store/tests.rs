@@ -14,7 +14,7 @@ use crate::state::State;
 use crate::store::{KeyRange, KvIter, SledStore};
 
 fn open_store(dir: &Path) -> Arc<dyn Store> {
-    Arc::new(SledStore::open(&dir.join("db")).unwrap())
+    Arc::new(open_sled(&dir.join("db")))
 }
 
 struct Builder;

@@ -6,10 +6,9 @@ use openraft::{EntryPayload, Membership};
 use super::*;
 use crate::raft::testutil::*;
 use crate::state::{ApplyError, Command};
-use crate::store::SledStore;
 
 fn open_sm(dir: &std::path::Path, observer: Arc<RecordingObserver>) -> StateMachine {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.join("db")).unwrap());
+    let store: Arc<dyn Store> = Arc::new(open_sled(&dir.join("db")));
     StateMachine::open(store, observer).unwrap()
 }
 
