@@ -7,23 +7,14 @@ use std::sync::{Arc, Mutex};
 use openraft::{CommittedLeaderId, EntryPayload};
 
 use super::types::{Entry, LogId, Request};
-use crate::model::{Fqdn, RData, RType, SoaParams};
+use crate::model::{Fqdn, RData, RType};
 use crate::state::{Command, State, StateObserver};
 
 pub fn fqdn(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()
 }
 
-pub fn create_zone(origin: &str) -> Command {
-    let o = fqdn(origin);
-    Command::CreateZone {
-        soa: SoaParams::defaults_for(&o),
-        ns: vec![o.child("ns1").unwrap()],
-        origin: o,
-        ns_ttl: 3600,
-        serial: None,
-    }
-}
+pub use crate::state::testing::create_zone;
 
 pub fn set_a(zone: &str, host: &str, last_octet: u8) -> Command {
     Command::SetRecordSet {

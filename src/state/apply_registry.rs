@@ -125,15 +125,8 @@ impl State {
                     return Ok(());
                 };
                 h.client_faults += 1;
-                let (v4, v6, zone) = (h.ipv4, h.ipv6, h.zone.clone());
-                let entry = history(origin, (v4, v6), (v4, v6), *result, t.index);
-                t.history.push((fqdn.clone(), zone, entry, *history_limit));
-                t.events.push(Event::HostUpdated {
-                    fqdn: fqdn.clone(),
-                    result: *result,
-                    ipv4: v4,
-                    ipv6: v6,
-                });
+                let (addrs, zone) = ((h.ipv4, h.ipv6), h.zone.clone());
+                record_outcome(t, fqdn, zone, origin, addrs, addrs, *result, *history_limit);
                 Ok(())
             }
             Command::ExpireHosts { at, history_limit } => {
@@ -417,18 +410,7 @@ impl State {
             if let Some(h) = self.registry.hosts.get_mut(fqdn) {
                 h.client_faults += 1;
             }
-            t.history.push((
-                fqdn.clone(),
-                zone,
-                history(origin, old, old, result, t.index),
-                policy.history_limit,
-            ));
-            t.events.push(Event::HostUpdated {
-                fqdn: fqdn.clone(),
-                result,
-                ipv4: old.0,
-                ipv6: old.1,
-            });
+            record_outcome(t, fqdn, zone, origin, old, old, result, policy.history_limit);
             return Ok(());
         }
         self.set_addresses(fqdn, new.0, new.1, t)?;
@@ -452,18 +434,7 @@ impl State {
         } else {
             UpdateResult::NoChange
         };
-        t.history.push((
-            fqdn.clone(),
-            zone,
-            history(origin, old, new, result, t.index),
-            policy.history_limit,
-        ));
-        t.events.push(Event::HostUpdated {
-            fqdn: fqdn.clone(),
-            result,
-            ipv4: new.0,
-            ipv6: new.1,
-        });
+        record_outcome(t, fqdn, zone, origin, old, new, result, policy.history_limit);
         Ok(())
     }
 
@@ -518,6 +489,23 @@ fn resolve<T: Copy>(change: AddrChange<T>, old: Option<T>) -> Option<T> {
 }
 
 type Addrs = (Option<Ipv4Addr>, Option<Ipv6Addr>);
+
+/// The outcome of one update attempt for `fqdn`: a history entry and a `HostUpdated`
+/// event carrying the addresses the host has afterwards.
+#[allow(clippy::too_many_arguments)]
+fn record_outcome(
+    t: &mut Tracker,
+    fqdn: &Fqdn,
+    zone: Fqdn,
+    origin: &Origin,
+    old: Addrs,
+    new: Addrs,
+    result: UpdateResult,
+    history_limit: u32,
+) {
+    t.history.push((fqdn.clone(), zone, history(origin, old, new, result, t.index), history_limit));
+    t.events.push(Event::HostUpdated { fqdn: fqdn.clone(), result, ipv4: new.0, ipv6: new.1 });
+}
 
 fn history(origin: &Origin, old: Addrs, new: Addrs, result: UpdateResult, index: u64) -> HistoryEntry {
     HistoryEntry {

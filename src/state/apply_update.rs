@@ -86,7 +86,7 @@ impl State {
         if !req.updates.iter().all(|op| key.allows(op)) {
             return Ok(rcode::REFUSED);
         }
-        let prereq_names = req.prereqs.iter().map(prereq_name);
+        let prereq_names = req.prereqs.iter().map(Prereq::name);
         if !prereq_names.chain(req.updates.iter().map(UpdateOp::name)).all(|n| n.is_in(req.zone)) {
             return Ok(rcode::NOTZONE);
         }
@@ -103,16 +103,6 @@ impl State {
             self.set_rrset(req.zone, &name, rtype, ttl, data, t)?;
         }
         Ok(rcode::NOERROR)
-    }
-}
-
-fn prereq_name(p: &Prereq) -> &Fqdn {
-    match p {
-        Prereq::NameInUse(n)
-        | Prereq::NameNotInUse(n)
-        | Prereq::RrsetExists(n, _)
-        | Prereq::RrsetNotExists(n, _)
-        | Prereq::RrsetEquals(n, _, _) => n,
     }
 }
 

@@ -19,6 +19,25 @@ pub use registry::{ADMIN_OWNER, AddrChange, Domain, HistoryEntry, Host, HostPatc
 #[cfg(test)]
 mod tests;
 
+/// Command builders shared by the tests of several modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Command;
+    use crate::model::{Fqdn, SoaParams};
+
+    /// A zone with default SOA parameters and `ns1.<origin>` as its name server.
+    pub fn create_zone(origin: &str) -> Command {
+        let o = Fqdn::parse(origin).expect("test zone names are valid");
+        Command::CreateZone {
+            soa: SoaParams::defaults_for(&o),
+            ns: vec![o.child("ns1").expect("ns1 label is valid")],
+            origin: o,
+            ns_ttl: 3600,
+            serial: None,
+        }
+    }
+}
+
 /// Told about every change of the applied state, after the state machine applied a batch
 /// of entries or installed a snapshot. Implementors publish derived read models (the DNS
 /// snapshot, metrics); they must not block.

@@ -32,6 +32,19 @@ pub enum Prereq {
     RrsetEquals(Fqdn, RType, Vec<RData>),
 }
 
+impl Prereq {
+    /// The owner name the prerequisite is about.
+    pub fn name(&self) -> &Fqdn {
+        match self {
+            Prereq::NameInUse(n)
+            | Prereq::NameNotInUse(n)
+            | Prereq::RrsetExists(n, _)
+            | Prereq::RrsetNotExists(n, _)
+            | Prereq::RrsetEquals(n, _, _) => n,
+        }
+    }
+}
+
 /// One update RR (RFC 2136 §2.5). SOA updates are dropped by the parser (the serial is
 /// ours; see docs/clients.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,23 +1,14 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::model::{Fqdn, RData, RType, Serial, SoaParams};
+use crate::model::{Fqdn, RData, RType, Serial};
 use crate::state::{ApplyError, Command};
 
 fn n(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()
 }
 
-fn zone_cmd(origin: &str) -> Command {
-    let o = n(origin);
-    Command::CreateZone {
-        soa: SoaParams::defaults_for(&o),
-        ns: vec![o.child("ns1").unwrap()],
-        origin: o,
-        ns_ttl: 3600,
-        serial: None,
-    }
-}
+use super::testing::create_zone as zone_cmd;
 
 fn set_a(zone: &str, name: &str, ips: &[&str]) -> Command {
     Command::SetRecordSet {

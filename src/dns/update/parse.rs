@@ -42,23 +42,13 @@ pub fn parse(msg: &[u8]) -> Result<ParsedUpdate, u16> {
         }
     }
     // §3.2.1 / §3.4.1.3: every name is in the zone.
-    let names = prereqs.iter().map(prereq_name).chain(updates.iter().map(UpdateOp::name));
+    let names = prereqs.iter().map(Prereq::name).chain(updates.iter().map(UpdateOp::name));
     let names_ok = names.clone().all(|n| n.is_in(&zone));
     let raw_ok = m.answers.iter().chain(&m.authorities).all(|r| name(&r.name).is_ok_and(|n| n.is_in(&zone)));
     if !names_ok || !raw_ok {
         return Err(rcode::NOTZONE);
     }
     Ok(ParsedUpdate { zone, prereqs, updates })
-}
-
-fn prereq_name(p: &Prereq) -> &Fqdn {
-    match p {
-        Prereq::NameInUse(n)
-        | Prereq::NameNotInUse(n)
-        | Prereq::RrsetExists(n, _)
-        | Prereq::RrsetNotExists(n, _)
-        | Prereq::RrsetEquals(n, _, _) => n,
-    }
 }
 
 fn name(n: &hickory_proto::rr::Name) -> Result<Fqdn, u16> {
