@@ -16,9 +16,6 @@ pub use changes::{ChangeSet, ZoneNames};
 pub use command::{ApplyError, Command, Event, RecordSpec};
 pub use registry::{ADMIN_OWNER, AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User};
 
-#[cfg(test)]
-mod tests;
-
 /// Command builders shared by the tests of several modules.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -79,3 +76,6 @@ impl StateObserver for Observers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
