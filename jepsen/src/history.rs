@@ -58,6 +58,15 @@ pub enum Op {
     DnsRead { host: String },
 }
 
+impl Op {
+    /// The host the operation writes or reads.
+    pub fn host(&self) -> &str {
+        match self {
+            Op::Write { host, .. } | Op::LeaderRead { host } | Op::DnsRead { host } => host,
+        }
+    }
+}
+
 /// What a successful operation returned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "r", rename_all = "snake_case")]

@@ -1,2 +1,293 @@
-//! One invariant per file. Each checker takes the history and returns a [`Verdict`].
-//! (Filled in by the checker work; see docs/jepsen.md.)
+//! The history checkers: one invariant per file, each returning a [`CheckResult`].
+//!
+//! # API (what the runner calls)
+//!
+//! ```text
+//! pub fn check_all(history: &History) -> Vec<CheckResult>
+//! pub fn check_file(path: &std::path::Path) -> Result<Vec<CheckResult>, String>
+//! pub struct Summary { pub passed: bool, pub results: Vec<CheckResult> }
+//! impl Summary { pub fn new(results: Vec<CheckResult>) -> Summary }
+//! impl Display for Summary   // one block per checker, for the terminal
+//! impl Serialize for Summary // results/summary.json: serde_json::to_writer_pretty(file, &summary)
+//! ```
+//!
+//! [`check_all`] runs, in this order: `well_formed` (the history obeys the rules in
+//! [`crate::history`]), `lost_write`, `phantom_read`, `linearizable`, `serial_divergence`,
+//! `serial_monotonic`, `convergence`. When operations cannot even be paired (a completion
+//! without an invocation, a second invocation in flight), only the failed `well_formed`
+//! result is returned: the other checkers need the pairs. A malformed history is never a
+//! panic.
+//!
+//! Each [`CheckResult`] names its invariant, says whether it held, how many things it
+//! checked (and what they were), and lists at most [`MAX_ANOMALIES`] human-readable
+//! anomalies (the total is in `anomaly_count`), each naming the offending operations:
+//! process, node, host, values, times (seconds since the start of the run). Checkers that
+//! measure something (convergence time) put it in `measurements`.
+
+mod convergence;
+mod linearizable;
+mod lost_write;
+mod phantom_read;
+mod serial_divergence;
+mod serial_monotonic;
+mod well_formed;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Completed, Event, History, NodeId, Op, OpResult, Outcome};
+
+/// How many anomalies a result lists; the rest are only counted.
+pub const MAX_ANOMALIES: usize = 50;
+
+/// The verdict of one checker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The invariant, e.g. `lost_write` (the checker's file name).
+    pub name: String,
+    /// True when no anomaly was found.
+    pub passed: bool,
+    /// How many things were checked ...
+    pub checked: u64,
+    /// ... and what they were, e.g. `final reads (node, host)`.
+    pub checked_what: String,
+    /// How many anomalies were found (only the first [`MAX_ANOMALIES`] are listed).
+    pub anomaly_count: u64,
+    pub anomalies: Vec<String>,
+    /// What the checker measured, e.g. `convergence_ms`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measurements: BTreeMap<String, u64>,
+}
+
+impl CheckResult {
+    fn new(name: &str, checked_what: &str) -> Self {
+        CheckResult {
+            name: name.to_string(),
+            passed: true,
+            checked: 0,
+            checked_what: checked_what.to_string(),
+            anomaly_count: 0,
+            anomalies: Vec::new(),
+            measurements: BTreeMap::new(),
+        }
+    }
+
+    fn anomaly(&mut self, text: String) {
+        self.passed = false;
+        self.anomaly_count += 1;
+        if self.anomalies.len() < MAX_ANOMALIES {
+            self.anomalies.push(text);
+        }
+    }
+}
+
+impl fmt::Display for CheckResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        write!(f, "{verdict} {}: {} {} checked", self.name, self.checked, self.checked_what)?;
+        if !self.passed {
+            write!(f, ", {} anomalies", self.anomaly_count)?;
+        }
+        for (name, value) in &self.measurements {
+            write!(f, ", {name} = {value}")?;
+        }
+        for anomaly in &self.anomalies {
+            write!(f, "\n  - {anomaly}")?;
+        }
+        let unlisted = self.anomaly_count.saturating_sub(self.anomalies.len() as u64);
+        if unlisted > 0 {
+            write!(f, "\n  ... and {unlisted} more")?;
+        }
+        Ok(())
+    }
+}
+
+/// All verdicts of a run: what the runner writes to `results/summary.json` and prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// True when every checker passed.
+    pub passed: bool,
+    pub results: Vec<CheckResult>,
+}
+
+impl Summary {
+    pub fn new(results: Vec<CheckResult>) -> Summary {
+        Summary { passed: results.iter().all(|r| r.passed), results }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for result in &self.results {
+            writeln!(f, "{result}")?;
+        }
+        write!(f, "{}", if self.passed { "all checkers passed" } else { "SOME CHECKERS FAILED" })
+    }
+}
+
+/// Runs every checker on the history (see the module doc for the order and for what
+/// happens with a history whose operations cannot be paired).
+pub fn check_all(history: &History) -> Vec<CheckResult> {
+    let ops = match history.completed() {
+        Ok(ops) => ops,
+        Err(e) => return vec![well_formed::unpairable(&e)],
+    };
+    let prepared = Prepared::new(&history.events, ops);
+    vec![
+        well_formed::check(&prepared),
+        lost_write::check(&prepared),
+        phantom_read::check(&prepared),
+        linearizable::check(&prepared),
+        serial_divergence::check(&prepared),
+        serial_monotonic::check(&prepared),
+        convergence::check(&prepared),
+    ]
+}
+
+/// Reads a saved `history.jsonl` and runs every checker on it (the runner's `check`
+/// subcommand). Errors on an unreadable file or a line that is not an [`Event`].
+pub fn check_file(path: &Path) -> Result<Vec<CheckResult>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let history = History::read_jsonl(std::io::BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(check_all(&history))
+}
+
+/// The history with operations paired and writes indexed by value, shared by the checkers.
+struct Prepared<'a> {
+    events: &'a [Event],
+    ops: Vec<Completed>,
+    /// Value -> index in `ops` of the first write of that value (values are unique by the
+    /// runner's rules; `well_formed` reports a value written twice).
+    write_by_value: HashMap<String, usize>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(events: &'a [Event], ops: Vec<Completed>) -> Self {
+        let mut write_by_value = HashMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let Op::Write { value, .. } = &op.op {
+                write_by_value.entry(value.clone()).or_insert(i);
+            }
+        }
+        Prepared { events, ops, write_by_value }
+    }
+
+    /// The write of `value` to any host, if one was invoked.
+    fn write_of(&self, value: &str) -> Option<&Completed> {
+        self.write_by_value.get(value).map(|&i| &self.ops[i])
+    }
+
+    /// Successful reads (leader and DNS) with their results.
+    fn ok_reads(&self) -> impl Iterator<Item = ReadObs<'_>> {
+        self.ops.iter().filter_map(ReadObs::of)
+    }
+
+    /// The `Final` events.
+    fn finals(&self) -> impl Iterator<Item = FinalObs<'_>> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Final { time_ns, node, host, value, serial } => {
+                Some(FinalObs { time_ns: *time_ns, node: *node, host, value: value.as_deref(), serial: *serial })
+            }
+            _ => None,
+        })
+    }
+}
+
+/// A successful read and what it returned.
+struct ReadObs<'a> {
+    op: &'a Completed,
+    complete_ns: u64,
+    value: Option<&'a str>,
+    serial: Option<u32>,
+    serial_before: Option<u32>,
+}
+
+impl<'a> ReadObs<'a> {
+    /// `Some` for a read operation (leader or DNS) that completed Ok with a read result.
+    fn of(op: &'a Completed) -> Option<Self> {
+        match (&op.op, &op.outcome, op.complete_ns) {
+            (
+                Op::LeaderRead { .. } | Op::DnsRead { .. },
+                Outcome::Ok(OpResult::Read { value, serial, serial_before }),
+                Some(complete_ns),
+            ) => Some(ReadObs { op, complete_ns, value: value.as_deref(), serial: *serial, serial_before: *serial_before }),
+            _ => None,
+        }
+    }
+}
+
+/// One `Final` event.
+struct FinalObs<'a> {
+    time_ns: u64,
+    node: NodeId,
+    host: &'a str,
+    value: Option<&'a str>,
+    serial: u32,
+}
+
+impl fmt::Display for FinalObs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "final read on node {} of {} = {} at serial {} at {}",
+            self.node,
+            self.host,
+            show_value(self.value),
+            self.serial,
+            show_time(self.time_ns)
+        )
+    }
+}
+
+/// How a write ended, as the checkers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteStatus {
+    Acked,
+    Unknown,
+    Failed,
+}
+
+fn write_status(op: &Completed) -> WriteStatus {
+    match &op.outcome {
+        Outcome::Ok(_) => WriteStatus::Acked,
+        Outcome::Info(_) => WriteStatus::Unknown,
+        Outcome::Fail(_) => WriteStatus::Failed,
+    }
+}
+
+/// Seconds since the start of the run, to the nanosecond.
+fn show_time(ns: u64) -> String {
+    format!("{}.{:09}s", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+fn show_value(value: Option<&str>) -> String {
+    value.unwrap_or("<none>").to_string()
+}
+
+/// One operation in an anomaly: `process 7 on node 2: write h1 := 10.0.0.1 [1.2s .. 1.3s] ok`.
+fn describe(op: &Completed) -> String {
+    let what = match &op.op {
+        Op::Write { host, value } => format!("write {host} := {value}"),
+        Op::LeaderRead { host } => format!("leader read {host}"),
+        Op::DnsRead { host } => format!("dns read {host}"),
+    };
+    let end = op.complete_ns.map_or_else(|| "still in flight".to_string(), show_time);
+    let outcome = match &op.outcome {
+        Outcome::Ok(OpResult::Written) => "ok".to_string(),
+        Outcome::Ok(OpResult::Read { value, serial, serial_before }) => format!(
+            "ok -> {}{}{}",
+            show_value(value.as_deref()),
+            serial.map_or_else(String::new, |s| format!(" at serial {s}")),
+            serial_before.map_or_else(String::new, |s| format!(" (serial before {s})")),
+        ),
+        Outcome::Fail(e) => format!("failed ({e})"),
+        Outcome::Info(e) => format!("unknown ({e})"),
+    };
+    format!("process {} on node {}: {what} [{} .. {end}] {outcome}", op.process, op.node, show_time(op.invoke_ns))
+}
+
+#[cfg(test)]
+mod test_support;
