@@ -171,7 +171,8 @@ impl History {
         for e in &self.events {
             match e {
                 Event::Invoke { process, time_ns, node, op } => {
-                    if open.insert(*process, (*node, op.clone(), *time_ns)).is_some() {
+                    let previous = open.insert(*process, (*node, op.clone(), *time_ns));
+                    if previous.is_some() {
                         return Err(format!("process {process} invoked twice at {time_ns}"));
                     }
                 }

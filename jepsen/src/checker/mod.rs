@@ -196,6 +196,62 @@ impl<'a> Prepared<'a> {
     }
 }
 
+/// A node's answer together with the SOA serial it was given at: a successful DNS read
+/// or a final read.
+struct SerialObs<'a> {
+    node: NodeId,
+    host: &'a str,
+    value: Option<&'a str>,
+    invoke_ns: u64,
+    complete_ns: u64,
+    /// The serial seen first (before the read).
+    before: Option<u32>,
+    /// The serial the answer belongs to (the SOA bracket held).
+    bracketed: Option<u32>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Read(&'a Completed),
+    Final(FinalObs<'a>),
+}
+
+impl fmt::Display for SerialObs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Read(op) => write!(f, "{}", describe(op)),
+            Source::Final(fin) => write!(f, "{fin}"),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// Successful DNS reads and final reads, in history order (final reads last).
+    fn serial_observations(&self) -> Vec<SerialObs<'_>> {
+        let reads = self.ok_reads().filter(|r| matches!(r.op.op, Op::DnsRead { .. })).map(|r| SerialObs {
+            node: r.op.node,
+            host: r.op.op.host(),
+            value: r.value,
+            invoke_ns: r.op.invoke_ns,
+            complete_ns: r.complete_ns,
+            before: r.serial_before,
+            bracketed: r.serial,
+            source: Source::Read(r.op),
+        });
+        let finals = self.finals().map(|f| SerialObs {
+            node: f.node,
+            host: f.host,
+            value: f.value,
+            invoke_ns: f.time_ns,
+            complete_ns: f.time_ns,
+            before: Some(f.serial),
+            bracketed: Some(f.serial),
+            source: Source::Final(f),
+        });
+        reads.chain(finals).collect()
+    }
+}
+
 /// A successful read and what it returned.
 struct ReadObs<'a> {
     op: &'a Completed,
@@ -291,3 +347,53 @@ fn describe(op: &Completed) -> String {
 
 #[cfg(test)]
 mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{good_history, Builder, End};
+    use super::*;
+
+    #[test]
+    fn good_history_passes_every_checker() {
+        let summary = Summary::new(check_all(&good_history()));
+        assert!(summary.passed, "{summary}");
+        let names: Vec<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["well_formed", "lost_write", "phantom_read", "linearizable", "serial_divergence", "serial_monotonic", "convergence"]
+        );
+        let json = serde_json::to_string(&summary).expect("a summary serializes");
+        let back: Summary = serde_json::from_str(&json).expect("and reads back");
+        assert_eq!(back, summary);
+    }
+
+    #[test]
+    fn anomalies_are_capped_but_counted() {
+        let mut builder = Builder::new().converged(0, Some(1), 10);
+        for p in 0..(MAX_ANOMALIES as u64 + 10) {
+            builder = builder.dns_read(p, 1, "h1", 2 * p + 1, 2 * p + 2, Some("10.6.6.6"), 1);
+        }
+        let summary = Summary::new(check_all(&builder.build()));
+        assert!(!summary.passed);
+        let phantom = summary.results.iter().find(|r| r.name == "phantom_read").expect("phantom_read runs");
+        assert_eq!(phantom.anomaly_count, MAX_ANOMALIES as u64 + 10);
+        assert_eq!(phantom.anomalies.len(), MAX_ANOMALIES);
+        assert!(phantom.to_string().ends_with("... and 10 more"), "{phantom}");
+    }
+
+    #[test]
+    fn check_file_reads_a_saved_history() {
+        let dir = std::env::temp_dir().join(format!("quorumdns-jepsen-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("history.jsonl");
+        let history = Builder::new().write(1, 1, "h1", "10.0.0.1", 1, End::Ok(2)).build();
+        history.write_jsonl(std::fs::File::create(&path).expect("create")).expect("write");
+        let results = check_file(&path).expect("a well-formed file");
+        assert_eq!(results.len(), 7);
+        std::fs::write(&path, "{\"type\": \"nonsense\"}\n").expect("write");
+        let error = check_file(&path).expect_err("a malformed line is an error");
+        assert!(error.contains("line 1"), "{error}");
+        assert!(check_file(&dir.join("missing.jsonl")).is_err());
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+}

@@ -131,3 +131,12 @@ pub(super) fn assert_anomaly(result: &CheckResult, fragments: &[&str]) {
 pub(super) fn assert_passed(result: &CheckResult) {
     assert!(result.passed, "{result}");
 }
+
+/// Runs one checker on [`good_history`], asserts it passed after checking `checked`
+/// things, and returns its result.
+pub(super) fn passes_good_history(check: fn(&Prepared) -> CheckResult, checked: u64) -> CheckResult {
+    let result = run(&good_history(), check);
+    assert_passed(&result);
+    assert_eq!(result.checked, checked, "{result}");
+    result
+}

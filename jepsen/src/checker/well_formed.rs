@@ -62,13 +62,13 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{assert_anomaly, assert_passed, good_history, run, Builder, End};
+    use super::super::test_support::{assert_anomaly, passes_good_history, run, Builder, End};
     use super::*;
     use crate::history::{Event, History};
 
     #[test]
     fn good_history_is_well_formed() {
-        assert_passed(&run(&good_history(), check));
+        passes_good_history(check, 29);
     }
 
     #[test]

@@ -3,14 +3,12 @@
 
 use std::collections::HashSet;
 
-use super::super::test_support::{assert_anomaly, assert_passed, good_history, run, Builder, End};
+use super::super::test_support::{assert_anomaly, assert_passed, passes_good_history, run, Builder, End};
 use super::*;
 
 #[test]
 fn good_history_is_linearizable() {
-    let result = run(&good_history(), check);
-    assert_passed(&result);
-    assert_eq!(result.checked, 6);
+    passes_good_history(check, 6);
 }
 
 #[test]
