@@ -350,7 +350,7 @@ mod test_support;
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{good_history, Builder, End};
+    use super::test_support::{good_history, simulated_cluster, Builder, End};
     use super::*;
 
     #[test]
@@ -395,5 +395,29 @@ mod tests {
         assert!(error.contains("line 1"), "{error}");
         assert!(check_file(&dir.join("missing.jsonl")).is_err());
         std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn simulated_correct_clusters_pass_every_checker() {
+        for seed in 1..=8 {
+            let history = simulated_cluster(seed, 3000, 1 + seed as usize % 4);
+            let summary = Summary::new(check_all(&history));
+            assert!(summary.passed, "seed {seed}:\n{summary}");
+            let checked = |name: &str| summary.results.iter().find(|r| r.name == name).map_or(0, |r| r.checked);
+            assert!(checked("linearizable") > 1500 && checked("serial_divergence") > 500 && checked("serial_monotonic") > 500);
+        }
+    }
+
+    /// 100k operations through every checker: run with `--release -- --ignored` to time it.
+    #[test]
+    #[ignore]
+    fn hundred_thousand_ops_under_a_second() {
+        let history = simulated_cluster(42, 100_000, 20);
+        let started = std::time::Instant::now();
+        let summary = Summary::new(check_all(&history));
+        let elapsed = started.elapsed();
+        eprintln!("{summary}\ncheck_all: {} events in {elapsed:?}", history.events.len());
+        assert!(summary.passed);
+        assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
     }
 }

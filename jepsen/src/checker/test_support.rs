@@ -44,29 +44,29 @@ impl Builder {
         self
     }
 
-    pub(super) fn leader_read(mut self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>) -> Self {
-        self.invoke(process, node, invoke, Op::LeaderRead { host: host.into() });
-        let result = OpResult::Read { value: value.map(Into::into), serial: None, serial_before: None };
+    /// A read of any kind that completes Ok with `result`.
+    pub(super) fn read(mut self, process: u64, node: NodeId, op: Op, invoke: u64, complete: u64, result: OpResult) -> Self {
+        self.invoke(process, node, invoke, op);
         self.complete(process, node, End::Ok(complete), result);
         self
     }
 
-    /// A DNS read; `serial` is the bracket's serial (`serial_before` is taken equal to it
-    /// unless given with [`Builder::dns_read_unbracketed`]).
+    pub(super) fn leader_read(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>) -> Self {
+        let result = OpResult::Read { value: value.map(Into::into), serial: None, serial_before: None };
+        self.read(process, node, Op::LeaderRead { host: host.into() }, invoke, complete, result)
+    }
+
+    /// A DNS read whose SOA bracket held at `serial`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn dns_read(mut self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>, serial: u32) -> Self {
-        self.invoke(process, node, invoke, Op::DnsRead { host: host.into() });
+    pub(super) fn dns_read(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>, serial: u32) -> Self {
         let result = OpResult::Read { value: value.map(Into::into), serial: Some(serial), serial_before: Some(serial) };
-        self.complete(process, node, End::Ok(complete), result);
-        self
+        self.read(process, node, Op::DnsRead { host: host.into() }, invoke, complete, result)
     }
 
     /// A DNS read whose SOA bracket did not hold: only the serial before is known.
-    pub(super) fn dns_read_unbracketed(mut self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, serial_before: u32) -> Self {
-        self.invoke(process, node, invoke, Op::DnsRead { host: host.into() });
+    pub(super) fn dns_read_unbracketed(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, serial_before: u32) -> Self {
         let result = OpResult::Read { value: None, serial: None, serial_before: Some(serial_before) };
-        self.complete(process, node, End::Ok(complete), result);
-        self
+        self.read(process, node, Op::DnsRead { host: host.into() }, invoke, complete, result)
     }
 
     pub(super) fn final_read(mut self, node: NodeId, host: &str, value: Option<&str>, serial: u32, time_ns: u64) -> Self {
@@ -139,4 +139,132 @@ pub(super) fn passes_good_history(check: fn(&Prepared) -> CheckResult, checked: 
     assert_passed(&result);
     assert_eq!(result.checked, checked, "{result}");
     result
+}
+
+/// splitmix64: a small deterministic generator for the random histories.
+pub(super) struct Rng(pub u64);
+
+impl Rng {
+    pub(super) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+
+/// The history of a correct 5-node cluster, `ops` operations on `hosts` hosts by 10
+/// clients: writes (10% failed, 10% unknown: applied later or never) enter one log at an
+/// instant of their interval, leader reads return the log's state at an instant of theirs,
+/// each node applies the log with a constant lag and its DNS reads return the node's state
+/// and serial (1 + entries applied; 10% with a broken SOA bracket), and after the end every
+/// node's final reads return the whole log's state. Every checker must accept it.
+pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History {
+    const NODES: u64 = 5;
+    const CLIENTS: usize = 10;
+    struct Planned {
+        process: u64,
+        node: NodeId,
+        host: usize,
+        invoke: u64,
+        complete: u64,
+        at: u64,
+        what: Plan,
+    }
+    enum Plan {
+        Write { value: String, end: End },
+        LeaderRead,
+        DnsRead { bracketed: bool },
+    }
+
+    let mut rng = Rng(seed);
+    let lag: Vec<u64> = (0..NODES).map(|_| rng.below(30)).collect();
+    let mut clock = [0u64; CLIENTS];
+    let mut process: Vec<u64> = (0..CLIENTS as u64).collect();
+    let mut next_process = CLIENTS as u64;
+    let mut log: Vec<(u64, u64, usize, String)> = Vec::new();
+    let mut planned = Vec::with_capacity(ops);
+    for n in 0..ops {
+        let client = rng.below(CLIENTS as u64) as usize;
+        let invoke = clock[client] + rng.below(20);
+        let complete = invoke + 1 + rng.below(40);
+        clock[client] = complete + 1;
+        let at = invoke + rng.below(complete - invoke + 1);
+        let (host, node) = (rng.below(hosts as u64) as usize, 1 + rng.below(NODES) as NodeId);
+        let what = match rng.below(3) {
+            0 => {
+                let value = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+                let end = match rng.below(10) {
+                    0 => End::Fail(complete),
+                    1 => End::Info(complete),
+                    _ => End::Ok(complete),
+                };
+                match end {
+                    End::Ok(_) => log.push((at, rng.next(), host, value.clone())),
+                    End::Info(_) if rng.chance(50) => log.push((invoke + rng.below(100), rng.next(), host, value.clone())),
+                    _ => {}
+                }
+                Plan::Write { value, end }
+            }
+            1 => Plan::LeaderRead,
+            _ => Plan::DnsRead { bracketed: rng.chance(90) },
+        };
+        planned.push(Planned { process: process[client], node, host, invoke, complete, at, what });
+        if matches!(planned.last(), Some(Planned { what: Plan::Write { end: End::Info(_), .. }, .. })) {
+            process[client] = next_process;
+            next_process += 1;
+        }
+    }
+    log.sort_by_key(|(at, tie, ..)| (*at, *tie));
+    // Per host: (log position, effect time, value), in log order.
+    let mut by_host: Vec<Vec<(usize, u64, &str)>> = vec![Vec::new(); hosts];
+    for (position, (at, _, host, value)) in log.iter().enumerate() {
+        by_host[*host].push((position, *at, value));
+    }
+    let value_at = |host: usize, t: u64| {
+        let entries = &by_host[host];
+        entries[..entries.partition_point(|(_, at, _)| *at <= t)].last().map(|(_, _, v)| *v)
+    };
+    let applied = |node: NodeId, t: u64| log.partition_point(|(at, ..)| at + lag[node as usize - 1] <= t);
+    let value_at_serial = |host: usize, applied: usize| {
+        let entries = &by_host[host];
+        entries[..entries.partition_point(|(position, ..)| *position < applied)].last().map(|(_, _, v)| *v)
+    };
+    let serial = |applied: usize| applied as u32 + 1;
+
+    let mut builder = Builder::new();
+    for op in &planned {
+        let host = format!("h{}", op.host);
+        builder = match &op.what {
+            Plan::Write { value, end } => builder.write(op.process, op.node, &host, value, op.invoke, *end),
+            Plan::LeaderRead => builder.leader_read(op.process, op.node, &host, op.invoke, op.complete, value_at(op.host, op.at)),
+            Plan::DnsRead { bracketed } => {
+                let now = applied(op.node, op.at);
+                let before = applied(op.node, op.invoke);
+                let result = OpResult::Read {
+                    value: value_at_serial(op.host, now).map(Into::into),
+                    serial: bracketed.then_some(serial(now)),
+                    serial_before: Some(serial(if *bracketed { now } else { before })),
+                };
+                builder.read(op.process, op.node, Op::DnsRead { host }, op.invoke, op.complete, result)
+            }
+        };
+    }
+    let end = clock.iter().max().copied().unwrap_or(0) + 300;
+    builder = builder.converged(end, Some(120), 30_000);
+    for node in 1..=NODES as NodeId {
+        for h in 0..hosts {
+            let t = end + 1 + u64::from(node) * hosts as u64 + h as u64;
+            builder = builder.final_read(node, &format!("h{h}"), value_at_serial(h, log.len()), serial(log.len()), t);
+        }
+    }
+    builder.build()
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::super::test_support::{assert_anomaly, assert_passed, passes_good_history, run, Builder, End};
+use super::super::test_support::{assert_anomaly, assert_passed, passes_good_history, run, Builder, End, Rng};
 use super::*;
 
 #[test]
@@ -161,25 +161,6 @@ fn exhaustive(writes: &[RegWrite], reads: &[RegRead]) -> bool {
     Search { writes, reads, required, dead: HashSet::new() }.search(0, ReadOf::Initial)
 }
 
-/// splitmix64: a small deterministic generator for the random histories.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// A history of a linearizable register: `processes` clients issue `ops` operations in
 /// total, with random latencies on a coarse clock (so that ties are frequent); each
 /// operation takes effect at a random instant of its interval (an unknown write at any
@@ -285,62 +266,4 @@ fn agrees_with_exhaustive_search_on_random_histories() {
     // Both verdicts are well represented, so the agreement means something.
     eprintln!("linearizable {linearizable}, not {not}");
     assert!(linearizable > 2500 && not > 1000, "linearizable {linearizable}, not {not}");
-}
-
-/// A large history of a linearizable register through the whole checker, timed.
-fn large_history(ops_per_host: usize, hosts: usize) -> crate::history::History {
-    let mut builder = Builder::new();
-    let mut rng = Rng(11);
-    let mut process = 0;
-    for h in 0..hosts {
-        let host = format!("h{h}");
-        let (writes, reads) = simulate(&mut rng, 5, ops_per_host, 40);
-        for w in &writes {
-            process += 1;
-            let value = format!("10.{}.{}.{}", h, process / 256 % 256, process % 256);
-            let end = w.complete.map_or(End::Info(w.invoke + 50), End::Ok);
-            builder = builder.write(process, 1, &host, &value, w.invoke, end);
-        }
-        // Values in `writes` order: write i is process `first + i`.
-        let first = process - writes.len() as u64 + 1;
-        for r in &reads {
-            process += 1;
-            let value = match r.of {
-                ReadOf::Write(i) => {
-                    let p = first + i as u64;
-                    Some(format!("10.{}.{}.{}", h, p / 256 % 256, p % 256))
-                }
-                _ => None,
-            };
-            builder = builder.leader_read(process, 2, &host, r.invoke, r.complete, value.as_deref());
-        }
-    }
-    builder.build()
-}
-
-#[test]
-fn large_history_is_checked_quickly() {
-    let history = large_history(10_000, 2);
-    let started = std::time::Instant::now();
-    let result = run(&history, check);
-    let elapsed = started.elapsed();
-    assert_passed(&result);
-    assert_eq!(result.checked, 20_000);
-    eprintln!("linearizable: {} ops in {elapsed:?}", result.checked);
-}
-
-/// 100k operations through every checker; run with `--release --ignored` to time it.
-#[test]
-#[ignore]
-fn hundred_thousand_ops_under_a_second() {
-    let history = large_history(25_000, 4);
-    let started = std::time::Instant::now();
-    let results = super::super::check_all(&history);
-    let elapsed = started.elapsed();
-    for result in &results {
-        eprintln!("{result}");
-    }
-    eprintln!("check_all: {} events in {elapsed:?}", history.events.len());
-    assert!(results.iter().find(|r| r.name == "linearizable").is_some_and(|r| r.passed && r.checked == 100_000));
-    assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
 }
