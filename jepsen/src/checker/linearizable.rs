@@ -214,21 +214,37 @@ impl HostRegister<'_> {
         }
     }
 
-    fn zone(&self, zone: &Zone, kind: &str) -> String {
-        let value = match zone.write {
+    fn value(&self, zone: &Zone) -> &str {
+        match zone.write {
             OpRef::Write(i) => match &self.write_ops[i].op {
-                Op::Write { value, .. } => value.as_str(),
+                Op::Write { value, .. } => value,
                 _ => "?",
             },
             _ => "<none>",
-        };
+        }
+    }
+
+    /// A forward zone: the value must stay current from `lo` (an operation of its cluster
+    /// completed) to `hi` (another was invoked).
+    fn forward(&self, zone: &Zone) -> String {
         format!(
-            "value {value} has {kind} zone [{} .. {}] from {} to {}",
+            "{} must stay current over [{} .. {}]: {} completed before {} was invoked",
+            self.value(zone),
             show_zone_time(zone.lo),
             show_zone_time(zone.hi),
             self.op(zone.lo_op),
             self.op(zone.hi_op)
         )
+    }
+
+    /// A backward zone: the value must be written and read within `[lo, hi]`.
+    fn backward(&self, zone: &Zone) -> String {
+        let by = if zone.lo_op == zone.hi_op {
+            self.op(zone.lo_op)
+        } else {
+            format!("{} was invoked last and {} completed first", self.op(zone.lo_op), self.op(zone.hi_op))
+        };
+        format!("{} must be written and read within [{} .. {}]: {by}", self.value(zone), show_zone_time(zone.lo), show_zone_time(zone.hi))
     }
 
     fn explain(&self, host: &str, violation: &Violation) -> String {
@@ -241,15 +257,13 @@ impl HostRegister<'_> {
                 self.op(OpRef::Read(*read)),
                 self.op(OpRef::Write(*write))
             ),
-            Violation::ForwardZonesOverlap { first, second } => format!(
-                "{host}: two values must each be current over overlapping intervals: {}; {}",
-                self.zone(first, "forward"),
-                self.zone(second, "forward")
-            ),
+            Violation::ForwardZonesOverlap { first, second } => {
+                format!("{host}: two values must each stay current over overlapping intervals: {}; and {}", self.forward(first), self.forward(second))
+            }
             Violation::BackwardInsideForward { backward, forward } => format!(
-                "{host}: a value must take effect while another must stay current (stale read or lost order): {}; {}",
-                self.zone(backward, "backward"),
-                self.zone(forward, "forward")
+                "{host}: a value must be written and read while another must stay current (a stale read, or writes out of order): {}; but {}",
+                self.backward(backward),
+                self.forward(forward)
             ),
         }
     }

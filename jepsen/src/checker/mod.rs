@@ -337,7 +337,10 @@ fn describe(op: &Completed) -> String {
             "ok -> {}{}{}",
             show_value(value.as_deref()),
             serial.map_or_else(String::new, |s| format!(" at serial {s}")),
-            serial_before.map_or_else(String::new, |s| format!(" (serial before {s})")),
+            match (serial, serial_before) {
+                (None, Some(before)) => format!(" (serial before {before}, bracket broken)"),
+                _ => String::new(),
+            },
         ),
         Outcome::Fail(e) => format!("failed ({e})"),
         Outcome::Info(e) => format!("unknown ({e})"),
@@ -365,6 +368,25 @@ mod tests {
         let json = serde_json::to_string(&summary).expect("a summary serializes");
         let back: Summary = serde_json::from_str(&json).expect("and reads back");
         assert_eq!(back, summary);
+    }
+
+    #[test]
+    fn one_bad_history_fails_several_checkers() {
+        let h = Builder::new()
+            .write(1, 1, "h1", "10.0.0.1", 10, End::Ok(20))
+            .write(1, 1, "h1", "10.0.0.2", 30, End::Ok(40))
+            .leader_read(2, 2, "h1", 41, 45, Some("10.0.0.1"))
+            .dns_read(3, 2, "h1", 46, 47, Some("10.0.0.1"), 5)
+            .dns_read(3, 3, "h1", 48, 49, Some("10.0.0.2"), 5)
+            .final_read(1, "h1", Some("10.0.0.1"), 4, 100)
+            .final_read(2, "h1", Some("10.0.0.2"), 6, 101)
+            .converged(99, None, 30_000)
+            .build();
+        let summary = Summary::new(check_all(&h));
+        eprintln!("{summary}");
+        let failed: Vec<&str> = summary.results.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
+        assert_eq!(failed, ["lost_write", "linearizable", "serial_divergence", "convergence"]);
+        assert!(summary.to_string().ends_with("SOME CHECKERS FAILED"));
     }
 
     #[test]
