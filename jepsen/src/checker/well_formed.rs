@@ -1,7 +1,8 @@
 //! `well_formed`: the history obeys the rules the other checkers rely on (see
 //! [`crate::history`]): events in time order, every completion paired with its process's
-//! invocation, results of the kind the operation returns, every written value written once,
-//! and a DNS read's bracketed serial equal to the serial seen before it.
+//! invocation, no process reused after an unknown outcome, results of the kind the
+//! operation returns, every written value written once, and a DNS read's bracketed serial
+//! equal to the serial seen before it.
 
 use std::collections::HashMap;
 
@@ -34,7 +35,15 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
     }
 
     let mut first_write_of: HashMap<&str, usize> = HashMap::new();
+    // Process -> its operation that ended unknown (`ops` is in invocation order).
+    let mut unknown_of: HashMap<u64, usize> = HashMap::new();
     for (i, op) in p.ops.iter().enumerate() {
+        if let Some(&unknown) = unknown_of.get(&op.process) {
+            result.anomaly(format!("process reused after an unknown outcome: {}, then {}", describe(&p.ops[unknown]), describe(op)));
+        }
+        if matches!(op.outcome, Outcome::Info(_)) {
+            unknown_of.insert(op.process, i);
+        }
         if let Outcome::Ok(result_kind) = &op.outcome {
             let fits = matches!(
                 (&op.op, result_kind),
@@ -78,6 +87,15 @@ mod tests {
             .write(2, 1, "h2", "10.0.0.1", 3, End::Ok(4))
             .build();
         assert_anomaly(&run(&h, check), &["10.0.0.1 written twice", "process 1", "process 2"]);
+    }
+
+    #[test]
+    fn process_reused_after_unknown_outcome() {
+        let h = Builder::new()
+            .write(1, 1, "h1", "10.0.0.1", 1, End::Info(2))
+            .leader_read(1, 1, "h1", 3, 4, None)
+            .build();
+        assert_anomaly(&run(&h, check), &["process reused after an unknown outcome", "process 1 on node 1: leader read"]);
     }
 
     #[test]
