@@ -440,6 +440,11 @@ mod tests {
         let elapsed = started.elapsed();
         eprintln!("{summary}\ncheck_all: {} events in {elapsed:?}", history.events.len());
         assert!(summary.passed);
+        let started = std::time::Instant::now();
+        let prepared = Prepared::new(&history.events, history.completed().expect("pairs"));
+        let paired = started.elapsed();
+        let linearizable = linearizable::check(&prepared);
+        eprintln!("pairing: {paired:?}; then linearizable: {} ops in {:?}", linearizable.checked, started.elapsed() - paired);
         assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
     }
 }
