@@ -5,6 +5,9 @@
 //! ```text
 //! pub fn check_all(history: &History) -> Vec<CheckResult>
 //! pub fn check_file(path: &std::path::Path) -> Result<Vec<CheckResult>, String>
+//! pub struct CheckResult { pub name: String, pub passed: bool, pub checked: u64,
+//!     pub checked_what: String, pub anomaly_count: u64, pub anomalies: Vec<String>,
+//!     pub measurements: BTreeMap<String, u64> }   // Display: PASS/FAIL line + anomalies
 //! pub struct Summary { pub passed: bool, pub results: Vec<CheckResult> }
 //! impl Summary { pub fn new(results: Vec<CheckResult>) -> Summary }
 //! impl Display for Summary   // one block per checker, for the terminal
