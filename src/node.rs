@@ -103,6 +103,8 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         policy: Arc::new(config.dns.edns_policy(cookie_keys)),
         rrl: Arc::new(crate::dns::rrl::Rrl::new(config.dns.rrl())),
         max_tcp_per_client: config.dns.tcp_max_per_client,
+        tcp_max_lifetime: Duration::from_secs(config.dns.tcp_max_lifetime_secs),
+        tcp_max_queries: config.dns.tcp_max_queries,
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)

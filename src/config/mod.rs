@@ -161,6 +161,10 @@ pub struct DnsConfig {
     pub tcp_max_connections: usize,
     /// Open TCP connections per client address (0 = no limit).
     pub tcp_max_per_client: usize,
+    /// A TCP connection is closed once it is this old, between messages (0 = no limit).
+    pub tcp_max_lifetime_secs: u64,
+    /// A TCP connection is closed after this many messages (0 = no limit).
+    pub tcp_max_queries: usize,
     /// RFC 5001 name server identifier of this node (printable, at most 128 octets).
     pub nsid: Option<String>,
     /// DNS cookies (RFC 7873/9018) with the cluster's replicated secret.
@@ -184,6 +188,8 @@ impl Default for DnsConfig {
             tcp_idle_timeout_secs: 10,
             tcp_max_connections: 1024,
             tcp_max_per_client: 32,
+            tcp_max_lifetime_secs: 120,
+            tcp_max_queries: 1000,
             nsid: None,
             cookies: true,
             require_cookies: false,
