@@ -22,6 +22,7 @@ mod caller;
 mod dyn_routes;
 pub mod dyndns;
 pub mod error;
+pub mod extract;
 mod hosts;
 pub mod limits;
 mod ops;
