@@ -360,9 +360,12 @@ impl Config {
         if self.dns.nsid.as_ref().is_some_and(|n| n.len() > crate::dns::edns::MAX_NSID_LEN) {
             return Err(ConfigError::Invalid("dns.nsid is longer than 128 octets".into()));
         }
-        if self.http.tls_cert.is_some() || self.http.tls_key.is_some() {
-            // Refuse rather than silently serve plain HTTP: TLS is not built yet (issue 9).
-            return Err(ConfigError::Invalid("http.tls_cert/tls_key: TLS on the public port is not implemented yet".into()));
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            // Refuse rather than silently serve plain HTTP.
+            return Err(ConfigError::Invalid("http.tls_cert and http.tls_key go together: give both or neither".into()));
+        }
+        if self.http.plain_addr.is_some_and(|a| a == n.http_addr && a.port() != 0) {
+            return Err(ConfigError::Invalid("http.plain_addr must differ from node.http_addr".into()));
         }
         let d = &self.dyndns;
         if d.expire_sweep_interval_secs == 0 || d.history_per_host > 10_000 {

@@ -63,7 +63,8 @@ fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost");
-        format!("http://{host}")
+        let scheme = if d.config.https { "https" } else { "http" };
+        format!("{scheme}://{host}")
     });
     let url = url.trim_end_matches('/').to_string();
     let (scheme, authority) = url

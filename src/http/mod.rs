@@ -28,6 +28,7 @@ pub mod limits;
 mod ops;
 pub mod secondaries;
 pub mod read;
+pub mod tls;
 pub mod tsig;
 pub mod zones;
 
