@@ -242,7 +242,8 @@ pub fn touch_all() {
     let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);
     let _ = (&*STORAGE_PROBE_TIMESTAMP, &*BACKUPS_TOTAL, &*SHUTTING_DOWN);
     let _ = (&*DNS_UPDATES_TOTAL, &*DNS_UPDATE_DURATION, &*TSIG_FAILURES_TOTAL, &*ACME_DNS_UPDATES_TOTAL);
-    let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL);
+    let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL, &*DNS_TCP_CLOSED_TOTAL);
+    let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG
@@ -273,12 +274,36 @@ pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub const DNS_RRL: &str = "dns_rrl_total";
 pub const DNS_TCP_REFUSED: &str = "dns_tcp_refused_total";
 pub const HTTP_AUTH_THROTTLED: &str = "http_auth_throttled_total";
+pub const DNS_TCP_CLOSED: &str = "dns_tcp_closed_total";
+pub const HTTP_TLS_HANDSHAKES: &str = "http_tls_handshakes_total";
+pub const HTTP_TLS_RELOADS: &str = "http_tls_reloads_total";
+pub const HTTP_TLS_CERT_LOADED_NAME: &str = "http_tls_cert_loaded_timestamp_seconds";
 
 pub static DNS_RRL_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(DNS_RRL, "UDP responses limited by response rate limiting, by action (dropped, slipped)", &["action"])
 });
 pub static DNS_TCP_REFUSED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(DNS_TCP_REFUSED, "TCP connections closed at accept, by limit (total, per_client)", &["limit"])
+});
+pub static DNS_TCP_CLOSED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        DNS_TCP_CLOSED,
+        "DNS TCP connections the server closed, by reason (idle, write_timeout, lifetime, queries)",
+        &["reason"],
+    )
+});
+pub static HTTP_TLS_HANDSHAKES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        HTTP_TLS_HANDSHAKES,
+        "TLS handshakes on the public HTTP port, by result (ok, error, timeout, plain_http)",
+        &["result"],
+    )
+});
+pub static HTTP_TLS_RELOADS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(HTTP_TLS_RELOADS, "Reloads of the TLS certificate and key, by result (ok, error: the previous one stays)", &["result"])
+});
+pub static HTTP_TLS_CERT_LOADED_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(HTTP_TLS_CERT_LOADED_NAME, "Unix time the TLS certificate in service was loaded (0: no TLS)")
 });
 pub static HTTP_AUTH_THROTTLED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(HTTP_AUTH_THROTTLED, "HTTP requests refused unchecked because their address failed authentication too often, by surface", &["surface"])

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::serve::{Listener, ListenerExt, TapIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -32,6 +33,8 @@ pub enum NodeError {
     Bootstrap(String),
     #[error("invalid zone in config: {0}")]
     Zone(String),
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[from] crate::http::tls::TlsError),
 }
 
 /// A started node. Dropping it does not stop it; call [`RunningNode::shutdown`].
@@ -58,6 +61,11 @@ pub struct StartOptions {
 pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let StartOptions { config, admin_token, cluster_secret, partition } = opts;
     let n = &config.node;
+    // The certificate first: a bad file is a configuration error before anything starts.
+    let tls = match config.http.tls_files() {
+        Some((cert, key)) => Some(crate::http::tls::CertStore::open(cert, key)?),
+        None => None,
+    };
     std::fs::create_dir_all(&n.data_dir).map_err(|e| NodeError::DataDir(n.data_dir.display().to_string(), e))?;
 
     let publisher = SnapshotPublisher::new();
@@ -92,7 +100,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let raft_listener = bind_tcp("raft", n.raft_addr).await?;
     let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, error: e })?;
     let rpc = raft.rpc_router();
-    tasks.spawn(serve_http(raft_listener, rpc, stop_rx.clone()));
+    tasks.spawn(serve_http(tcp_io(raft_listener), rpc, stop_rx.clone()));
     tracing::info!("raft listening on {raft_addr}");
 
     let dns_config = DnsServerConfig {
@@ -103,6 +111,8 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         policy: Arc::new(config.dns.edns_policy(cookie_keys)),
         rrl: Arc::new(crate::dns::rrl::Rrl::new(config.dns.rrl())),
         max_tcp_per_client: config.dns.tcp_max_per_client,
+        tcp_max_lifetime: Duration::from_secs(config.dns.tcp_max_lifetime_secs),
+        tcp_max_queries: config.dns.tcp_max_queries,
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
@@ -127,13 +137,34 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
     update.set_service(service.clone());
-    let dyndns = crate::dyndns::Dyndns::new(service.clone(), config.dyndns.clone());
+    let dyndns_config = crate::config::DyndnsConfig { https: tls.is_some(), ..config.dyndns.clone() };
+    let dyndns = crate::dyndns::Dyndns::new(service.clone(), dyndns_config);
     crate::ops::probe_storage(&service).await;
     tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
     public_tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), public_rx.clone()));
     public_tasks.spawn(crate::http::acme_dns::expiry(service.clone(), public_rx.clone()));
-    public_tasks.spawn(serve_http(http_listener, crate::http::router_full(service.clone(), dyndns, &config.http), public_rx));
-    tracing::info!("http listening on {http_addr}");
+    let router = crate::http::router_full(service.clone(), dyndns, &config.http);
+    if let Some(addr) = config.http.plain_addr {
+        let plain = bind_tcp("plain http", addr).await?;
+        let local = plain.local_addr().map_err(|error| NodeError::Bind { what: "plain http", addr, error })?;
+        public_tasks.spawn(serve_http(tcp_io(plain), router.clone(), public_rx.clone()));
+        tracing::info!("plain-http listener (no TLS) on {local}");
+    }
+    match tls {
+        Some(store) => {
+            let tls_listener = crate::http::tls::listen(http_listener, store.server_config()?, public_rx.clone())
+                .map_err(|error| NodeError::Bind { what: "http", addr: http_addr, error })?;
+            let tls_listener = tls_listener.tap_io(|_| {});
+            public_tasks.spawn(serve_http(tls_listener, router, public_rx));
+            let interval = Duration::from_secs(config.http.tls_reload_interval_secs);
+            tasks.spawn(crate::http::tls::watch_reloads(store, interval, stop_rx.clone()));
+            tracing::info!("http listening on {http_addr} (https)");
+        }
+        None => {
+            public_tasks.spawn(serve_http(tcp_io(http_listener), router, public_rx));
+            tracing::info!("http listening on {http_addr}");
+        }
+    }
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
     if config.dns.cookies {
         tasks.spawn(crate::dns::cookie_secret::ensure(service.clone(), stop_rx.clone()));
@@ -175,7 +206,20 @@ async fn bind_tcp(what: &'static str, addr: SocketAddr) -> Result<TcpListener, N
     TcpListener::bind(addr).await.map_err(|error| NodeError::Bind { what, addr, error })
 }
 
-async fn serve_http(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+/// A TCP listener as `serve_http` takes it. axum gives `ConnectInfo<SocketAddr>` to any
+/// `TapIo` listener whose address is a `SocketAddr`: that is how the TLS listener gets
+/// it too (the no-op tap is only for that).
+fn tcp_io(listener: TcpListener) -> TapIo<TcpListener, impl FnMut(&mut tokio::net::TcpStream) + Send + 'static> {
+    listener.tap_io(|_| {})
+}
+
+/// Serves `router` on `listener` (plain TCP or TLS) with each request's peer address as
+/// `ConnectInfo<SocketAddr>`, until `stop` turns true; in-flight requests finish.
+async fn serve_http<L, F>(listener: TapIo<L, F>, router: axum::Router, mut stop: watch::Receiver<bool>)
+where
+    L: Listener<Addr = SocketAddr>,
+    F: FnMut(&mut L::Io) + Send + 'static,
+{
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -14,7 +14,11 @@ command -v knotd >/dev/null 2>&1 || need_pkgs+=(knot)
 # Real dynamic DNS clients driven by tests/e2e/dyndns.rs.
 command -v ddclient >/dev/null 2>&1 || need_pkgs+=(ddclient)
 command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inadyn)
+# ddclient over https (tests/e2e/tls.rs) needs Perl's TLS module (only a Recommends).
+perl -MIO::Socket::SSL -e 1 >/dev/null 2>&1 || need_pkgs+=(libio-socket-ssl-perl)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+# tests/e2e/tls.rs makes certificates and reads the served one with openssl.
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 # promtool (Debian package prometheus) checks /metrics output and deploy/prometheus rules.
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 # tests/e2e/rfc2136.rs: nsupdate (bind9-dnsutils, above) and a venv for dnspython/certbot.

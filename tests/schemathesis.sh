@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # API fuzzing: schemathesis against the OpenAPI document a dev node serves.
-# Fails on any 5xx, or a response that violates the documented schema.
+# Fails on any 5xx, or a response that violates the documented schema, status codes or
+# content types (every error, extractor rejections included, is JSON: src/http/extract.rs).
 #   tests/schemathesis.sh [max-examples per operation, default 30]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${QUORUMDNS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/quorumdns}"
 EXAMPLES="${1:-30}"
-command -v schemathesis >/dev/null || python3 -m pip install --user schemathesis
+# From PyPI into a venv of its own (Debian's Python refuses `pip install --user`).
+if ! command -v schemathesis >/dev/null; then
+  VENV="${TMPDIR:-/tmp}/quorumdns-schemathesis-venv"
+  [ -x "$VENV/bin/schemathesis" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q schemathesis; }
+  PATH="$VENV/bin:$PATH"
+fi
 DIR="$(mktemp -d)"
 TOKEN="schemathesis-admin-token-0123456789"
 PORT=$((20000 + RANDOM % 20000))

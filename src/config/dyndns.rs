@@ -24,12 +24,16 @@ pub struct DyndnsConfig {
     /// at most once per this many seconds, so guessing cannot flood the log.
     pub refusal_record_interval_secs: u64,
     /// Base URL put into the update URLs of `/nic/register` answers; default: from the
-    /// request's Host header, `http://`.
+    /// request's Host header, `http://` (`https://` when the port serves TLS).
     pub public_url: Option<String>,
     /// The realm of `WWW-Authenticate: Basic`.
     pub realm: String,
     /// Refuse updates without a User-Agent with `badagent`.
     pub require_user_agent: bool,
+    /// Set by the node when the public port serves TLS: update URLs without
+    /// `public_url` then say `https://`.
+    #[serde(skip)]
+    pub https: bool,
 }
 
 impl Default for DyndnsConfig {
@@ -45,6 +49,7 @@ impl Default for DyndnsConfig {
             public_url: None,
             realm: "quorumdns".into(),
             require_user_agent: false,
+            https: false,
         }
     }
 }

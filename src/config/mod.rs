@@ -161,6 +161,10 @@ pub struct DnsConfig {
     pub tcp_max_connections: usize,
     /// Open TCP connections per client address (0 = no limit).
     pub tcp_max_per_client: usize,
+    /// A TCP connection is closed once it is this old, between messages (0 = no limit).
+    pub tcp_max_lifetime_secs: u64,
+    /// A TCP connection is closed after this many messages (0 = no limit).
+    pub tcp_max_queries: usize,
     /// RFC 5001 name server identifier of this node (printable, at most 128 octets).
     pub nsid: Option<String>,
     /// DNS cookies (RFC 7873/9018) with the cluster's replicated secret.
@@ -184,6 +188,8 @@ impl Default for DnsConfig {
             tcp_idle_timeout_secs: 10,
             tcp_max_connections: 1024,
             tcp_max_per_client: 32,
+            tcp_max_lifetime_secs: 120,
+            tcp_max_queries: 1000,
             nsid: None,
             cookies: true,
             require_cookies: false,
@@ -354,9 +360,12 @@ impl Config {
         if self.dns.nsid.as_ref().is_some_and(|n| n.len() > crate::dns::edns::MAX_NSID_LEN) {
             return Err(ConfigError::Invalid("dns.nsid is longer than 128 octets".into()));
         }
-        if self.http.tls_cert.is_some() || self.http.tls_key.is_some() {
-            // Refuse rather than silently serve plain HTTP: TLS is not built yet (issue 9).
-            return Err(ConfigError::Invalid("http.tls_cert/tls_key: TLS on the public port is not implemented yet".into()));
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            // Refuse rather than silently serve plain HTTP.
+            return Err(ConfigError::Invalid("http.tls_cert and http.tls_key go together: give both or neither".into()));
+        }
+        if self.http.plain_addr.is_some_and(|a| a == n.http_addr && a.port() != 0) {
+            return Err(ConfigError::Invalid("http.plain_addr must differ from node.http_addr".into()));
         }
         let d = &self.dyndns;
         if d.expire_sweep_interval_secs == 0 || d.history_per_host > 10_000 {

@@ -89,3 +89,14 @@ fn dyndns_section_has_defaults_and_refuses_unknown_keys() {
     let err = Config::from_toml(&format!("{base}[dyndns]\nmin_interval = 3\n"), Path::new("t.toml")).unwrap_err();
     assert!(err.to_string().contains("min_interval"), "{err}");
 }
+
+#[test]
+fn a_tls_certificate_without_its_key_is_refused() {
+    let text = format!("{MINIMAL}\n[http]\ntls_cert = \"/etc/quorumdns/cert.pem\"\n");
+    let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("tls_cert and http.tls_key go together"), "{err}");
+    let text = format!("{MINIMAL}\n[http]\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\nplain_addr = \"127.0.0.1:9053\"\n");
+    let c = Config::from_toml(&text, Path::new("t.toml")).unwrap();
+    assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
+    assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
+}

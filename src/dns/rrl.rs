@@ -167,6 +167,28 @@ fn question_key(response: &[u8]) -> ([u8; 255], usize) {
     (key, n)
 }
 
+/// Answers one UDP datagram from `client` with cookies/NSID and rate limiting applied.
+/// Returns false when nothing is to be sent.
+pub fn udp_answer(
+    snapshot: &super::snapshot::DnsSnapshot,
+    query: &[u8],
+    client: IpAddr,
+    policy: &super::edns::EdnsPolicy,
+    rrl: &Rrl,
+    out: &mut Vec<u8>,
+) -> bool {
+    let ctx = super::answer::QueryContext::udp().with_policy(client, policy);
+    let Some(outcome) = super::answer::answer_outcome(snapshot, query, &ctx, out) else { return false };
+    match rrl.check(client, out, outcome.rcode, outcome.cookie, Instant::now()) {
+        Verdict::Send => true,
+        Verdict::Drop => false,
+        Verdict::Slip(slip) => {
+            let ctx = super::answer::QueryContext { slip: Some(slip), ..ctx };
+            super::answer::answer_outcome(snapshot, query, &ctx, out).is_some()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,27 +235,5 @@ mod tests {
             rrl.check(a, &resp(&[1, i, 0]), 0, CookieStatus::Absent, now);
         }
         assert!(rrl.shards.iter().all(|s| s.lock().unwrap().len() <= 4));
-    }
-}
-
-/// Answers one UDP datagram from `client` with cookies/NSID and rate limiting applied.
-/// Returns false when nothing is to be sent.
-pub fn udp_answer(
-    snapshot: &super::snapshot::DnsSnapshot,
-    query: &[u8],
-    client: IpAddr,
-    policy: &super::edns::EdnsPolicy,
-    rrl: &Rrl,
-    out: &mut Vec<u8>,
-) -> bool {
-    let ctx = super::answer::QueryContext::udp().with_policy(client, policy);
-    let Some(outcome) = super::answer::answer_outcome(snapshot, query, &ctx, out) else { return false };
-    match rrl.check(client, out, outcome.rcode, outcome.cookie, Instant::now()) {
-        Verdict::Send => true,
-        Verdict::Drop => false,
-        Verdict::Slip(slip) => {
-            let ctx = super::answer::QueryContext { slip: Some(slip), ..ctx };
-            super::answer::answer_outcome(snapshot, query, &ctx, out).is_some()
-        }
     }
 }

@@ -5,7 +5,8 @@
 //! Linux the loops are OS threads moving batches with recvmmsg/sendmmsg (`udp`).
 //! TCP: an accept loop bounded by a connection limit, one task per connection reading
 //! length-prefixed messages in order (pipelined queries are answered in turn), closed
-//! after an idle timeout.
+//! after an idle timeout, and after a maximum lifetime or number of queries (so no client
+//! holds a connection slot forever, however well it behaves).
 
 use std::io;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use super::xfr::{self, XfrConfig};
 use super::edns::EdnsPolicy;
 use super::rrl::{udp_answer, Rrl, RrlConfig};
 use super::tcp_limits::ClientSlots;
-use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_REFUSED_TOTAL};
+use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_CLOSED_TOTAL, DNS_TCP_REFUSED_TOTAL};
 
 /// Transport settings.
 #[derive(Clone, Debug)]
@@ -50,6 +51,11 @@ pub struct DnsServerConfig {
     pub rrl: Arc<Rrl>,
     /// Open TCP connections allowed per client address (0 = no limit).
     pub max_tcp_per_client: usize,
+    /// A TCP connection is closed once it is this old (checked between messages: an
+    /// answer or a zone transfer in progress is finished first). Zero: no limit.
+    pub tcp_max_lifetime: Duration,
+    /// A TCP connection is closed after answering this many messages (0 = no limit).
+    pub tcp_max_queries: usize,
 }
 
 impl Default for DnsServerConfig {
@@ -65,6 +71,8 @@ impl Default for DnsServerConfig {
             policy: Arc::new(EdnsPolicy::default()),
             rrl: Arc::new(Rrl::new(RrlConfig::default())),
             max_tcp_per_client: 32,
+            tcp_max_lifetime: Duration::from_secs(120),
+            tcp_max_queries: 1000,
         }
     }
 }
@@ -279,6 +287,7 @@ async fn tcp_connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let idle = config.tcp_idle_timeout;
+    let mut cap = ConnectionCap::new(config.tcp_max_lifetime, config.tcp_max_queries);
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -288,13 +297,21 @@ async fn tcp_connection(
     let mut out = Vec::with_capacity(4096);
     let mut framed = Vec::with_capacity(4096);
     loop {
+        if cap.used_up() {
+            close(CloseReason::Queries);
+            return;
+        }
+        let Some((wait, wait_ends)) = cap.next_wait(idle) else {
+            close(CloseReason::Lifetime);
+            return;
+        };
         let next = tokio::select! {
-            r = tokio::time::timeout(idle, read_message(&mut read, &mut query)) => r,
+            r = tokio::time::timeout(wait, read_message(&mut read, &mut query)) => r,
             _ = shutdown.wait_for(|stop| *stop) => return,
         };
         match next {
             Err(_) => {
-                tracing::debug!("idle timeout");
+                close(wait_ends);
                 return;
             }
             Ok(Err(e)) => {
@@ -303,7 +320,7 @@ async fn tcp_connection(
                 }
                 return;
             }
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => cap.received(),
         }
         if xfr::is_transfer(&query) {
             if transfer(&mut write, &snapshot, &config.xfr, &query, peer, idle).await.is_err() {
@@ -337,10 +354,73 @@ async fn tcp_connection(
                 return;
             }
             Err(_) => {
-                tracing::debug!("write timeout");
+                close(CloseReason::WriteTimeout);
                 return;
             }
         }
+    }
+}
+
+/// Why the server closed a TCP connection (the `reason` of `dns_tcp_closed_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CloseReason {
+    Idle,
+    WriteTimeout,
+    Lifetime,
+    Queries,
+}
+
+impl CloseReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Idle => "idle",
+            CloseReason::WriteTimeout => "write_timeout",
+            CloseReason::Lifetime => "lifetime",
+            CloseReason::Queries => "queries",
+        }
+    }
+}
+
+fn close(reason: CloseReason) {
+    tracing::debug!(reason = reason.as_str(), "closing tcp connection");
+    DNS_TCP_CLOSED_TOTAL.with_label_values(&[reason.as_str()]).inc();
+}
+
+/// The lifetime and query caps of one connection.
+struct ConnectionCap {
+    /// When the connection must close (None: no lifetime limit).
+    deadline: Option<Instant>,
+    queries_left: Option<usize>,
+}
+
+impl ConnectionCap {
+    fn new(max_lifetime: Duration, max_queries: usize) -> Self {
+        ConnectionCap {
+            deadline: (!max_lifetime.is_zero()).then(|| Instant::now() + max_lifetime),
+            queries_left: (max_queries > 0).then_some(max_queries),
+        }
+    }
+
+    /// How long to wait for the next message, and why the wait would end: the idle
+    /// timeout, or the connection's lifetime if that ends first. None once the lifetime is
+    /// over (a client that always has the next query ready must not outlive it).
+    fn next_wait(&self, idle: Duration) -> Option<(Duration, CloseReason)> {
+        let Some(deadline) = self.deadline else { return Some((idle, CloseReason::Idle)) };
+        let left = deadline.checked_duration_since(Instant::now()).filter(|l| !l.is_zero())?;
+        Some(if left < idle { (left, CloseReason::Lifetime) } else { (idle, CloseReason::Idle) })
+    }
+
+    /// Counts one message read (answered or not: unanswerable messages must not keep a
+    /// connection open either).
+    fn received(&mut self) {
+        if let Some(n) = &mut self.queries_left {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Whether the connection has used up its messages (it closes once the last is handled).
+    fn used_up(&self) -> bool {
+        self.queries_left == Some(0)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::caller::{registry_error, rfc3339, submit_error, Caller, EgiError};
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, JsonBody};
 use crate::dyndns::credential::{generate_id, generate_secret, hash_secret_blocking};
 use crate::dyndns::update::Principal;
 use crate::dyndns::{now_ms, Dyndns};
@@ -19,7 +20,6 @@ use crate::model::Fqdn;
 use crate::state::{ApplyError, Command, Domain, Token, User, ADMIN_OWNER};
 
 type Api<T> = Result<T, ApiError>;
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn user_json(u: &User) -> Value {
     json!({
@@ -73,7 +73,7 @@ pub struct CreateUser {
 
 pub async fn create_user(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<CreateUser>) -> Api<Response> {
     caller.require_admin()?;
-    let Json(b) = body.map_err(json_rejection)?;
+    let JsonBody(b) = body;
     let cmd = Command::CreateUser {
         name: b.name.clone(),
         comment: b.comment,
@@ -218,7 +218,7 @@ async fn put_domain(d: &Dyndns, caller: &Caller, name: Fqdn, b: DomainBody) -> A
 }
 
 pub async fn create_domain(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<DomainBody>) -> Api<Response> {
-    let Json(mut b) = body.map_err(json_rejection)?;
+    let JsonBody(mut b) = body;
     let name = b
         .name
         .take()
@@ -233,7 +233,7 @@ pub async fn replace_domain(
     Path(name): Path<String>,
     body: JsonBody<DomainBody>,
 ) -> Api<Json<Value>> {
-    let Json(b) = body.map_err(json_rejection)?;
+    let JsonBody(b) = body;
     let name = Fqdn::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
     put_domain(&d, &caller, name, b).await
 }

@@ -5,20 +5,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Admin;
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, JsonBody};
 use crate::cluster::{ClusterError, ClusterStatus};
 use crate::raft::{MembershipError, MembershipOutcome, NodeId, NodeInfo, Refusal};
 use crate::service::Service;
 
 type Api<T> = Result<T, ApiError>;
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 /// How long `add` waits for a learner to catch up unless told otherwise.
 const DEFAULT_CATCH_UP_SECS: u64 = 30;
@@ -77,8 +77,8 @@ pub struct InitIn {
     members: Vec<MemberIn>,
 }
 
-pub async fn init(_: Admin, State(svc): State<Arc<Service>>, body: Option<Json<InitIn>>) -> Api<(StatusCode, Json<serde_json::Value>)> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+pub async fn init(_: Admin, State(svc): State<Arc<Service>>, body: Option<JsonBody<InitIn>>) -> Api<(StatusCode, Json<serde_json::Value>)> {
+    let body = body.map(|JsonBody(b)| b).unwrap_or_default();
     let mut members = BTreeMap::new();
     for m in body.members {
         let info = NodeInfo { raft_addr: m.raft_addr, http_addr: m.http_addr, dns_addr: m.dns_addr };
@@ -103,7 +103,7 @@ pub struct AddIn {
 }
 
 pub async fn add(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<AddIn>) -> Api<(StatusCode, Json<serde_json::Value>)> {
-    let Json(b) = body.map_err(json_rejection)?;
+    let JsonBody(b) = body;
     let wait = Duration::from_secs(b.wait_secs.unwrap_or(DEFAULT_CATCH_UP_SECS).min(MAX_CATCH_UP_SECS));
     let info = NodeInfo { raft_addr: b.raft_addr, http_addr: b.http_addr, dns_addr: b.dns_addr };
     let o = svc.cluster_add(b.id, info, wait).await?;

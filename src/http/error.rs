@@ -79,8 +79,3 @@ impl From<SubmitError> for ApiError {
         }
     }
 }
-
-/// JSON bodies that do not parse: the same error shape as everything else.
-pub fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiError {
-    ApiError::new(r.status(), "bad_request", r.body_text())
-}

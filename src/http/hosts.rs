@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::caller::{registry_error, rfc3339, submit_error, Caller, EgiError};
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, Query, JsonBody};
 use crate::dyndns::credential::{generate_secret, hash_secret_blocking};
 use crate::dyndns::request::host_name;
 use crate::dyndns::{now_ms, Dyndns};
@@ -62,7 +63,8 @@ fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("localhost");
-        format!("http://{host}")
+        let scheme = if d.config.https { "https" } else { "http" };
+        format!("{scheme}://{host}")
     });
     let url = url.trim_end_matches('/').to_string();
     let (scheme, authority) = url
@@ -305,9 +307,9 @@ pub async fn create(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     headers: HeaderMap,
-    body: Result<Json<CreateHost>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<CreateHost>,
 ) -> Api<Response> {
-    let Json(b) = body.map_err(json_rejection)?;
+    let JsonBody(b) = body;
     let p = RegisterParams {
         name: b.name,
         domain: b.domain,
@@ -353,9 +355,9 @@ pub async fn patch(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Path(fqdn): Path<String>,
-    body: Result<Json<PatchHost>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody<PatchHost>,
 ) -> Api<Json<Value>> {
-    let Json(b) = body.map_err(json_rejection)?;
+    let JsonBody(b) = body;
     let fqdn = parse_fqdn(&fqdn)?;
     let host = find_host(&d, &caller, &fqdn)?;
     if !caller.is_admin() && (b.abuse_blocked.is_some() || b.owner.is_some() || (b.abuse == Some(true) && !host.abuse))

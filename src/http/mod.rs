@@ -22,11 +22,13 @@ mod caller;
 mod dyn_routes;
 pub mod dyndns;
 pub mod error;
+pub mod extract;
 mod hosts;
 pub mod limits;
 mod ops;
 pub mod secondaries;
 pub mod read;
+pub mod tls;
 pub mod tsig;
 pub mod zones;
 

@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::json;
 
 use super::auth::Admin;
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, JsonBody};
 use crate::model::{Fqdn, ZoneTransfer};
 use crate::service::Service;
 use crate::state::Command;
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn zone_name(raw: &str) -> Result<Fqdn, ApiError> {
     Fqdn::parse(raw).map_err(|e| ApiError::bad_request(format!("zone name: {e}")))
@@ -47,7 +47,7 @@ pub async fn put(
     body: JsonBody<ZoneTransfer>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = zone_name(&zone)?;
-    let Json(transfer) = body.map_err(json_rejection)?;
+    let JsonBody(transfer) = body;
     let c = svc.submit(Command::SetZoneTransfer { zone: zone.clone(), transfer: transfer.clone() }).await?;
     let mut out = to_json(&zone, &transfer);
     out["index"] = json!(c.index);

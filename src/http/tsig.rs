@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,14 +13,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Admin;
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, Query, JsonBody};
 use crate::dns::tsig::Algorithm;
 use crate::model::{Fqdn, RType};
 use crate::service::Service;
 use crate::state::rfc2136::{rcode, NameMatch, PolicyRule, TsigKeyEntry};
 use crate::state::Command;
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +84,7 @@ pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json:
 
 /// Creates or replaces a key. Answers with the secret: the only time it is shown.
 pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<NewKey>) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let JsonBody(body) = body;
     let name = key_name(&body.name)?;
     let algorithm = Algorithm::parse(&body.algorithm)
         .ok_or_else(|| ApiError::bad_request("algorithm: hmac-md5, hmac-sha1, hmac-sha256, hmac-sha384 or hmac-sha512"))?;

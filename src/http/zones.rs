@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Admin;
-use super::error::{json_rejection, ApiError};
+use super::error::ApiError;
+use super::extract::{Path, Query, JsonBody};
 use super::read::{barrier, ReadOptions};
 use crate::model::{zonefile, Fqdn, RData, RType, Serial, SoaParams, Zone};
 use crate::service::{Committed, Service};
 use crate::state::Command;
 
 type Api<T> = Result<T, ApiError>;
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
 fn zone_name(raw: &str) -> Api<Fqdn> {
     Fqdn::parse(raw).map_err(|e| ApiError::bad_request(format!("zone name: {e}")))
@@ -130,7 +130,7 @@ impl SoaBody {
 }
 
 pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<CreateZone>) -> Api<Response> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let JsonBody(body) = body;
     let origin = zone_name(&body.name)?;
     let ns = body.ns.iter().map(|n| owner_name(&origin, n)).collect::<Api<Vec<_>>>()?;
     if ns.is_empty() {
@@ -248,7 +248,7 @@ pub async fn add_records(
     Path(zone): Path<String>,
     body: JsonBody<RecordSetIn>,
 ) -> Api<Json<serde_json::Value>> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let JsonBody(body) = body;
     let zone = zone_name(&zone)?;
     let name = owner_name(&zone, &body.name)?;
     let t = rtype(&body.rtype)?;
@@ -275,7 +275,7 @@ pub async fn replace_set(
     Path((zone, name, t)): Path<(String, String, String)>,
     body: JsonBody<ReplaceSet>,
 ) -> Api<Json<serde_json::Value>> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let JsonBody(body) = body;
     let zone = zone_name(&zone)?;
     let name = owner_name(&zone, &name)?;
     let t = rtype(&t)?;

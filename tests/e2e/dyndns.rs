@@ -13,7 +13,7 @@ use crate::harness::Node;
 /// Changes allowed every second, so each test step may change the address.
 const FAST: &str = "[dyndns]\nmin_update_interval_secs = 0\n";
 
-fn tool(name: &str) -> String {
+pub(crate) fn tool(name: &str) -> String {
     for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
         let p = format!("{dir}/{name}");
         if std::path::Path::new(&p).exists() {
@@ -33,7 +33,7 @@ async fn register(node: &Node, fqdn: &str) -> String {
     b["host"]["update_secret"].as_str().unwrap().to_string()
 }
 
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the client runs");
     format!(
         "{}{}",

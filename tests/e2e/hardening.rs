@@ -196,3 +196,78 @@ async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["cache-control"], "no-store");
 }
+
+/// `q` with its two-octet TCP length prefix.
+fn framed(q: &[u8]) -> Vec<u8> {
+    let mut f = (q.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(q);
+    f
+}
+
+/// Reads one length-prefixed answer; None when the server closed the connection.
+fn read_answer(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+    stream.read_exact(&mut msg).ok()?;
+    Some(msg)
+}
+
+fn tcp_closed_metric(metrics: &str, reason: &str) -> u64 {
+    let key = format!("quorumdns_dns_tcp_closed_total{{reason=\"{reason}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_busy_tcp_connection_is_closed_at_its_caps_while_a_new_one_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[dns]\ntcp_idle_timeout_secs = 5\ntcp_max_lifetime_secs = 2\ntcp_max_queries = 20\n";
+    let node = Node::start_with_config(dir.path(), config);
+    let name = format!("ns1.{ZONE}");
+
+    // Query cap: 25 pipelined queries get 20 answers, then the connection closes.
+    let mut pipelined = TcpStream::connect(node.dns).unwrap();
+    pipelined.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let all: Vec<u8> = (0..25).flat_map(|id| framed(&query(id, &name, None))).collect();
+    let _ = pipelined.write_all(&all);
+    let mut ids = Vec::new();
+    while let Some(a) = read_answer(&mut pipelined) {
+        ids.push(u16::from_be_bytes([a[0], a[1]]));
+    }
+    assert_eq!(ids, (0..20).collect::<Vec<u16>>(), "the first 20 queries are answered, in order, then EOF");
+
+    // Lifetime cap: a client that keeps sending valid queries, one every 250 ms, is
+    // answered until the connection is 2 s old and then closed, well before its query cap
+    // or idle timeout.
+    let mut busy = TcpStream::connect(node.dns).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let start = Instant::now();
+    let mut answered = 0u16;
+    let closed_after = loop {
+        assert!(answered < 19, "the lifetime cap closes the connection before the query cap");
+        if busy.write_all(&framed(&query(answered, &name, None))).is_err() {
+            break start.elapsed();
+        }
+        match read_answer(&mut busy) {
+            Some(a) => {
+                assert_eq!(u16::from_be_bytes([a[0], a[1]]), answered);
+                answered += 1;
+            }
+            None => break start.elapsed(),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(answered >= 3, "the busy connection was served until its lifetime ended ({answered} answers)");
+    assert!(closed_after < Duration::from_secs(5), "closed by the lifetime cap, not the idle timeout: {closed_after:?}");
+
+    // A new connection from the same client is served.
+    let mut fresh = TcpStream::connect(node.dns).unwrap();
+    fresh.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    fresh.write_all(&framed(&query(77, &name, None))).unwrap();
+    let a = read_answer(&mut fresh).expect("a new connection is answered");
+    assert_eq!(u16::from_be_bytes([a[0], a[1]]), 77);
+
+    let metrics = reqwest::get(node.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(tcp_closed_metric(&metrics, "queries") >= 1, "metrics:\n{metrics}");
+    assert!(tcp_closed_metric(&metrics, "lifetime") >= 1, "metrics:\n{metrics}");
+}

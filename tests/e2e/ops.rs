@@ -60,6 +60,9 @@ async fn put_a(node: &Node, name: &str, addr: &str) -> Value {
 async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path());
+    // The leader writes the DNS cookie secret in the background after start: let that
+    // entry land before the first scrape, or it counts as one of ours.
+    eventually("the cookie secret", Duration::from_secs(20), || node.logged("DNS cookie secret generated").then_some(())).await;
     let serial0 = node.serial();
     let (_, before) = scrape(&node).await;
 

@@ -190,3 +190,29 @@ async fn openapi_describes_every_route_of_the_router() {
     }
     assert!(routes > 30, "found {routes} routes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_paths_queries_and_bodies_get_json_errors_like_every_other_error() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let fx = Fixture::new().await;
+    let cases: [(&str, &str, Option<&str>); 5] = [
+        ("DELETE", "/api/v1/cluster/nodes/not-a-number", None),
+        ("POST", "/api/v1/cluster/nodes/-1/promote", None),
+        ("POST", "/api/v1/cluster/init", Some("{\"members\": 5")),
+        ("GET", "/nic/register?fqdn=x.dyn.test&ttl=-5", None),
+        ("POST", "/api/v1/zones", Some("[]")),
+    ];
+    for (method, uri, body) in cases {
+        let mut b = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {ADMIN}"));
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let a = fx.send(b.body(Body::from(body.unwrap_or_default().to_string())).unwrap()).await;
+        assert!(a.status.is_client_error(), "{method} {uri}: {} {}", a.status, a.body);
+        assert_eq!(a.headers["content-type"], "application/json", "{method} {uri}: {}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["error"], "bad_request", "{method} {uri}: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {uri}: {v}");
+    }
+}
