@@ -51,3 +51,9 @@ if command -v docker >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&
 else
   echo "docker/docker-compose not available: skipping the compose cluster test"
 fi
+
+# A short fuzz run of every cargo-fuzz target (fuzz/run.sh; longer by hand, e.g.
+# `fuzz/run.sh 600`). FUZZ_SECS=0 skips it.
+if [ "${FUZZ_SECS:-20}" != 0 ]; then
+  fuzz/run.sh "${FUZZ_SECS:-20}"
+fi
