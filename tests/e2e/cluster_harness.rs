@@ -227,3 +227,22 @@ pub async fn set_a(node: &Node, name: &str, addr: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Creates TSIG keys `(name, algorithm, raw secret, policy)` through node 1 and waits until
+/// every live node lists them all (so every node verifies with them).
+pub async fn add_tsig_keys(c: &Cluster, keys: &[(&str, &str, &[u8], Value)]) {
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    for (name, alg, secret, policy) in keys {
+        let body = json!({"name": name, "algorithm": alg, "secret": b64(secret), "policy": policy});
+        let (s, b) = c.node(0).api(Method::POST, "/api/v1/tsig", Some(body)).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    for i in c.live() {
+        let node = c.node(i);
+        let deadline = std::time::Instant::now() + WAIT;
+        while node.api(Method::GET, "/api/v1/tsig", None).await.1["keys"].as_array().map(Vec::len) < Some(keys.len()) {
+            assert!(std::time::Instant::now() < deadline, "TSIG keys not replicated to node {}", c.specs[i].id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod dyndns;
 mod restart;
 mod rfc2136;
 mod secondaries;
+mod update_model;
 mod ops;
 mod deploy;
 mod compose;
