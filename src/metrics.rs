@@ -242,6 +242,7 @@ pub fn touch_all() {
     let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);
     let _ = (&*STORAGE_PROBE_TIMESTAMP, &*BACKUPS_TOTAL, &*SHUTTING_DOWN);
     let _ = (&*DNS_UPDATES_TOTAL, &*DNS_UPDATE_DURATION, &*TSIG_FAILURES_TOTAL, &*ACME_DNS_UPDATES_TOTAL);
+    let _ = &*DNS_UPDATES_REJECTED_TOTAL;
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL);
 }
 
@@ -250,6 +251,7 @@ pub const DNS_UPDATES: &str = "dns_updates_total";
 pub const DNS_UPDATE_SECONDS: &str = "dns_update_duration_seconds";
 pub const TSIG_FAILURES: &str = "tsig_failures_total";
 pub const ACME_DNS_UPDATES: &str = "acme_dns_updates_total";
+pub const DNS_UPDATES_REJECTED: &str = "dns_updates_rejected_total";
 
 pub static DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(DNS_UPDATES, "RFC 2136 UPDATE messages answered, by transport and rcode", &["transport", "rcode"])
@@ -267,6 +269,13 @@ pub static TSIG_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(ACME_DNS_UPDATES, "acme-dns API requests, by endpoint and result", &["endpoint", "result"])
+});
+pub static DNS_UPDATES_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        DNS_UPDATES_REJECTED,
+        "UPDATEs refused before Raft (kept in this node's in-memory history ring), by reason",
+        &["reason"],
+    )
 });
 
 // ---------------------------------------------------------------- hardening (issue 9)

@@ -18,6 +18,8 @@ mod dyndns;
 mod restart;
 mod rfc2136;
 mod secondaries;
+mod update_history;
+mod update_model;
 mod update_model;
 mod ops;
 mod deploy;
