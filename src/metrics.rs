@@ -242,7 +242,7 @@ pub fn touch_all() {
     let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);
     let _ = (&*STORAGE_PROBE_TIMESTAMP, &*BACKUPS_TOTAL, &*SHUTTING_DOWN);
     let _ = (&*DNS_UPDATES_TOTAL, &*DNS_UPDATE_DURATION, &*TSIG_FAILURES_TOTAL, &*ACME_DNS_UPDATES_TOTAL);
-    let _ = &*DNS_UPDATES_REJECTED_TOTAL;
+    let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL);
 }
 
@@ -251,6 +251,7 @@ pub const DNS_UPDATES: &str = "dns_updates_total";
 pub const DNS_UPDATE_SECONDS: &str = "dns_update_duration_seconds";
 pub const TSIG_FAILURES: &str = "tsig_failures_total";
 pub const ACME_DNS_UPDATES: &str = "acme_dns_updates_total";
+pub const ACME_DNS_EXPIRY_SWEEPS: &str = "acme_dns_expiry_sweeps_total";
 pub const DNS_UPDATES_REJECTED: &str = "dns_updates_rejected_total";
 
 pub static DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -269,6 +270,9 @@ pub static TSIG_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(ACME_DNS_UPDATES, "acme-dns API requests, by endpoint and result", &["endpoint", "result"])
+});
+pub static ACME_DNS_EXPIRY_SWEEPS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(ACME_DNS_EXPIRY_SWEEPS, "ExpireRecords proposals of the leader's TXT lifetime sweep, by result", &["result"])
 });
 pub static DNS_UPDATES_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
