@@ -20,6 +20,11 @@ command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 # tests/e2e/rfc2136.rs: nsupdate (bind9-dnsutils, above) and a venv for dnspython/certbot.
 command -v nsupdate >/dev/null 2>&1 || need_pkgs+=(bind9-dnsutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+# tests/e2e/acme_clients.rs: a real ACME issuance with lego against pebble (the ACME test
+# CA), whose HTTPS certificate the test makes with openssl.
+command -v lego >/dev/null 2>&1 || need_pkgs+=(lego)
+command -v pebble >/dev/null 2>&1 || need_pkgs+=(pebble)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"

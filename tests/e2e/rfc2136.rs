@@ -200,7 +200,7 @@ print("ok", action)
 "#;
 
 /// A python with dnspython and certbot-dns-rfc2136.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("QUORUMDNS_PYTHON") {
         return PathBuf::from(p);
     }
