@@ -15,6 +15,8 @@ use crate::cluster_harness::{add_tsig_keys, Cluster};
 use crate::harness::ZONE;
 use crate::update_model::{exchange, message};
 
+type Case = (&'static str, Option<(TsigKey, u64)>, u16, &'static str, Option<&'static str>, Option<&'static str>);
+
 const SECRET: &[u8] = b"history-secret-0123456789abcdef!";
 const NARROW_SECRET: &[u8] = b"history-narrow-0123456789abcdef!";
 
@@ -44,7 +46,8 @@ async fn refused_updates_are_in_the_history_of_the_node_that_answered_and_not_in
 
     let key = |name: &str, secret: &[u8]| TsigKey::new(Fqdn::parse(name).unwrap(), Algorithm::HmacSha256, secret.to_vec());
     let now = tsig::now();
-    let cases: [(&str, Option<(TsigKey, u64)>, u16, &str, Option<&str>, Option<&str>); 5] = [
+    // (what, signing key and time, rcode, reason, TSIG error, key in the history)
+    let cases: [Case; 5] = [
         ("unsigned", None, 5, "unsigned", None, None),
         ("badsig", Some((key("hist-key", b"not-the-secret-0123456789abcdef"), now)), 9, "bad_tsig", Some("BADSIG"), Some("hist-key")),
         ("badkey", Some((key("no-such-key", SECRET), now)), 9, "bad_tsig", Some("BADKEY"), Some("no-such-key")),
