@@ -244,6 +244,7 @@ pub fn touch_all() {
     let _ = (&*DNS_UPDATES_TOTAL, &*DNS_UPDATE_DURATION, &*TSIG_FAILURES_TOTAL, &*ACME_DNS_UPDATES_TOTAL);
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL, &*DNS_TCP_CLOSED_TOTAL);
     let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
+    let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG
@@ -251,6 +252,8 @@ pub const DNS_UPDATES: &str = "dns_updates_total";
 pub const DNS_UPDATE_SECONDS: &str = "dns_update_duration_seconds";
 pub const TSIG_FAILURES: &str = "tsig_failures_total";
 pub const ACME_DNS_UPDATES: &str = "acme_dns_updates_total";
+pub const ACME_DNS_EXPIRY_SWEEPS: &str = "acme_dns_expiry_sweeps_total";
+pub const DNS_UPDATES_REJECTED: &str = "dns_updates_rejected_total";
 
 pub static DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(DNS_UPDATES, "RFC 2136 UPDATE messages answered, by transport and rcode", &["transport", "rcode"])
@@ -268,6 +271,16 @@ pub static TSIG_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(ACME_DNS_UPDATES, "acme-dns API requests, by endpoint and result", &["endpoint", "result"])
+});
+pub static ACME_DNS_EXPIRY_SWEEPS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(ACME_DNS_EXPIRY_SWEEPS, "ExpireRecords proposals of the leader's TXT lifetime sweep, by result", &["result"])
+});
+pub static DNS_UPDATES_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        DNS_UPDATES_REJECTED,
+        "UPDATEs refused before Raft (kept in this node's in-memory history ring), by reason",
+        &["reason"],
+    )
 });
 
 // ---------------------------------------------------------------- hardening (issue 9)

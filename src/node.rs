@@ -14,7 +14,6 @@ use crate::config::{Config, Secret, ZoneConfig};
 use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
 use crate::model::{zonefile, RData, SoaParams};
 use crate::dns::notify::Notifier;
-use crate::dns::tsig::KeyRing;
 use crate::dns::xfr::XfrConfig;
 use crate::model::ZoneTransfer;
 use crate::raft::{NodeInfo, PartitionSwitch, RaftSettings};
@@ -70,8 +69,10 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
 
     let publisher = SnapshotPublisher::new();
     let snapshot = publisher.current.clone();
-    let (xfr, notifier) = transfer_setup(&config)?;
-    let keyring = crate::dns::update::KeyRingPublisher::new(xfr.keys.keys_list());
+    let (config_keys, local_transfer, notifier) = transfer_setup(&config)?;
+    // One key ring for UPDATE and transfers: config keys plus the replicated ones.
+    let keyring = crate::dns::update::KeyRingPublisher::new(config_keys);
+    let xfr = Arc::new(XfrConfig { keys: keyring.ring.clone(), local: local_transfer });
     let update = crate::dns::update::UpdateHandler::new(keyring.ring.clone());
     let cookie_keys = Arc::new(crate::dns::cookie::CookieKeys::default());
     let cookies = Arc::new(crate::dns::cookie::CookieObserver(cookie_keys.clone()));
@@ -286,7 +287,9 @@ pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
 
 
 /// This node's TSIG keys and per-zone transfer settings from its config file.
-fn transfer_setup(config: &Config) -> Result<(Arc<XfrConfig>, Arc<Notifier>), NodeError> {
+type TransferSetup = (Vec<crate::dns::tsig::TsigKey>, std::collections::HashMap<crate::model::Fqdn, ZoneTransfer>, Arc<Notifier>);
+
+fn transfer_setup(config: &Config) -> Result<TransferSetup, NodeError> {
     let keys = config.tsig_keys.iter().map(|k| k.load()).collect::<Result<Vec<_>, _>>().map_err(|e| NodeError::Zone(e.to_string()))?;
     let local = config
         .zones
@@ -302,5 +305,5 @@ fn transfer_setup(config: &Config) -> Result<(Arc<XfrConfig>, Arc<Notifier>), No
         })
         .collect::<std::collections::HashMap<_, _>>();
     let notify = local.iter().map(|(z, t)| (z.clone(), t.notify.clone())).collect();
-    Ok((Arc::new(XfrConfig { keys: KeyRing::new(keys), local }), Notifier::new(notify)))
+    Ok((keys, local, Notifier::new(notify)))
 }

@@ -40,6 +40,8 @@ pub struct Service {
     pub self_info: NodeInfo,
     /// Zones from the config, created by whichever node initializes the cluster.
     pub zones: Vec<ZoneConfig>,
+    /// UPDATEs this node refused before Raft (not in the replicated history).
+    pub rejected_updates: crate::dns::update::rejected::RejectedRing,
 }
 
 /// Pause between attempts while no leader is known or it is unreachable.
@@ -54,7 +56,7 @@ impl Service {
         self_info: NodeInfo,
         zones: Vec<ZoneConfig>,
     ) -> Arc<Self> {
-        Arc::new(Service { raft, admin_token, write_timeout, self_info, zones })
+        Arc::new(Service { raft, admin_token, write_timeout, self_info, zones, rejected_updates: Default::default() })
     }
 
     /// Proposes `command` through the leader (this node or, forwarded, another) and returns

@@ -17,13 +17,17 @@ command -v inadyn >/dev/null 2>&1 || [ -x /usr/sbin/inadyn ] || need_pkgs+=(inad
 # ddclient over https (tests/e2e/tls.rs) needs Perl's TLS module (only a Recommends).
 perl -MIO::Socket::SSL -e 1 >/dev/null 2>&1 || need_pkgs+=(libio-socket-ssl-perl)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
-# tests/e2e/tls.rs makes certificates and reads the served one with openssl.
+# tests/e2e/tls.rs and acme_clients.rs make certificates (and read served ones) with openssl.
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 # promtool (Debian package prometheus) checks /metrics output and deploy/prometheus rules.
 command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 # tests/e2e/rfc2136.rs: nsupdate (bind9-dnsutils, above) and a venv for dnspython/certbot.
 command -v nsupdate >/dev/null 2>&1 || need_pkgs+=(bind9-dnsutils)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+# tests/e2e/acme_clients.rs: a real ACME issuance with lego against pebble (the ACME test
+# CA), whose HTTPS certificate the test makes with openssl.
+command -v lego >/dev/null 2>&1 || need_pkgs+=(lego)
+command -v pebble >/dev/null 2>&1 || need_pkgs+=(pebble)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need_pkgs[*]}"

@@ -270,10 +270,18 @@ pub struct ZoneConfig {
     /// below this zone (the first zone that sets it).
     #[serde(default)]
     pub acme_dns: bool,
+    /// How long a TXT value set through `/acme-dns/update` lives after its last update
+    /// before the leader's sweep removes it through the log (seconds; default 24 h).
+    #[serde(default = "default_acme_txt_lifetime")]
+    pub acme_dns_txt_lifetime_secs: u64,
 }
 
 fn default_ns_ttl() -> u32 {
     3600
+}
+
+fn default_acme_txt_lifetime() -> u64 {
+    24 * 3600
 }
 
 /// Where `serve --dev` puts its data unless told otherwise.
@@ -379,6 +387,9 @@ impl Config {
             }
             if let Some(k) = z.transfer_tsig.iter().find(|k| !self.tsig_keys.iter().any(|t| &t.name == *k)) {
                 return Err(ConfigError::Invalid(format!("zone {}: transfer_tsig key {k} is not a [[tsig_key]]", z.name)));
+            }
+            if z.acme_dns_txt_lifetime_secs == 0 || z.acme_dns_txt_lifetime_secs > 366 * 24 * 3600 {
+                return Err(ConfigError::Invalid(format!("zone {}: acme_dns_txt_lifetime_secs must be 1 to 31622400", z.name)));
             }
         }
         Ok(())

@@ -100,3 +100,14 @@ fn a_tls_certificate_without_its_key_is_refused() {
     assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
     assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
 }
+
+#[test]
+fn the_acme_dns_txt_lifetime_defaults_to_a_day_and_must_be_positive() {
+    let zone = |extra: &str| format!("{MINIMAL}\n[[zone]]\nname = \"z.test\"\nns = [\"ns1.z.test\"]\nacme_dns = true\n{extra}\n");
+    let c = Config::from_toml(&zone(""), Path::new("t.toml")).unwrap();
+    assert_eq!(c.zones[0].acme_dns_txt_lifetime_secs, 86_400);
+    let c = Config::from_toml(&zone("acme_dns_txt_lifetime_secs = 5"), Path::new("t.toml")).unwrap();
+    assert_eq!(c.zones[0].acme_dns_txt_lifetime_secs, 5);
+    let err = Config::from_toml(&zone("acme_dns_txt_lifetime_secs = 0"), Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("acme_dns_txt_lifetime_secs"), "{err}");
+}

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use super::answer::rcode;
 use super::rr::{self, Layout};
 use super::snapshot::{DnsSnapshot, ZoneView};
@@ -29,12 +31,24 @@ const MAX_MESSAGE: usize = 65535;
 /// Room left in each message for the TSIG RR.
 const TSIG_RESERVE: usize = 2 * 255 + 128;
 
-/// This node's transfer configuration: its TSIG keys, and per zone the networks, keys and
-/// NOTIFY targets its config file adds to the replicated ones.
+/// This node's transfer configuration: the TSIG keys it verifies transfer requests with
+/// (the config file's `[[tsig_key]]`s and the keys replicated through Raft: the same ring
+/// UPDATE uses, swapped by `KeyRingPublisher` when a key is created or deleted), and per
+/// zone the networks, keys and NOTIFY targets its config file adds to the replicated ones.
+///
+/// A key only proves who asks; whether it may transfer a zone is the zone's
+/// `transfer_tsig` list (replicated or local), like BIND's `allow-transfer { key X; }`.
 #[derive(Clone, Debug, Default)]
 pub struct XfrConfig {
-    pub keys: KeyRing,
+    pub keys: Arc<ArcSwap<KeyRing>>,
     pub local: HashMap<Fqdn, ZoneTransfer>,
+}
+
+impl XfrConfig {
+    /// A fixed key ring (tests, tools); a node shares the live one instead.
+    pub fn with_keys(keys: KeyRing, local: HashMap<Fqdn, ZoneTransfer>) -> XfrConfig {
+        XfrConfig { keys: Arc::new(ArcSwap::from_pointee(keys)), local }
+    }
 }
 
 /// Whether a message is a zone transfer request (served by this module, TCP only).
@@ -78,7 +92,7 @@ pub fn prepare(snap: &DnsSnapshot, cfg: &XfrConfig, query: &[u8], peer: IpAddr, 
     job.question = query[qstart..qend + 4].to_vec();
     job.qtype = if qtype == QTYPE_IXFR { "IXFR" } else { "AXFR" };
     let Ok(tsig_rr) = tsig::find(query, &layout) else { return job };
-    let key = match tsig::verify_request(query, tsig_rr, &cfg.keys, now) {
+    let key = match tsig::verify_request(query, tsig_rr, &cfg.keys.load(), now) {
         Verified::Unsigned => None,
         Verified::Valid { key, request_mac } => {
             job.signer = Some(ResponseSigner::new(key.clone(), request_mac));

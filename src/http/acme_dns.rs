@@ -6,7 +6,8 @@
 //!   as an argon2id hash.
 //! - `POST /acme-dns/update` with `X-Api-User` / `X-Api-Key` and `{subdomain, txt}` sets
 //!   the TXT RRset of `<subdomain>.<zone>` to its two most recent values, which expire
-//!   through the log after [`TXT_LIFETIME_MS`] (leader sweep, like dyndns host expiry).
+//!   through the log `acme_dns_txt_lifetime_secs` after their last update (default 24 h;
+//!   a leader sweep proposes `ExpireRecords`, like dyndns host expiry).
 //!
 //! The zone is the first `[[zone]]` with `acme_dns = true`.
 
@@ -20,18 +21,20 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::auth::Admin;
 use crate::dyndns::credential::{generate_secret, hash_secret_blocking, verify_hash};
-use crate::metrics::ACME_DNS_UPDATES_TOTAL;
+use crate::metrics::{ACME_DNS_EXPIRY_SWEEPS_TOTAL, ACME_DNS_UPDATES_TOTAL};
 use crate::model::Fqdn;
 use crate::service::Service;
 use crate::state::rfc2136::AcmeAccount;
 use crate::state::Command;
 
-/// TXT values live this long after their last update (unix ms).
-pub const TXT_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 pub const TXT_TTL: u32 = 60;
+/// The sweep looks this often at most (and at least every half lifetime).
+const SWEEP_MAX: Duration = Duration::from_secs(10);
+const SWEEP_MIN: Duration = Duration::from_millis(500);
 
 fn error(status: StatusCode, code: &str) -> Response {
     (status, Json(json!({ "error": code }))).into_response()
@@ -39,6 +42,11 @@ fn error(status: StatusCode, code: &str) -> Response {
 
 fn acme_zone(svc: &Service) -> Option<Fqdn> {
     svc.zones.iter().find(|z| z.acme_dns).map(|z| z.name.clone())
+}
+
+/// How long a TXT value lives after its last update (ms), from the acme-dns zone's config.
+fn txt_lifetime_ms(svc: &Service) -> Option<u64> {
+    svc.zones.iter().find(|z| z.acme_dns).map(|z| z.acme_dns_txt_lifetime_secs.saturating_mul(1000))
 }
 
 pub async fn register(_: Admin, State(svc): State<Arc<Service>>) -> Response {
@@ -119,7 +127,7 @@ async fn update_inner(
         username: user,
         txt: body.txt.clone().into_bytes(),
         ttl: TXT_TTL,
-        lifetime_ms: TXT_LIFETIME_MS,
+        lifetime_ms: txt_lifetime_ms(svc).unwrap_or(24 * 3600 * 1000),
         at: crate::dyndns::now_ms(),
     };
     match svc.submit(cmd).await {
@@ -131,7 +139,8 @@ async fn update_inner(
 
 /// Leader-only sweep that proposes `ExpireRecords { at }` when a record's time is up.
 pub async fn expiry(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let half_life = Duration::from_millis(txt_lifetime_ms(&svc).unwrap_or(u64::MAX) / 2);
+    let mut tick = tokio::time::interval(half_life.clamp(SWEEP_MIN, SWEEP_MAX));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -145,7 +154,10 @@ pub async fn expiry(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
         if !svc.raft.state.read(|s| s.rfc2136.expiring.values().any(|e| *e <= at)) {
             continue;
         }
-        if let Err(e) = svc.submit(Command::ExpireRecords { at }).await {
+        let span = tracing::info_span!("acme_dns_expiry", at);
+        let result = svc.submit(Command::ExpireRecords { at }).instrument(span).await;
+        ACME_DNS_EXPIRY_SWEEPS_TOTAL.with_label_values(&[if result.is_ok() { "committed" } else { "failed" }]).inc();
+        if let Err(e) = result {
             tracing::warn!(error = %e, "record expiry not committed");
         }
     }

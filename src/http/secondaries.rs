@@ -1,6 +1,8 @@
 //! `/api/v1/zones/{zone}/secondaries`: who may transfer a zone and whom to NOTIFY.
 //! Replicated through Raft (`Command::SetZoneTransfer`), so every node serves the same
-//! ACL; TSIG secrets are not here, only key names (the keys live in each node's config).
+//! ACL; TSIG secrets are not here, only key names: a key named in `transfer_tsig` may be a
+//! node config `[[tsig_key]]` or a key created through `/api/v1/tsig` (replicated, so it
+//! works on every node), like BIND's `allow-transfer { key X; }`.
 
 use std::sync::Arc;
 

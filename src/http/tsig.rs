@@ -127,24 +127,42 @@ pub struct HistoryFilter {
     key: Option<String>,
 }
 
-/// The UPDATE history (newest last): key, source, asked changes, rcode.
+/// The UPDATE history (oldest first): key, source, asked changes, rcode. The replicated
+/// entries (every UPDATE that reached the log, the same on every node) merged by time with
+/// this node's ring of UPDATEs it refused before the log (`"replicated": false`: bad or
+/// missing TSIG, policy, malformed, unknown zone), which only the node that answered them
+/// lists.
 pub async fn history(_: Admin, State(svc): State<Arc<Service>>, Query(f): Query<HistoryFilter>) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = f.zone.as_deref().map(key_name).transpose()?;
     let key = f.key.as_deref().map(key_name).transpose()?;
-    let entries: Vec<_> = svc.raft.state.read(|s| {
+    let wanted = |z: Option<&Fqdn>, k: Option<&Fqdn>| zone.as_ref().is_none_or(|w| z == Some(w)) && (key.is_none() || k == key.as_ref());
+    let mut entries: Vec<(u64, serde_json::Value)> = svc.raft.state.read(|s| {
         s.rfc2136
             .history
             .iter()
-            .filter(|e| zone.as_ref().is_none_or(|z| &e.zone == z))
-            .filter(|e| key.is_none() || e.key == key)
+            .filter(|e| wanted(Some(&e.zone), e.key.as_ref()))
             .map(|e| {
-                json!({
+                let v = json!({
                     "index": e.index, "at": e.at, "zone": e.zone.as_str(),
                     "key": e.key.as_ref().map(|k| k.as_str()), "source": e.source,
                     "rcode": rcode::name(e.rcode), "changes": e.changes, "changed": e.changed,
-                })
+                    "replicated": true,
+                });
+                (e.at, v)
             })
             .collect()
     });
-    Ok(Json(json!({ "updates": entries })))
+    let node = svc.raft.node_id;
+    for e in svc.rejected_updates.entries().into_iter().filter(|e| wanted(e.zone.as_ref(), e.key.as_ref())) {
+        let v = json!({
+            "index": null, "at": e.at, "zone": e.zone.as_ref().map(|z| z.as_str()),
+            "key": e.key.as_ref().map(|k| k.as_str()), "source": e.source,
+            "rcode": rcode::name(e.rcode), "changes": e.changes, "changed": false,
+            "replicated": false, "rejected": e.reason.as_str(), "tsig_error": e.tsig_error, "node": node,
+        });
+        entries.push((e.at, v));
+    }
+    // Stable: entries with the same time keep the log order, then the ring's.
+    entries.sort_by_key(|(at, _)| *at);
+    Ok(Json(json!({ "updates": entries.into_iter().map(|(_, v)| v).collect::<Vec<_>>() })))
 }

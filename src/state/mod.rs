@@ -10,6 +10,8 @@ mod command;
 pub mod journal;
 pub mod registry;
 pub mod rfc2136;
+#[doc(hidden)]
+pub mod update_model;
 
 pub use apply::{Applied, State};
 pub use changes::{ChangeSet, ZoneNames};

@@ -42,6 +42,8 @@ pub struct Spec {
     pub dir: PathBuf,
     pub bootstrap: bool,
     pub snapshot_every: u64,
+    /// More keys for the `[[zone]]` table (`acme_dns = true`...).
+    pub zone_extra: String,
 }
 
 impl Spec {
@@ -55,6 +57,7 @@ impl Spec {
             dir: root.join(format!("node{id}")),
             bootstrap,
             snapshot_every,
+            zone_extra: String::new(),
         }
     }
 
@@ -81,6 +84,7 @@ stale_after_ms = 2000
 name = "{ZONE}"
 ns = ["ns1.{ZONE}"]
 records = ["ns1 3600 IN A 127.0.0.1"]
+{zone_extra}
 "#,
             id = self.id,
             dir = self.dir.display(),
@@ -89,6 +93,7 @@ records = ["ns1 3600 IN A 127.0.0.1"]
             raft = self.raft,
             bootstrap = self.bootstrap,
             snap = self.snapshot_every,
+            zone_extra = self.zone_extra,
         )
     }
 
@@ -116,8 +121,15 @@ impl Cluster {
     /// `n` nodes: node 1 bootstraps with the zone, the others join as learners and are
     /// promoted, through the admin API of node 1.
     pub async fn start(n: u64, snapshot_every: u64) -> Cluster {
+        Cluster::start_with_zone(n, snapshot_every, "").await
+    }
+
+    /// Like [`Cluster::start`], with `zone_extra` added to every node's `[[zone]]` table.
+    pub async fn start_with_zone(n: u64, snapshot_every: u64, zone_extra: &str) -> Cluster {
         let root = tempfile::tempdir().expect("tempdir");
-        let specs: Vec<Spec> = (1..=n).map(|id| Spec::new(id, root.path(), id == 1, snapshot_every)).collect();
+        let specs: Vec<Spec> = (1..=n)
+            .map(|id| Spec { zone_extra: zone_extra.to_string(), ..Spec::new(id, root.path(), id == 1, snapshot_every) })
+            .collect();
         let mut c = Cluster { nodes: specs.iter().map(|s| Some(s.start())).collect(), specs, root };
         c.wait_serial_on(0).await;
         for i in 1..n as usize {
@@ -225,5 +237,24 @@ pub async fn set_a(node: &Node, name: &str, addr: &str) -> Value {
         assert_eq!(s, 503, "set {name} via {}: {b}", node.http);
         assert!(std::time::Instant::now() < deadline, "still 503 after {WAIT:?}: {b}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates TSIG keys `(name, algorithm, raw secret, policy)` through node 1 and waits until
+/// every live node lists them all (so every node verifies with them).
+pub async fn add_tsig_keys(c: &Cluster, keys: &[(&str, &str, &[u8], Value)]) {
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    for (name, alg, secret, policy) in keys {
+        let body = json!({"name": name, "algorithm": alg, "secret": b64(secret), "policy": policy});
+        let (s, b) = c.node(0).api(Method::POST, "/api/v1/tsig", Some(body)).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    for i in c.live() {
+        let node = c.node(i);
+        let deadline = std::time::Instant::now() + WAIT;
+        while node.api(Method::GET, "/api/v1/tsig", None).await.1["keys"].as_array().map(Vec::len) < Some(keys.len()) {
+            assert!(std::time::Instant::now() < deadline, "TSIG keys not replicated to node {}", c.specs[i].id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod cluster_harness;
 mod harness;
 
+mod acme_clients;
 mod acme_dns;
 mod api;
 mod bad_input;
@@ -19,6 +20,8 @@ mod restart;
 mod rfc2136;
 mod secondaries;
 mod tls;
+mod update_history;
+mod update_model;
 mod ops;
 mod deploy;
 mod compose;

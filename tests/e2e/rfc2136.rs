@@ -155,7 +155,11 @@ async fn failed_prerequisites_policy_bad_mac_and_replays_change_nothing() {
         assert!(dig(c.node(i).dns, &[&format!("y.{ZONE}"), "A"]).answer.is_empty());
         assert!(dig(c.node(i).dns, &[&format!("replay.{ZONE}"), "TXT"]).answer.is_empty());
     }
-    let (_, h) = c.node(0).api(Method::GET, "/api/v1/updates", None).await;
+    // Failed prerequisites went through the log (every node lists them); the policy
+    // refusals were answered before it, by the follower, which lists them from its ring.
+    let (_, h) = c.node(c.follower_of(f)).api(Method::GET, "/api/v1/updates", None).await;
+    assert!(h.to_string().contains("YXDOMAIN") && !h.to_string().contains("acme-key"), "{h}");
+    let (_, h) = c.node(f).api(Method::GET, "/api/v1/updates", None).await;
     assert!(h.to_string().contains("YXDOMAIN") && h.to_string().contains("acme-key"), "{h}");
 }
 
@@ -196,7 +200,7 @@ print("ok", action)
 "#;
 
 /// A python with dnspython and certbot-dns-rfc2136.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("QUORUMDNS_PYTHON") {
         return PathBuf::from(p);
     }
@@ -237,4 +241,68 @@ async fn certbot_dns_rfc2136_adds_and_cleans_up_its_challenge_through_a_follower
         let want: Vec<&str> = want.iter().map(|s| &**s).collect();
         all_nodes_see(&c, &record, "TXT", &want, serial + 1).await;
     }
+}
+
+/// Transfers dig asks for with `-y`: complete (both SOAs) or refused.
+fn transfer_ok(dns: std::net::SocketAddr, key: Option<&str>, qtype: &str) -> (bool, String) {
+    let mut args: Vec<&str> = Vec::new();
+    if let Some(k) = key {
+        args.extend(["-y", k]);
+    }
+    args.extend(["+tcp", ZONE, qtype]);
+    let d = dig(dns, &args);
+    let soas = d.raw.lines().filter(|l| l.split_whitespace().nth(3) == Some("SOA")).count();
+    (soas >= 2 && !d.raw.contains("Transfer failed") && !d.raw.contains("verify"), d.raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() {
+    let mut c = Cluster::start(3, 10_000).await;
+    // No UPDATE policy: a transfer-only key, named in the zone's replicated transfer_tsig
+    // list (BIND: allow-transfer { key xfr-key; }).
+    add_key(&c, "xfr-key", "hmac-sha256", SHA256_SECRET, json!([])).await;
+    add_key(&c, "other-key", "hmac-md5", MD5_SECRET, json!([])).await;
+    let path = format!("/api/v1/zones/{ZONE}/secondaries");
+    let (s, b) = c.node(0).api(Method::PUT, &path, Some(json!({"transfer_tsig": ["xfr-key"]}))).await;
+    assert_eq!(s, 200, "{b}");
+    let old = c.converged_serial().await;
+    crate::cluster_harness::set_a(c.node(0), "xfr-host", "192.0.2.77").await;
+    let serial = c.converged_serial().await;
+    assert!(serial > old);
+    let f = c.follower_of(c.leader().await);
+    let dns = c.node(f).dns;
+    let key = format!("hmac-sha256:xfr-key:{SHA256_SECRET}");
+    let (ok, out) = transfer_ok(dns, Some(key.as_str()), "AXFR");
+    assert!(ok && out.contains("192.0.2.77"), "signed AXFR from a follower:\n{out}");
+    let ixfr = format!("IXFR={old}");
+    let (ok, out) = transfer_ok(dns, Some(key.as_str()), &ixfr);
+    assert!(ok && out.contains("192.0.2.77"), "signed IXFR from a follower:\n{out}");
+
+    let wrong = "hmac-sha256:xfr-key:d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
+    let other = format!("hmac-md5:other-key:{MD5_SECRET}");
+    let unknown = format!("hmac-sha256:no-such-key:{SHA256_SECRET}");
+    for (what, k) in [("unsigned", None), ("wrong secret", Some(wrong)), ("a key not in transfer_tsig", Some(other.as_str())), ("an unknown key", Some(unknown.as_str()))] {
+        let (ok, out) = transfer_ok(dns, k, "AXFR");
+        assert!(!ok && !out.contains("192.0.2.77"), "{what} must be refused:\n{out}");
+    }
+
+    // Deleting the key through the API revokes it on every node.
+    let (s, b) = c.node(0).api(Method::DELETE, "/api/v1/tsig/xfr-key", None).await;
+    assert_eq!(s, 200, "{b}");
+    crate::harness::eventually("the deleted key no longer transfers", crate::cluster_harness::WAIT, || {
+        (!transfer_ok(dns, Some(key.as_str()), "AXFR").0).then_some(())
+    })
+    .await;
+    // And a restarted follower knows a replicated key from its log or snapshot.
+    let (s, b) = c.node(0).api(Method::PUT, &path, Some(json!({"transfer_tsig": ["other-key"]}))).await;
+    assert_eq!(s, 200, "{b}");
+    c.converged_serial().await;
+    let kill = c.follower_of(c.leader().await);
+    c.kill9(kill);
+    c.restart(kill);
+    let dns = c.specs[kill].dns;
+    crate::harness::eventually("a restarted node transfers with a replicated key", crate::cluster_harness::WAIT, || {
+        transfer_ok(dns, Some(other.as_str()), "AXFR").0.then_some(())
+    })
+    .await;
 }

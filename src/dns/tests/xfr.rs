@@ -61,7 +61,7 @@ fn config(allow: &str, tsig: bool) -> XfrConfig {
         transfer_tsig: if tsig { vec![fqdn("xfr-key")] } else { vec![] },
         ..ZoneTransfer::default()
     };
-    XfrConfig { keys: KeyRing::new([key()]), local: HashMap::from([(fqdn(ORIGIN), t)]) }
+    XfrConfig::with_keys(KeyRing::new([key()]), HashMap::from([(fqdn(ORIGIN), t)]))
 }
 
 fn xfr_query(qtype: RecordType, client_serial: Option<u32>) -> Vec<u8> {
@@ -220,6 +220,26 @@ fn a_bad_tsig_gets_notauth_with_badsig_and_an_unknown_key_badkey() {
         assert_eq!((t.error, t.mac.len()), (code, 0));
     }
     assert_eq!(counter("AXFR", "bad_tsig"), before + 2);
+}
+
+#[test]
+fn a_key_swapped_into_the_shared_ring_may_transfer_a_zone_that_lists_it() {
+    let state = state_with(1);
+    let t = ZoneTransfer { transfer_tsig: vec![fqdn("xfr-key")], ..ZoneTransfer::default() };
+    let cfg = XfrConfig::with_keys(KeyRing::default(), HashMap::from([(fqdn(ORIGIN), t)]));
+    let signed = || {
+        let mut q = xfr_query(RecordType::AXFR, None);
+        tsig::sign_request(&mut q, &key(), tsig::now());
+        q
+    };
+    let before = transfer(&state, &cfg, &signed(), "192.0.2.1");
+    assert_eq!(before[0][3] & 0x0f, xfr::NOTAUTH as u8, "unknown key: BADKEY");
+    // What KeyRingPublisher does when a replicated key is created.
+    cfg.keys.store(Arc::new(KeyRing::new([key()])));
+    let after = transfer(&state, &cfg, &signed(), "192.0.2.1");
+    assert_eq!(after[0][3] & 0x0f, 0, "the key now verifies and the zone allows it");
+    let unsigned = transfer(&state, &cfg, &xfr_query(RecordType::AXFR, None), "192.0.2.1");
+    assert_eq!(unsigned[0][3] & 0x0f, 5, "unsigned from outside allow_transfer: REFUSED");
 }
 
 async fn read_raw(stream: &mut TcpStream) -> Vec<u8> {

@@ -9,8 +9,14 @@
 //!
 //! The key ring is the config file's `[[tsig_key]]`s plus the replicated keys, rebuilt by
 //! [`KeyRingPublisher`] when the replicated keys change.
+//!
+//! What can be refused without the log is refused here and kept in this node's
+//! [`rejected::RejectedRing`] instead of the replicated history: a malformed message, a
+//! failed TSIG, an unsigned UPDATE, a zone we do not serve, a key used outside its policy
+//! (checked on the local replica; apply checks again at the entry's log position).
 
 pub mod parse;
+pub mod rejected;
 pub mod signed;
 
 use std::net::SocketAddr;
@@ -27,7 +33,9 @@ use super::rr;
 use super::tsig::{self, Algorithm, KeyRing, ResponseSigner, TsigKey, Verified};
 use crate::metrics::{DNS_UPDATES_TOTAL, DNS_UPDATE_DURATION, TSIG_FAILURES_TOTAL};
 use crate::service::Service;
-use crate::state::rfc2136::rcode;
+use crate::model::Fqdn;
+use crate::state::rfc2136::{rcode, UpdateOp};
+use rejected::{Reason, RejectedUpdate};
 use crate::state::{Command, Event, State, StateObserver};
 
 /// UPDATEs over UDP in flight at once; more are dropped (the client retries).
@@ -99,12 +107,18 @@ impl UpdateHandler {
 
     async fn respond(&self, msg: &[u8], peer: SocketAddr) -> Vec<u8> {
         let id = u16::from_be_bytes([msg[0], msg[1]]);
-        let Some(layout) = rr::layout(msg) else { return header(id, rcode::FORMERR, &[]) };
+        let Some(layout) = rr::layout(msg) else {
+            self.reject(None, None, peer, rcode::FORMERR, Reason::Malformed, None);
+            return header(id, rcode::FORMERR, &[]);
+        };
         let zone_section = match layout.questions.as_slice() {
             [(start, end, _, _)] => msg.get(*start..end + 4).unwrap_or_default(),
             _ => &[],
         };
-        let Ok(tsig_rr) = tsig::find(msg, &layout) else { return header(id, rcode::FORMERR, zone_section) };
+        let Ok(tsig_rr) = tsig::find(msg, &layout) else {
+            self.reject(None, None, peer, rcode::FORMERR, Reason::Malformed, None);
+            return header(id, rcode::FORMERR, zone_section);
+        };
         let now = tsig::now();
         let (key, signer) = match tsig::verify_request(msg, tsig_rr, &self.keys.load(), now) {
             Verified::Unsigned => (None, None),
@@ -112,6 +126,9 @@ impl UpdateHandler {
             Verified::Invalid { error, tsig, key } => {
                 TSIG_FAILURES_TOTAL.with_label_values(&["update", tsig_error_name(error)]).inc();
                 tracing::info!(tsig_error = tsig_error_name(error), "update refused: TSIG");
+                let parsed = parse::parse(msg).ok();
+                let claimed = rejected::wire_name(&tsig.key_name);
+                self.reject(parsed.as_ref(), claimed, peer, rcode::NOTAUTH, Reason::BadTsig, Some(tsig_error_name(error)));
                 let mut r = header(id, rcode::NOTAUTH, zone_section);
                 tsig::append_error(&mut r, error, &tsig, key.as_deref(), now);
                 return r;
@@ -126,22 +143,52 @@ impl UpdateHandler {
         r
     }
 
+    /// Keeps a refused UPDATE in this node's ring (once the service is there to hold it).
+    fn reject(&self, parsed: Option<&parse::ParsedUpdate>, key: Option<Fqdn>, peer: SocketAddr, rc: u16, reason: Reason, tsig_error: Option<&'static str>) {
+        let Some(svc) = self.service.get() else { return };
+        svc.rejected_updates.push(RejectedUpdate {
+            at: crate::dyndns::now_ms(),
+            zone: parsed.map(|p| p.zone.clone()),
+            key,
+            source: peer.to_string(),
+            rcode: rc,
+            reason,
+            tsig_error,
+            changes: parsed.map(|p| p.updates.iter().map(UpdateOp::describe).collect()).unwrap_or_default(),
+        });
+    }
+
     async fn decide(&self, msg: &[u8], key: Option<&TsigKey>, peer: SocketAddr) -> u16 {
+        let key_name = key.map(|k| k.name.clone());
         let parsed = match parse::parse(msg) {
             Ok(p) => p,
-            Err(rc) => return rc,
+            Err(rc) => {
+                self.reject(None, key_name, peer, rc, Reason::Malformed, None);
+                return rc;
+            }
         };
         let span = tracing::Span::current();
         span.record("zone", parsed.zone.as_str());
         let Some(key) = key else {
             tracing::info!("unsigned update refused");
+            self.reject(Some(&parsed), None, peer, rcode::REFUSED, Reason::Unsigned, None);
             return rcode::REFUSED;
         };
         span.record("key", key.name.as_str());
         let Some(svc) = self.service.get() else { return rcode::SERVFAIL };
-        // A zone this cluster does not serve: no log entry for it.
-        if !svc.raft.state.read(|s| s.zones.contains_key(&parsed.zone)) {
+        // A zone this cluster does not serve, or a key outside its policy: no log entry.
+        let (served, allowed) = svc.raft.state.read(|s| {
+            let allowed = s.rfc2136.keys.get(&key.name).is_some_and(|k| parsed.updates.iter().all(|op| k.allows(op)));
+            (s.zones.contains_key(&parsed.zone), allowed)
+        });
+        if !served {
+            self.reject(Some(&parsed), key_name, peer, rcode::NOTAUTH, Reason::NotAuthoritative, None);
             return rcode::NOTAUTH;
+        }
+        if !allowed {
+            tracing::info!("update refused: outside the key's policy");
+            self.reject(Some(&parsed), key_name, peer, rcode::REFUSED, Reason::Policy, None);
+            return rcode::REFUSED;
         }
         let cmd = Command::DnsUpdate {
             zone: parsed.zone,
