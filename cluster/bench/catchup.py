@@ -90,6 +90,17 @@ def members(port):
     return {m["id"]: m for m in json.loads(api(port, "/api/v1/cluster")[1])["members"]}
 
 
+def stop(procs):
+    """SIGTERM to every node, then wait (SIGKILL after 10 s)."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
@@ -159,13 +170,7 @@ def main():
               f"answers the last name after {t_answer if t_answer is None else round(t_answer, 1)} s; "
               f"RSS leader {rss_mib(procs[0].pid):.0f} MiB, learner {rss_mib(procs[1].pid):.0f} MiB")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
