@@ -43,6 +43,8 @@ pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_REQUEST_SECONDS: &str = "http_request_duration_seconds";
 pub const RAFT_APPLIED_INDEX: &str = "raft_applied_index";
 pub const RAFT_RPC_REJECTED: &str = "raft_rpc_rejected_total";
+pub const RAFT_WRITE_GROUP_COMMANDS_NAME: &str = "raft_write_group_commands";
+pub const RAFT_LOG_APPEND_ENTRIES_NAME: &str = "raft_log_append_entries";
 pub const RAFT_STALE_NAME: &str = "raft_stale";
 pub const RAFT_TERM_NAME: &str = "raft_term";
 pub const RAFT_IS_LEADER_NAME: &str = "raft_is_leader";
@@ -132,6 +134,18 @@ pub static RAFT_IS_LEADER: LazyLock<IntGauge> =
 pub static RAFT_FORWARDED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(RAFT_FORWARDED, "Calls this node made to the leader on a client's behalf (writes, read indexes, membership), by result", &["result"])
 });
+pub static RAFT_WRITE_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    count_histogram(RAFT_WRITE_GROUP_COMMANDS_NAME, "Commands per log entry proposed by this node's group writer (group commit of updates)")
+});
+pub static RAFT_LOG_APPEND_ENTRIES: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    count_histogram(RAFT_LOG_APPEND_ENTRIES_NAME, "Log entries per append call of openraft to the log store (each call is one flush)")
+});
+
+/// A histogram of how many things went together (1 to 256, powers of two).
+fn count_histogram(name: &str, help: &str) -> prometheus::Histogram {
+    let buckets = (0..=8).map(|i| f64::from(1u32 << i)).collect();
+    register(prometheus::Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric"))
+}
 pub static STORAGE_FLUSH_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     histogram_vec(
         STORAGE_FLUSH_SECONDS,
@@ -245,6 +259,7 @@ pub fn touch_all() {
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL, &*DNS_TCP_CLOSED_TOTAL);
     let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
     let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
+    let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES);
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG

@@ -2,6 +2,7 @@
 
 pub mod cookie;
 pub mod name;
+pub mod node;
 pub mod presentation;
 pub mod rcode;
 pub mod record;
@@ -14,4 +15,5 @@ pub use name::{Fqdn, NameError};
 pub use record::{RData, RDataError, RType, RecordSet};
 pub use serial::Serial;
 pub use transfer::ZoneTransfer;
-pub use zone::{Node, SoaParams, Zone};
+pub use node::Node;
+pub use zone::{SoaParams, Zone};

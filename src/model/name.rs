@@ -24,14 +24,15 @@ pub enum NameError {
 /// A fully qualified domain name, normalised to lowercase without the trailing dot.
 /// The root is the empty string. Only LDH labels plus `_` (service labels) and a leading
 /// `*` wildcard label are accepted: this is a DNS service for hosts, not a general
-/// octet-string store.
+/// octet-string store. A `Box<str>`, not a `String`: names are never edited in place, and
+/// the 8 bytes of capacity would be paid by every owner name and every name in RDATA.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(try_from = "String", into = "String")]
-pub struct Fqdn(String);
+pub struct Fqdn(Box<str>);
 
 impl Fqdn {
     pub fn root() -> Self {
-        Fqdn(String::new())
+        Fqdn(Box::default())
     }
 
     /// Parse a presentation-format name. A trailing dot is accepted and dropped.
@@ -71,7 +72,7 @@ impl Fqdn {
                 return Err(NameError::BadHyphen(input.to_string()));
             }
         }
-        Ok(Fqdn(lower))
+        Ok(Fqdn(lower.into_boxed_str()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,7 +84,7 @@ impl Fqdn {
     }
 
     pub fn is_wildcard(&self) -> bool {
-        self.0 == "*" || self.0.starts_with("*.")
+        &*self.0 == "*" || self.0.starts_with("*.")
     }
 
     pub fn labels(&self) -> impl DoubleEndedIterator<Item = &str> {
@@ -100,7 +101,7 @@ impl Fqdn {
             return None;
         }
         Some(match self.0.split_once('.') {
-            Some((_, rest)) => Fqdn(rest.to_string()),
+            Some((_, rest)) => Fqdn(rest.into()),
             None => Fqdn::root(),
         })
     }
@@ -111,7 +112,7 @@ impl Fqdn {
             return true;
         }
         self.0.len() > zone.0.len()
-            && self.0.ends_with(zone.0.as_str())
+            && self.0.ends_with(&*zone.0)
             && self.0.as_bytes()[self.0.len() - zone.0.len() - 1] == b'.'
     }
 
@@ -129,7 +130,7 @@ impl Fqdn {
         if self.is_root() {
             Fqdn("*".into())
         } else {
-            Fqdn(format!("*.{}", self.0))
+            Fqdn(format!("*.{}", self.0).into_boxed_str())
         }
     }
 
@@ -179,7 +180,7 @@ impl TryFrom<String> for Fqdn {
 
 impl From<Fqdn> for String {
     fn from(f: Fqdn) -> String {
-        f.0
+        f.0.into_string()
     }
 }
 

@@ -54,7 +54,7 @@ fn caa_from_wire(wire: &[u8]) -> Result<RData, RDataError> {
         return Err(bad());
     }
     let tag = String::from_utf8(rest[..tag_len].to_vec()).map_err(|_| bad())?;
-    Ok(RData::Caa { flags, tag, value: rest[tag_len..].to_vec() })
+    Ok(RData::Caa { flags, tag: tag.into_boxed_str(), value: rest[tag_len..].into() })
 }
 
 pub fn parse_rdata(rtype: RType, text: &str) -> Result<RData, RDataError> {
@@ -75,10 +75,10 @@ pub fn parse_rdata(rtype: RType, text: &str) -> Result<RData, RDataError> {
 fn parse_caa(text: &str) -> Result<RData, String> {
     let mut parts = text.trim().splitn(3, char::is_whitespace);
     let flags: u8 = parts.next().unwrap_or("").parse().map_err(|_| "CAA flags must be 0-255".to_string())?;
-    let tag = parts.next().ok_or("CAA needs a tag")?.to_string();
+    let tag: Box<str> = parts.next().ok_or("CAA needs a tag")?.into();
     let value = parts.next().ok_or("CAA needs a value")?.trim();
     let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    let rdata = RData::Caa { flags, tag, value: value.as_bytes().to_vec() };
+    let rdata = RData::Caa { flags, tag, value: value.as_bytes().into() };
     rdata.validate().map_err(|e| e.to_string())?;
     Ok(rdata)
 }

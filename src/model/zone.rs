@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::name::Fqdn;
+use super::node::Node;
 use super::record::{RData, RType, RecordSet};
 use super::serial::Serial;
 
@@ -59,7 +60,6 @@ impl SoaParams {
     }
 }
 
-pub type Node = BTreeMap<RType, RecordSet>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Zone {

@@ -131,13 +131,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = Batch::default();
+        let mut count = 0u32;
         for entry in entries {
+            count += 1;
             let bytes = codec::encode(&entry).map_err(|e| write_err(e.into()))?;
             batch.put(index_key(entry.get_log_id().index), bytes);
         }
         if !batch.is_empty() {
             self.log.apply(batch).map_err(write_err)?;
         }
+        crate::metrics::RAFT_LOG_APPEND_ENTRIES.observe(f64::from(count));
         match self.store.flush("log_append").await {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));

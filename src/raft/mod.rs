@@ -7,6 +7,7 @@
 //! [`RaftNode::forward_to`], then waits with [`RaftNode::wait_applied`] until its own state
 //! machine caught up, so it answers only with what it already serves.
 
+pub mod group;
 pub mod health;
 pub mod log_store;
 pub mod membership;
@@ -103,6 +104,8 @@ pub struct RaftNode {
     secret: Arc<ClusterSecret>,
     client: RpcClient,
     store: Arc<dyn Store>,
+    /// Group commit of the frequent updates (see [`group`]).
+    group: group::GroupWriter,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -149,7 +152,8 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
         .await
         .map_err(|e| RaftError::Raft(e.to_string()))?;
     tracing::info!(node_id = settings.node_id, applied = *applied.borrow(), "raft node opened");
-    Ok(RaftNode { raft, state, applied, node_id: settings.node_id, health, secret, client, store })
+    let group = group::GroupWriter::start(raft.clone(), WRITE_TIMEOUT);
+    Ok(RaftNode { raft, state, applied, node_id: settings.node_id, health, secret, client, store, group })
 }
 
 impl RaftNode {
@@ -176,6 +180,15 @@ impl RaftNode {
     /// Proposes `command`. On the leader it returns once the entry is committed and applied
     /// on this node; elsewhere it returns [`WriteError::ForwardToLeader`].
     pub async fn write(&self, command: Command) -> Result<Response, WriteError> {
+        if group::groupable(&command) {
+            // The group writer proposes from this node only when it leads; a follower
+            // learns where the leader is from the refusal, as with a direct write.
+            return self.group.write(command).await.map_err(|e| match e {
+                Refusal::NotLeader { leader_id, leader } => WriteError::ForwardToLeader { leader_id, leader },
+                Refusal::NoQuorum(_) => WriteError::Timeout,
+                Refusal::Fatal(m) => WriteError::Fatal(m),
+            });
+        }
         let span = tracing::info_span!("raft_write", kind = command.kind(), index = tracing::field::Empty);
         let write = self.raft.client_write(Request { command });
         match tokio::time::timeout(WRITE_TIMEOUT, write).instrument(span.clone()).await {
@@ -224,7 +237,7 @@ impl RaftNode {
 
     /// The internal RPC router of this node (serve on the raft port only).
     pub fn rpc_router(&self) -> axum::Router {
-        rpc_router(self.raft.clone(), self.secret.clone(), self.health.clone(), self.state.clone())
+        rpc_router(self.raft.clone(), self.secret.clone(), self.health.clone(), self.state.clone(), self.group.clone())
     }
 
     /// Stops Raft and flushes storage. The database closes when the node is dropped, so

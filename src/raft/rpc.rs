@@ -95,6 +95,7 @@ struct RpcState {
     secret: Arc<ClusterSecret>,
     health: Arc<Health>,
     state: StateHandle,
+    group: super::group::GroupWriter,
 }
 
 /// Why a request never reached Raft.
@@ -176,8 +177,8 @@ impl RpcState {
 }
 
 /// The internal Raft RPC router. Serve it on the raft port only, never on the public one.
-pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>, health: Arc<Health>, state: StateHandle) -> Router {
-    let state = RpcState { raft, secret, health, state };
+pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>, health: Arc<Health>, state: StateHandle, group: super::group::GroupWriter) -> Router {
+    let state = RpcState { raft, secret, health, state, group };
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -252,7 +253,11 @@ async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) ->
 async fn forward(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
     s.serve("forward", headers, body, |s, req: Request| async move {
         let kind = req.command.kind();
-        let answer = membership::leader_write(&s.raft, req, LEADER_WORK_LIMIT).await;
+        let answer = if super::group::groupable(&req.command) {
+            s.group.write(req.command).await
+        } else {
+            membership::leader_write(&s.raft, req, LEADER_WORK_LIMIT).await
+        };
         tracing::debug!(kind, ok = answer.is_ok(), "forwarded write");
         answer
     })

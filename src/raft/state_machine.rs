@@ -13,8 +13,8 @@ use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogId, StorageIOError};
 use tokio::sync::watch;
 
-use super::types::{Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::state::{Applied, ChangeSet, State, StateObserver};
+use super::types::{Entry, LogId, Request, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::state::{Applied, ApplyError, ChangeSet, Command, State, StateObserver};
 use crate::store::{trees, Batch, Store, StoreError, Tree};
 use crate::{codec, metrics};
 
@@ -120,6 +120,21 @@ impl StateMachine {
     }
 }
 
+/// Counts and logs one applied command, and notes what it changed for the DNS view.
+fn counted(index: u64, command: &Command, result: &Result<Applied, ApplyError>, changed: &mut ChangeSet) {
+    let kind = command.kind();
+    let outcome = match result {
+        Ok(applied) if applied.changed() => "changed",
+        Ok(_) => "unchanged",
+        Err(_) => "refused",
+    };
+    tracing::debug!(index, kind, outcome, "applied");
+    metrics::COMMANDS_TOTAL.with_label_values(&[kind, outcome]).inc();
+    if let Ok(applied) = result {
+        changed.record(applied);
+    }
+}
+
 /// What a snapshot holds: the state, the last applied log id and the membership.
 pub(crate) type SnapshotPayload = (State, Option<LogId>, StoredMembership);
 
@@ -142,29 +157,27 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             for entry in entries {
                 let log_id = *entry.get_log_id();
                 self.last_applied = Some(log_id);
+                let mut group = Vec::new();
                 let result = match entry.payload {
                     EntryPayload::Blank => Ok(Applied::default()),
                     EntryPayload::Membership(m) => {
                         self.membership = StoredMembership::new(Some(log_id), m);
                         Ok(Applied::default())
                     }
-                    EntryPayload::Normal(req) => {
-                        let kind = req.command.kind();
-                        let result = state.apply_at(log_id.index, &req.command);
-                        let outcome = match &result {
-                            Ok(applied) if applied.changed() => "changed",
-                            Ok(_) => "unchanged",
-                            Err(_) => "refused",
-                        };
-                        tracing::debug!(index = log_id.index, kind, outcome, "applied");
-                        metrics::COMMANDS_TOTAL.with_label_values(&[kind, outcome]).inc();
-                        if let Ok(applied) = &result {
-                            changed.record(applied);
+                    EntryPayload::Normal(Request { command: Command::Group(commands) }) => {
+                        group = state.apply_group(log_id.index, &commands);
+                        for (command, result) in commands.iter().zip(&group) {
+                            counted(log_id.index, command, result, &mut changed);
                         }
+                        Ok(Applied::default())
+                    }
+                    EntryPayload::Normal(req) => {
+                        let result = state.apply_at(log_id.index, &req.command);
+                        counted(log_id.index, &req.command, &result, &mut changed);
                         result
                     }
                 };
-                responses.push(Response { index: log_id.index, result });
+                responses.push(Response { index: log_id.index, result, group });
             }
         }
         if !responses.is_empty() {

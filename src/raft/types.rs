@@ -36,6 +36,8 @@ pub struct Response {
     /// The log index of the entry.
     pub index: u64,
     pub result: Result<crate::state::Applied, crate::state::ApplyError>,
+    /// For a `Command::Group` entry: the result of each of its commands, in order.
+    pub group: Vec<Result<crate::state::Applied, crate::state::ApplyError>>,
 }
 
 openraft::declare_raft_types!(

@@ -108,9 +108,23 @@ impl State {
                     }
                 }
             }
+            Command::Group(cmds) => return Ok(merged(self.apply_group(index, cmds))),
             cmd => self.apply_one(cmd, &mut tracker)?,
         }
         Ok(self.finish(tracker))
+    }
+
+    /// Applies the commands of a `Group` entry, each as if it were its own entry at
+    /// `index` (its own serial bump, journal entry and result): a refused command leaves
+    /// the others alone.
+    pub fn apply_group(&mut self, index: u64, commands: &[Command]) -> Vec<Result<Applied, ApplyError>> {
+        commands
+            .iter()
+            .map(|c| match c {
+                Command::Group(_) => Err(ApplyError::NestedBatch),
+                c => self.apply_at(index, c),
+            })
+            .collect()
     }
 
     pub fn zone_for(&self, name: &Fqdn) -> Option<&Zone> {
@@ -243,7 +257,7 @@ impl State {
             Command::ReplaceZone { zone, soa, serial, records } => {
                 self.replace_zone(zone, soa, *serial, records, t)
             }
-            Command::Batch(_) => Err(ApplyError::NestedBatch),
+            Command::Batch(_) | Command::Group(_) => Err(ApplyError::NestedBatch),
             Command::SetZoneTransfer { zone, transfer } => {
                 self.zone_mut(zone)?;
                 if self.transfer.get(zone) != Some(transfer) {
@@ -460,3 +474,19 @@ pub(super) fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) 
     Ok(())
 }
 
+
+/// What a group changed as a whole (for callers of `apply_at` that want one answer):
+/// the events of its applied commands and each zone's last serial.
+fn merged(results: Vec<Result<Applied, ApplyError>>) -> Applied {
+    let mut all = Applied::default();
+    for applied in results.into_iter().flatten() {
+        all.events.extend(applied.events);
+        for (zone, serial) in applied.serials {
+            match all.serials.iter_mut().find(|(z, _)| *z == zone) {
+                Some(s) => s.1 = serial,
+                None => all.serials.push((zone, serial)),
+            }
+        }
+    }
+    all
+}

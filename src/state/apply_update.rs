@@ -157,7 +157,7 @@ pub(super) fn simulate(zone: &Zone, updates: &[UpdateOp]) -> BTreeMap<Fqdn, Node
                 if (t == RType::Cname && has_other) || (t != RType::Cname && has_cname) {
                     continue;
                 }
-                let set = node.entry(t).or_insert_with(|| RecordSet::new(*ttl, Vec::new()));
+                let set = node.get_or_insert_with(t, || RecordSet::new(*ttl, Vec::new()));
                 if t == RType::Cname {
                     set.data.clear();
                 }

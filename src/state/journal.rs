@@ -196,7 +196,7 @@ pub fn apply_entry(zone: &mut Zone, entry: &JournalEntry) -> bool {
     }
     for rr in &entry.added {
         let node = zone.nodes.entry(rr.name.clone()).or_default();
-        let set = node.entry(rr.data.rtype()).or_insert_with(|| RecordSet::new(rr.ttl, Vec::new()));
+        let set = node.get_or_insert_with(rr.data.rtype(), || RecordSet::new(rr.ttl, Vec::new()));
         set.ttl = rr.ttl;
         set.data.push(rr.data.clone());
         set.data.sort();

@@ -99,6 +99,25 @@ fn a_failing_batch_is_rolled_back_whole() {
 }
 
 #[test]
+fn a_group_applies_each_command_as_its_own_entry() {
+    let cmds = vec![
+        set_a("dyn.test", "a.dyn.test", &["192.0.2.1"]),
+        set_a("dyn.test", "b.elsewhere.test", &["192.0.2.1"]),
+        set_a("dyn.test", "c.dyn.test", &["192.0.2.3"]),
+    ];
+    let mut grouped = State::default();
+    grouped.apply(&zone_cmd("dyn.test")).unwrap();
+    let mut one_by_one = grouped.clone();
+    let results = grouped.apply_group(7, &cmds);
+    let expected: Vec<_> = cmds.iter().map(|c| one_by_one.apply_at(7, c)).collect();
+    assert_eq!(results, expected);
+    assert!(results[1].is_err() && results[0].is_ok() && results[2].is_ok(), "a refusal leaves the others alone");
+    assert_eq!(grouped, one_by_one);
+    assert_eq!(serial(&grouped, "dyn.test"), Serial(3), "one bump per applied command");
+    assert!(grouped.apply_group(8, &[Command::Group(Vec::new())])[0].is_err(), "groups do not nest");
+}
+
+#[test]
 fn a_recreated_zone_continues_its_old_serial() {
     let mut s = State::default();
     s.apply(&zone_cmd("dyn.test")).unwrap();

@@ -79,7 +79,7 @@ async fn sequential(c: &Cluster, target: &[usize], n: u32, base: u32, label: &st
         vis.push(acked.elapsed());
     }
     summary(&format!("{label}: update latency (sequential)"), lat);
-    summary(&format!("{label}: ack -> all 3 nodes answer"), vis);
+    summary(&format!("{label}: ack -> all {} nodes answer", dns.len()), vis);
 }
 
 async fn throughput(c: &Cluster, target: &[usize], total: u32, clients: u32, base: u32, label: &str) {
@@ -112,12 +112,22 @@ async fn throughput(c: &Cluster, target: &[usize], total: u32, clients: u32, bas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run with a release binary, --ignored --nocapture"]
 async fn bench_updates_through_a_three_node_cluster() {
-    let c = Cluster::start(3, 10_000).await;
+    // BENCH_NODES (default 3) sets the cluster size, BENCH_CLIENTS the client counts of the
+    // throughput runs (comma-separated, default 32).
+    let env = |k: &str| std::env::var(k).ok();
+    let nodes: u64 = env("BENCH_NODES").and_then(|s| s.parse().ok()).unwrap_or(3);
+    let clients: Vec<u32> =
+        env("BENCH_CLIENTS").unwrap_or_else(|| "32".into()).split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let c = Cluster::start(nodes, 10_000).await;
     let leader = c.leader().await;
     let followers: Vec<usize> = c.live().into_iter().filter(|i| *i != leader).collect();
-    let n: u32 = std::env::var("BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
+    let n: u32 = env("BENCH_N").and_then(|s| s.parse().ok()).unwrap_or(500);
+    println!("{nodes} nodes");
     sequential(&c, &[leader], n, 0, "to leader").await;
     sequential(&c, &followers, n, 10_000, "to followers").await;
-    throughput(&c, &[leader], n * 4, 32, 20_000, "to leader").await;
-    throughput(&c, &followers, n * 4, 32, 40_000, "to followers").await;
+    for (k, cl) in clients.iter().enumerate() {
+        let base = 20_000 + 100_000 * k as u32;
+        throughput(&c, &[leader], n * 4, *cl, base, "to leader").await;
+        throughput(&c, &followers, n * 4, *cl, base + 50_000, "to followers").await;
+    }
 }
