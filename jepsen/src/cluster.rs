@@ -441,9 +441,9 @@ records = ["ns1 3600 IN A {ip1}"]
         }
     }
 
-    /// Wipes the slot (its logs are kept in the results) and brings it back as a new
-    /// member with a new Raft id, added and promoted.
-    pub async fn replace(&self, slot: NodeId, limit: Duration) -> Result<u64, String> {
+    /// Wipes the slot (its logs are kept in the results) and starts it again, empty, with
+    /// a new Raft id: the old and new ids.
+    pub async fn wipe(&self, slot: NodeId) -> Result<(u64, u64), String> {
         let old = self.raft_id(slot);
         self.save_logs(slot, &format!("node{slot}-id{old}.log")).await;
         docker(&["rm", "-f", &self.container(slot)]).await?;
@@ -455,8 +455,12 @@ records = ["ns1 3600 IN A {ip1}"]
         };
         self.ids.lock().unwrap()[slot as usize - 1] = id;
         self.start_node(slot, id).await?;
-        self.join(slot, Instant::now() + limit).await?;
-        Ok(id)
+        Ok((old, id))
+    }
+
+    /// Adds the slot's (new) member and promotes it.
+    pub async fn rejoin(&self, slot: NodeId, limit: Duration) -> Result<(), String> {
+        self.join(slot, Instant::now() + limit).await
     }
 
     pub async fn save_logs(&self, slot: NodeId, file: &str) {

@@ -67,6 +67,10 @@ impl Kind {
     }
 }
 
+/// The name of the `Nemesis` events that bracket a node's replacement by the membership
+/// nemesis: the detail starts with `node N:`; from the start on, node N is a new replica.
+pub const WIPE: &str = "membership-wipe";
+
 /// A fault chosen and ready to be applied (and then undone to heal).
 enum Fault {
     Cut(Vec<NodeId>, Vec<NodeId>),
@@ -131,7 +135,7 @@ async fn apply(fault: &Fault, c: &Cluster) -> Result<String, String> {
     }
 }
 
-async fn heal(fault: Fault, c: &Cluster) -> Result<String, String> {
+async fn heal(fault: Fault, c: &Cluster, rec: &Recorder) -> Result<String, String> {
     match fault {
         Fault::Cut(..) => c.heal_network().await.map(|_| "filters removed".to_string()),
         Fault::Killed(n) => c.start(n).await.map(|_| format!("node {n} started")),
@@ -142,8 +146,13 @@ async fn heal(fault: Fault, c: &Cluster) -> Result<String, String> {
             Ok(format!("unpaused {ns:?}"))
         }
         Fault::Removed(n) => {
-            let id = c.replace(n, Duration::from_secs(40)).await?;
-            Ok(format!("node {n} wiped and added back as id {id}, promoted"))
+            // A window of its own: from here on node n is a new, empty replica (a checker
+            // must not compare what it answers with what the old member answered).
+            let (old, id) = c.wipe(n).await?;
+            rec.nemesis(WIPE, true, format!("node {n}: id {old} wiped, restarted empty as id {id}"));
+            let joined = c.rejoin(n, Duration::from_secs(40)).await;
+            rec.nemesis(WIPE, false, format!("node {n}: id {id} {}", if joined.is_ok() { "added and promoted" } else { "not joined" }));
+            joined.map(|_| format!("node {n} wiped and added back as id {id}, promoted"))
         }
     }
 }
@@ -182,7 +191,7 @@ pub async fn run(c: Arc<Cluster>, rec: Arc<Recorder>, kinds: Vec<Kind>, seed: u6
                 // Undo whatever part of it took hold (a failed removal leaves the member).
                 let undone = match fault {
                     Fault::Removed(_) => String::new(),
-                    f => heal(f, &c).await.err().unwrap_or_default(),
+                    f => heal(f, &c, &rec).await.err().unwrap_or_default(),
                 };
             rec.nemesis(kind.name(), false, format!("could not apply: {e} {undone}"));
                 sleep_until((Instant::now() + heal_for).min(deadline)).await;
@@ -190,7 +199,7 @@ pub async fn run(c: Arc<Cluster>, rec: Arc<Recorder>, kinds: Vec<Kind>, seed: u6
             }
         };
         sleep_until(began + fault_for).await;
-        let detail = match heal(fault, &c).await {
+        let detail = match heal(fault, &c, &rec).await {
             Ok(d) => format!("{applied}; {d}"),
             Err(e) => format!("{applied}; heal failed: {e}"),
         };

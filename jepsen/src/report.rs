@@ -67,7 +67,7 @@ fn counts(history: &History, ops: &[Completed]) -> Counts {
             }
         }
     }
-    c.nemesis_faults = history.events.iter().filter(|e| matches!(e, Event::Nemesis { start: true, .. })).count();
+    c.nemesis_faults = history.events.iter().filter(|e| matches!(e, Event::Nemesis { start: true, name, .. } if name != crate::nemesis::WIPE)).count();
     c
 }
 
