@@ -56,6 +56,19 @@ else
   echo "docker/docker-compose not available: skipping the compose cluster test"
 fi
 
+# Jepsen-style fault injection (jepsen/, docs/jepsen.md): two short runs against a 5-node
+# cluster in containers, when Docker is there. The debug binary the tests just built goes
+# into the image (no release build here), and the harness is built without optimizations.
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  export QUORUMDNS_BIN="${CARGO_TARGET_DIR:-target}/debug/quorumdns"
+  export QUORUMDNS_JEPSEN_PROFILE=dev
+  jepsen/run --nemesis partition-leader --time 40 --seed 1
+  jepsen/run --nemesis kill --time 40 --seed 2
+  unset QUORUMDNS_BIN QUORUMDNS_JEPSEN_PROFILE
+else
+  echo "docker not available: skipping the jepsen runs"
+fi
+
 # A short fuzz run of every cargo-fuzz target (fuzz/run.sh; longer by hand, e.g.
 # `fuzz/run.sh 600`). FUZZ_SECS=0 skips it.
 if [ "${FUZZ_SECS:-20}" != 0 ]; then

@@ -34,7 +34,9 @@ pub enum Event {
     Fail { process: u64, time_ns: u64, node: NodeId, error: String },
     /// The outcome is unknown (timeout, connection reset, 5xx...): it may take effect later.
     Info { process: u64, time_ns: u64, node: NodeId, error: String },
-    /// A fault starts (`start: true`) or is healed (`start: false`).
+    /// A fault starts (`start: true`) or is healed (`start: false`). A start named
+    /// [`WIPE`] with a detail beginning `node N:` says node N is replaced by a new, empty
+    /// replica from then on (per-node checks start over for it).
     Nemesis { time_ns: u64, name: String, start: bool, detail: String },
     /// After healing and convergence: what `node` answers for `host` over DNS, with the
     /// node's SOA serial taken before and after (equal, so the answer belongs to it).
@@ -42,6 +44,15 @@ pub enum Event {
     /// After healing: how long until every live node answered the same serial and the same
     /// value for every host (`None`: they did not converge within the runner's bound).
     Converged { time_ns: u64, after_heal_ms: Option<u64>, bound_ms: u64 },
+}
+
+/// The `Nemesis` name marking a node's replacement by a new, empty replica (the
+/// membership nemesis wipes a removed node and adds it back under a new Raft id).
+pub const WIPE: &str = "membership-wipe";
+
+/// The node a [`WIPE`] event's detail names (`node N: ...`).
+pub fn wiped_node(detail: &str) -> Option<NodeId> {
+    detail.strip_prefix("node ")?.split(':').next()?.trim().parse().ok()
 }
 
 /// What a client asks.

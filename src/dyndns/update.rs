@@ -331,9 +331,7 @@ impl Dyndns {
                 };
                 let changed = (new4, new6) != (h.ipv4, h.ipv6);
                 let blocked = h.abuse || h.abuse_blocked;
-                let limited = changed
-                    && h.last_change
-                        .is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
+                let limited = changed && policy.too_soon(h.last_change, at);
                 let fresh = h
                     .last_seen
                     .is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));

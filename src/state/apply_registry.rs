@@ -396,11 +396,7 @@ impl State {
         let changed = new != old;
         let refusal = if host.abuse || host.abuse_blocked {
             Some(UpdateResult::Abuse)
-        } else if changed
-            && host
-                .last_change
-                .is_some_and(|last| origin.at < last.saturating_add(policy.min_change_interval_ms))
-        {
+        } else if changed && policy.too_soon(host.last_change, origin.at) {
             Some(UpdateResult::RateLimited)
         } else {
             None
@@ -531,3 +527,4 @@ pub fn valid_user_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
+

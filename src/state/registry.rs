@@ -210,6 +210,16 @@ pub struct UpdatePolicy {
     pub history_limit: u32,
 }
 
+impl UpdatePolicy {
+    /// Whether a change stamped `at` comes too soon after the host's last change. An
+    /// interval of 0 disables the limit: the stamps are the wall clocks of the nodes that
+    /// took the requests, so of two concurrent updates (through one node or several) the
+    /// one applied second can carry the earlier stamp, and `at < last + 0` refused it.
+    pub fn too_soon(&self, last_change: Option<u64>, at: u64) -> bool {
+        self.min_change_interval_ms > 0 && last_change.is_some_and(|last| at < last.saturating_add(self.min_change_interval_ms))
+    }
+}
+
 /// Changes to a host's settings; `None` leaves a field alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostPatch {

@@ -232,6 +232,46 @@ fn expiry_removes_only_hosts_not_refreshed_and_bumps_the_serial_once() {
     assert!(!again.changed(), "nothing left to expire");
 }
 
+/// Found by the jepsen harness (docs/jepsen.md): with `min_update_interval_secs = 0`,
+/// concurrent dyndns2 updates of one host were answered `abuse` when the entry applied
+/// second carried the earlier wall-clock stamp (`at < last_change + 0`).
+#[test]
+fn a_zero_rate_limit_never_refuses_an_update_stamped_before_the_last_change() {
+    use crate::state::{AddrChange, Origin, UpdatePolicy, UpdateResult};
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    s.apply(&Command::RegisterHost {
+        fqdn: n("h.dyn.test"),
+        owner: "admin".into(),
+        secret_hash: "x".into(),
+        wildcard: false,
+        comment: String::new(),
+        ttl: None,
+        expire: None,
+        at: 0,
+    })
+    .unwrap();
+    let update = |last: u8, at: u64, interval_ms: u64| Command::UpdateAddresses {
+        fqdn: n("h.dyn.test"),
+        v4: AddrChange::Set(std::net::Ipv4Addr::new(192, 0, 2, last)),
+        v6: AddrChange::Keep,
+        origin: Origin { at, ..Origin::default() },
+        policy: UpdatePolicy { min_change_interval_ms: interval_ms, history_limit: 10 },
+    };
+    let result = |a: &crate::state::Applied| {
+        a.events.iter().find_map(|e| match e {
+            Event::HostUpdated { result, .. } => Some(result.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(result(&s.apply(&update(1, 5_000, 0)).unwrap()), Some(UpdateResult::Good));
+    // Taken by a node (or a thread) whose clock read earlier, applied after.
+    assert_eq!(result(&s.apply(&update(2, 4_000, 0)).unwrap()), Some(UpdateResult::Good));
+    assert_eq!(s.registry.hosts[&n("h.dyn.test")].ipv4, Some(std::net::Ipv4Addr::new(192, 0, 2, 2)));
+    // A real interval still refuses it.
+    assert_eq!(result(&s.apply(&update(3, 4_500, 10_000)).unwrap()), Some(UpdateResult::RateLimited));
+}
+
 proptest! {
     #[test]
     fn apply_is_deterministic_and_serials_never_go_backwards(cmds in prop::collection::vec(arb_command(), 1..60)) {

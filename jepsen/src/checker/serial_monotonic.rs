@@ -7,13 +7,17 @@
 //! serials in either order and are not compared. Serials compare with RFC 1982 serial
 //! arithmetic (a 32-bit wrap is progress, not a regression).
 //!
-//! Per node: sort by completion and by invocation, then sweep in invocation order keeping
+//! A node replaced by the membership nemesis (a `membership-wipe` start naming it) is a
+//! new, empty replica from that moment: observations invoked after the wipe form a new
+//! epoch of that node and are compared only with each other.
+//!
+//! Per node and epoch: sort by completion and by invocation, then sweep in invocation order keeping
 //! the greatest serial among the observations completed so far. Cost: O(n log n).
 
 use std::collections::BTreeMap;
 
 use super::{CheckResult, Prepared, SerialObs};
-use crate::history::NodeId;
+use crate::history::{wiped_node, Event, NodeId, WIPE};
 
 /// RFC 1982: `a < b` in serial number arithmetic (undefined, here false, when they are
 /// exactly 2^31 apart).
@@ -24,13 +28,22 @@ fn serial_lt(a: u32, b: u32) -> bool {
 pub(super) fn check(p: &Prepared) -> CheckResult {
     let mut result = CheckResult::new("serial_monotonic", "serial observations (DNS reads and final reads)");
     let observations = p.serial_observations();
-    let mut by_node: BTreeMap<NodeId, Vec<&SerialObs>> = BTreeMap::new();
+    let wipes: Vec<(NodeId, u64)> = p
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Nemesis { time_ns, name, start: true, detail } if name == WIPE => Some((wiped_node(detail)?, *time_ns)),
+            _ => None,
+        })
+        .collect();
+    let epoch = |obs: &SerialObs| wipes.iter().filter(|(n, t)| *n == obs.node && *t <= obs.invoke_ns).count();
+    let mut by_node: BTreeMap<(NodeId, usize), Vec<&SerialObs>> = BTreeMap::new();
     for obs in &observations {
         if obs.before.is_some() || obs.bracketed.is_some() {
-            by_node.entry(obs.node).or_default().push(obs);
+            by_node.entry((obs.node, epoch(obs))).or_default().push(obs);
         }
     }
-    for (node, observed) in by_node {
+    for ((node, _epoch), observed) in by_node {
         result.checked += observed.len() as u64;
         let mut by_completion = observed.clone();
         by_completion.sort_by_key(|o| o.complete_ns);
@@ -65,6 +78,28 @@ mod tests {
     #[test]
     fn good_history_serials_only_grow() {
         passes_good_history(check, 10);
+    }
+
+    #[test]
+    fn a_wiped_node_starts_a_new_epoch_but_regressions_within_it_are_caught() {
+        let h = Builder::new()
+            .dns_read(1, 2, "h1", 10, 20, None, 50)
+            .nemesis(WIPE, true, 25, "node 2: id 2 wiped, restarted empty as id 7")
+            .dns_read(2, 2, "h1", 30, 40, None, 3)
+            .dns_read(3, 2, "h1", 50, 60, None, 9)
+            .dns_read(4, 2, "h1", 70, 80, None, 8)
+            .build();
+        let result = run(&h, check);
+        assert_anomaly(&result, &["node 2: serial went back from 9 to 8"]);
+        assert_eq!(result.anomaly_count, 1, "50 -> 3 spans the wipe and is not a regression:\n{result}");
+        // The same reads without the wipe: 50 -> 3 is one more regression.
+        let h = Builder::new()
+            .dns_read(1, 2, "h1", 10, 20, None, 50)
+            .dns_read(2, 2, "h1", 30, 40, None, 3)
+            .dns_read(3, 2, "h1", 50, 60, None, 9)
+            .dns_read(4, 2, "h1", 70, 80, None, 8)
+            .build();
+        assert_eq!(run(&h, check).anomaly_count, 3);
     }
 
     #[test]

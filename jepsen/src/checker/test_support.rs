@@ -79,6 +79,11 @@ impl Builder {
         self
     }
 
+    pub(super) fn nemesis(mut self, name: &str, start: bool, time_ns: u64, detail: &str) -> Self {
+        self.events.push(Event::Nemesis { time_ns, name: name.into(), start, detail: detail.into() });
+        self
+    }
+
     pub(super) fn build(mut self) -> History {
         self.events.sort_by_key(Event::time_ns);
         History::new(self.events)

@@ -1,0 +1,209 @@
+//! The faults. A schedule (seeded) alternates a fault window and a healed window until the
+//! run's time is up; every fault's start and heal are recorded as `Nemesis` events.
+//!
+//! Partitions are packet filters (`iptables -A INPUT -s PEER -j DROP`) set from the host
+//! inside a container's network namespace (`nsenter -t PID -n`): the nodes lose each
+//! other, the clients (on the bridge's gateway address) still reach every node.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use crate::cluster::{Cluster, NODES};
+use crate::history::NodeId;
+use crate::recorder::Recorder;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    PartitionMajority,
+    PartitionLeader,
+    Bridge,
+    Kill,
+    Pause,
+    Membership,
+}
+
+pub const ALL: [Kind; 6] = [Kind::PartitionMajority, Kind::PartitionLeader, Kind::Bridge, Kind::Kill, Kind::Pause, Kind::Membership];
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::PartitionMajority => "partition-majority",
+            Kind::PartitionLeader => "partition-leader",
+            Kind::Bridge => "bridge",
+            Kind::Kill => "kill",
+            Kind::Pause => "pause",
+            Kind::Membership => "membership",
+        }
+    }
+
+    /// `mix` or a comma separated list of names (`none`: no faults at all).
+    pub fn parse_list(s: &str) -> Result<Vec<Kind>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "mix" => out.extend(ALL),
+                "none" => {}
+                "clock" => {
+                    return Err("clock: not available (the FROM scratch image has no libfaketime, and the nodes \
+                                time Raft with the monotonic clock; see docs/jepsen.md)"
+                        .into())
+                }
+                other => out.push(
+                    *ALL.iter().find(|k| k.name() == other).ok_or_else(|| {
+                        format!(
+                            "unknown nemesis {other:?} (one of: {}, mix, none)",
+                            ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                        )
+                    })?,
+                ),
+            }
+        }
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The name of the `Nemesis` events that bracket a node's replacement by the membership
+/// nemesis: the detail starts with `node N:`; from the start on, node N is a new replica.
+pub use crate::history::WIPE;
+
+/// A fault chosen and ready to be applied (and then undone to heal).
+enum Fault {
+    Cut(Vec<NodeId>, Vec<NodeId>),
+    Killed(NodeId),
+    Paused(Vec<NodeId>),
+    Removed(NodeId),
+}
+
+fn others(of: &[NodeId]) -> Vec<NodeId> {
+    (1..=NODES).filter(|n| !of.contains(n)).collect()
+}
+
+/// Chooses the victims (asking the cluster for its leader where that matters).
+async fn plan(kind: Kind, c: &Cluster, rng: &mut StdRng) -> Result<(Fault, String), String> {
+    let mut all: Vec<NodeId> = (1..=NODES).collect();
+    all.shuffle(rng);
+    let leader_or_any = |p: f64, rng: &mut StdRng| (rng.gen_bool(p), all[0]);
+    Ok(match kind {
+        Kind::PartitionMajority => {
+            let (minority, majority) = all.split_at(2);
+            (Fault::Cut(minority.to_vec(), majority.to_vec()), format!("{minority:?} | {majority:?}"))
+        }
+        Kind::PartitionLeader => {
+            let leader = c.leader().await.ok_or("no leader known")?;
+            let rest = others(&[leader]);
+            (Fault::Cut(vec![leader], rest.clone()), format!("leader {leader} isolated from {rest:?}"))
+        }
+        Kind::Bridge => {
+            let (a, rest) = all.split_at(2);
+            let (bridge, b) = rest.split_at(1);
+            (Fault::Cut(a.to_vec(), b.to_vec()), format!("{a:?} | {b:?}, bridged by {}", bridge[0]))
+        }
+        Kind::Kill => {
+            // Half the time the leader, else anyone.
+            let (leader, any) = leader_or_any(0.5, rng);
+            let victim = if leader { c.leader().await.unwrap_or(any) } else { any };
+            (Fault::Killed(victim), format!("kill -9 node {victim}"))
+        }
+        Kind::Pause => {
+            let victims = all[..rng.gen_range(1..=2)].to_vec();
+            (Fault::Paused(victims.clone()), format!("pause {victims:?}"))
+        }
+        Kind::Membership => {
+            let (leader, any) = leader_or_any(0.3, rng);
+            let victim = if leader { c.leader().await.unwrap_or(any) } else { any };
+            (Fault::Removed(victim), format!("remove node {victim} (id {})", c.raft_id(victim)))
+        }
+    })
+}
+
+async fn apply(fault: &Fault, c: &Cluster) -> Result<String, String> {
+    match fault {
+        Fault::Cut(a, b) => c.cut(a, b).await.map(|_| "filters set".into()),
+        Fault::Killed(n) => c.kill(*n).await.map(|_| "killed".into()),
+        Fault::Paused(ns) => {
+            for n in ns {
+                c.pause(*n).await?;
+            }
+            Ok("paused".into())
+        }
+        Fault::Removed(n) => c.remove_member(*n, Duration::from_secs(20)).await,
+    }
+}
+
+async fn heal(fault: Fault, c: &Cluster, rec: &Recorder) -> Result<String, String> {
+    match fault {
+        Fault::Cut(..) => c.heal_network().await.map(|_| "filters removed".to_string()),
+        Fault::Killed(n) => c.start(n).await.map(|_| format!("node {n} started")),
+        Fault::Paused(ns) => {
+            for n in &ns {
+                c.unpause(*n).await?;
+            }
+            Ok(format!("unpaused {ns:?}"))
+        }
+        Fault::Removed(n) => {
+            // A window of its own: from here on node n is a new, empty replica (a checker
+            // must not compare what it answers with what the old member answered).
+            let (old, id) = c.wipe(n).await?;
+            rec.nemesis(WIPE, true, format!("node {n}: id {old} wiped, restarted empty as id {id}"));
+            let joined = c.rejoin(n, Duration::from_secs(40)).await;
+            rec.nemesis(WIPE, false, format!("node {n}: id {id} {}", if joined.is_ok() { "added and promoted" } else { "not joined" }));
+            joined.map(|_| format!("node {n} wiped and added back as id {id}, promoted"))
+        }
+    }
+}
+
+/// Runs faults until `deadline`, then heals. Errors of a fault are recorded in the stop
+/// event's detail (and the run goes on).
+pub async fn run(c: Arc<Cluster>, rec: Arc<Recorder>, kinds: Vec<Kind>, seed: u64, deadline: Instant) {
+    if kinds.is_empty() {
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x6e656d65736973);
+    let sleep_until = |t: Instant| tokio::time::sleep_until(t.into());
+    // A quiet start: the workload's normal behaviour is in the history too.
+    sleep_until((Instant::now() + Duration::from_secs(5)).min(deadline)).await;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < Duration::from_secs(6) {
+            break;
+        }
+        let kind = *kinds.choose(&mut rng).expect("kinds is not empty");
+        let fault_for = Duration::from_millis(rng.gen_range(4000..10000)).min(left - Duration::from_secs(3));
+        let heal_for = Duration::from_millis(rng.gen_range(4000..8000));
+        let (fault, detail) = match plan(kind, &c, &mut rng).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("nemesis {}: {e}", kind.name());
+                sleep_until((Instant::now() + Duration::from_secs(1)).min(deadline)).await;
+                continue;
+            }
+        };
+        let began = Instant::now();
+        rec.nemesis(kind.name(), true, detail);
+        let applied = match apply(&fault, &c).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Undo whatever part of it took hold (a failed removal leaves the member).
+                let undone = match fault {
+                    Fault::Removed(_) => String::new(),
+                    f => heal(f, &c, &rec).await.err().unwrap_or_default(),
+                };
+            rec.nemesis(kind.name(), false, format!("could not apply: {e} {undone}"));
+                sleep_until((Instant::now() + heal_for).min(deadline)).await;
+                continue;
+            }
+        };
+        sleep_until(began + fault_for).await;
+        let detail = match heal(fault, &c, &rec).await {
+            Ok(d) => format!("{applied}; {d}"),
+            Err(e) => format!("{applied}; heal failed: {e}"),
+        };
+        rec.nemesis(kind.name(), false, detail);
+        sleep_until((Instant::now() + heal_for).min(deadline)).await;
+    }
+}
