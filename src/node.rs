@@ -127,10 +127,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     });
     tracing::info!("dns listening on {dns_addr} (udp+tcp)");
 
-    let metrics = raft.raft.metrics();
-    let me = raft.node_id;
-    let is_leader = move || metrics.borrow().current_leader == Some(me);
-    public_tasks.spawn(notifier.run(is_leader, public_rx.clone()));
+    public_tasks.spawn(notifier.run(public_rx.clone()));
 
     let http_listener = bind_tcp("http", n.http_addr).await?;
     let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;

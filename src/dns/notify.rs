@@ -1,10 +1,17 @@
-//! NOTIFY out (RFC 1996): after a zone's serial changes, the leader tells the zone's
-//! secondaries, retrying with back-off until each acknowledges or a newer serial
-//! supersedes the change.
+//! NOTIFY out (RFC 1996): after a zone's serial changes, every node tells the zone's
+//! secondaries once it has applied the change itself, retrying with back-off until each
+//! acknowledges or a newer serial supersedes the change.
+//!
+//! Why every node and not only the leader: a secondary lists all nodes as primaries and,
+//! on a NOTIFY, asks them in its own order (Knot and BIND both do). A NOTIFY sent by the
+//! leader as soon as it applied can reach a secondary before a follower applied the same
+//! entry; if the secondary asks that follower first, it sees the old serial, concludes it
+//! is up to date and waits for its refresh timer (hours). A NOTIFY from each node after
+//! its own apply means the last one arrives when every live node serves the new serial.
+//! Secondaries answer the extra NOTIFYs with one SOA query each.
 //!
 //! The [`Notifier`] is a `StateObserver`: it only records the newest serial per zone and
-//! wakes a task, so apply never waits on the network. Every node observes; only the node
-//! that is leader when the task runs sends (so one NOTIFY per change, from the leader).
+//! wakes a task, so apply never waits on the network.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -54,17 +61,14 @@ impl Notifier {
         Self::lock(&self.latest).get(zone) == Some(&serial)
     }
 
-    /// Sends pending announcements while `is_leader()`, until `stop` turns true.
-    pub async fn run(self: Arc<Self>, is_leader: impl Fn() -> bool + Send + 'static, mut stop: watch::Receiver<bool>) {
+    /// Sends pending announcements until `stop` turns true.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
             let pending = std::mem::take(&mut *Self::lock(&self.pending));
-            if !is_leader() {
-                continue;
-            }
             for (zone, a) in pending {
                 Self::lock(&self.latest).insert(zone.clone(), a.serial);
                 for target in &a.targets {
