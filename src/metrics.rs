@@ -54,6 +54,7 @@ pub const ZONE_SERIAL: &str = "zone_serial";
 pub const ZONE_RECORDS: &str = "zone_records";
 pub const COMMANDS: &str = "commands_total";
 pub const AUTH_FAILURES: &str = "auth_failures_total";
+pub const AUTH_RECHECKS: &str = "auth_rechecks_total";
 pub const XFR_REQUESTS: &str = "xfr_requests_total";
 pub const NOTIFY_SENT: &str = "notify_sent_total";
 pub const DYNDNS_UPDATES: &str = "dyndns_updates_total";
@@ -101,6 +102,14 @@ pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 
 pub static AUTH_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(AUTH_FAILURES, "Requests refused for missing or wrong credentials, by credential kind", &["kind"])
+});
+
+pub static AUTH_RECHECKS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        AUTH_RECHECKS,
+        "Update credentials checked again after a read barrier because this node's replica did not know them, by what the barrier found",
+        &["result"],
+    )
 });
 
 // ---------------------------------------------------------------- dyndns
@@ -248,6 +257,7 @@ pub fn unix_now() -> i64 {
 pub fn touch_all() {
     let _ = (&*DNS_QUERIES_TOTAL, &*DNS_QUERY_DURATION, &*DNS_DROPPED_TOTAL, &*XFR_REQUESTS_TOTAL, &*NOTIFY_SENT_TOTAL);
     let _ = (&*HTTP_REQUESTS_TOTAL, &*HTTP_REQUEST_DURATION, &*AUTH_FAILURES_TOTAL, &*DYNDNS_UPDATES_TOTAL);
+    let _ = &*AUTH_RECHECKS_TOTAL;
     let _ = (&*DYNDNS_UPDATE_DURATION, &*CREDENTIAL_CACHE_TOTAL, &*RAFT_APPLIED, &*RAFT_RPC_REJECTED_TOTAL);
     let _ = (&*RAFT_STALE, &*RAFT_TERM, &*RAFT_IS_LEADER, &*RAFT_FORWARDED_TOTAL, &*STORAGE_FLUSH_DURATION);
     let _ = (&*ZONE_SERIAL_GAUGE, &*ZONE_RECORDS_GAUGE, &*COMMANDS_TOTAL, &*RAFT_LEADER_ID, &*RAFT_LAST_LOG_INDEX);

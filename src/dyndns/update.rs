@@ -140,6 +140,33 @@ impl Dyndns {
         }
     }
 
+    /// [`Self::authenticate`], and when it fails, once more after a linearizable read
+    /// barrier: a node that is behind (a new member catching up, a follower back from a
+    /// partition) may not know yet a host, user or secret the cluster already committed,
+    /// and `badauth` is final for real clients (ddclient stops; the per-address throttle
+    /// counts it). If the barrier cannot complete (no quorum), the first answer stands.
+    async fn authenticate_confirmed(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Principal> {
+        if let Some(p) = self.authenticate(c, first_host).await {
+            return Some(p);
+        }
+        let before = *self.svc.raft.applied.borrow();
+        match self.svc.linearize().await {
+            Ok(index) if index > before => {
+                crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["caught_up"]).inc();
+                self.authenticate(c, first_host).await
+            }
+            Ok(_) => {
+                crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["current"]).inc();
+                None
+            }
+            Err(e) => {
+                crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["unavailable"]).inc();
+                tracing::debug!(error = %e, "credential recheck: read barrier failed");
+                None
+            }
+        }
+    }
+
     /// The host a failed credential was aimed at, if it exists.
     fn target_of_failure(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Fqdn> {
         let target = match &c.user {
@@ -218,7 +245,7 @@ impl Dyndns {
             .and_then(|h| h.first())
             .and_then(|h| h.as_ref().ok())
             .cloned();
-        let Some(principal) = self.authenticate(creds, first.as_ref()).await else {
+        let Some(principal) = self.authenticate_confirmed(creds, first.as_ref()).await else {
             crate::metrics::AUTH_FAILURES_TOTAL
                 .with_label_values(&["update_secret"])
                 .inc();

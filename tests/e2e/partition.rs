@@ -87,13 +87,7 @@ async fn put_until_ok(n: &InProc, name: &str, addr: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_converges_after_healing() {
-    let mut nodes = vec![start(1, true).await, start(2, false).await, start(3, false).await];
-    for n in &nodes[1..] {
-        let s = &n.node.service;
-        let info = NodeInfo { raft_addr: n.node.raft_addr.to_string(), http_addr: n.node.http_addr.to_string(), dns_addr: n.node.dns_addr.to_string() };
-        nodes[0].node.service.cluster_add(s.raft.node_id, info, Duration::from_secs(30)).await.expect("add");
-        nodes[0].node.service.cluster_promote(s.raft.node_id).await.expect("promote");
-    }
+    let mut nodes = three_nodes().await;
     put_until_ok(&nodes[1], "before", "192.0.2.1").await;
     for n in &nodes {
         eventually("before everywhere", WAIT, || (answers(n, "before") == ["192.0.2.1"]).then_some(())).await;
@@ -137,6 +131,56 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
     }
     // The write the isolated leader appended but could not commit was overwritten.
     assert!(answers(&nodes[old], "refused").is_empty());
+    for n in &mut nodes {
+        n.node.shutdown().await;
+    }
+}
+
+/// Starts three in-process nodes with node 1 leading and 2 and 3 voters.
+async fn three_nodes() -> Vec<InProc> {
+    let nodes = vec![start(1, true).await, start(2, false).await, start(3, false).await];
+    for n in &nodes[1..] {
+        let s = &n.node.service;
+        let info = NodeInfo { raft_addr: n.node.raft_addr.to_string(), http_addr: n.node.http_addr.to_string(), dns_addr: n.node.dns_addr.to_string() };
+        nodes[0].node.service.cluster_add(s.raft.node_id, info, Duration::from_secs(30)).await.expect("add");
+        nodes[0].node.service.cluster_promote(s.raft.node_id).await.expect("promote");
+    }
+    nodes
+}
+
+/// Found by the jepsen membership nemesis: a node that is behind (here a follower back
+/// from a partition, there a new member catching up) answered `badauth` to a host the
+/// cluster had already registered, which ddclient treats as final and the per-address
+/// throttle counted. The node now checks unknown credentials again after a read barrier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering_badauth() {
+    let mut nodes = three_nodes().await;
+    let leader = nodes.iter().position(|n| n.node.service.raft.status().role == "leader").expect("a leader");
+    let behind = (leader + 1) % 3;
+    nodes[behind].switch.isolate(true);
+
+    let client = reqwest::Client::new();
+    let fqdn = format!("late.{ZONE}");
+    let register = format!("http://{}/nic/register?fqdn={fqdn}", nodes[leader].node.http_addr);
+    let body: serde_json::Value = client.get(register).bearer_auth(TOKEN).send().await.expect("http").json().await.expect("json");
+    let secret = body["host"]["update_secret"].as_str().unwrap_or_else(|| panic!("registered: {body}")).to_string();
+    let knows = |n: &InProc| n.node.service.raft.state.read(|s| s.registry.hosts.keys().any(|h| h.as_str() == fqdn.as_str() || h.as_str() == format!("{fqdn}.")));
+    assert!(!knows(&nodes[behind]), "the isolated node cannot know the host yet");
+
+    // Heal and ask the node that is still behind at once, before a heartbeat catches it up.
+    nodes[behind].switch.isolate(false);
+    let update = format!("http://{}/nic/update?hostname={fqdn}&myip=192.0.2.77", nodes[behind].node.http_addr);
+    let resp = client.get(update).basic_auth(&fqdn, Some(&secret)).send().await.expect("http");
+    let text = resp.text().await.expect("body");
+    assert_eq!(text.trim(), "good 192.0.2.77", "a node behind the cluster must not answer badauth to a registered host");
+
+    // A wrong secret is still refused by the same node, now current.
+    let update = format!("http://{}/nic/update?hostname={fqdn}&myip=192.0.2.78", nodes[behind].node.http_addr);
+    let resp = client.get(update).basic_auth(&fqdn, Some("wrong")).send().await.expect("http");
+    assert_eq!(resp.text().await.expect("body").trim(), "badauth");
+    let metrics = reqwest::get(format!("http://{}/metrics", nodes[behind].node.http_addr)).await.expect("http").text().await.expect("body");
+    assert!(metrics.contains(r#"quorumdns_auth_rechecks_total{result="caught_up"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"quorumdns_auth_rechecks_total{result="current"} 1"#), "{metrics}");
     for n in &mut nodes {
         n.node.shutdown().await;
     }
