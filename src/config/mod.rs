@@ -189,7 +189,7 @@ impl Default for DnsConfig {
             tcp_max_connections: 1024,
             tcp_max_per_client: 32,
             tcp_max_lifetime_secs: 120,
-            tcp_max_queries: 1000,
+            tcp_max_queries: 0,
             nsid: None,
             cookies: true,
             require_cookies: false,

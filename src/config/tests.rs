@@ -99,6 +99,7 @@ fn a_tls_certificate_without_its_key_is_refused() {
     let c = Config::from_toml(&text, Path::new("t.toml")).unwrap();
     assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
     assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
+    assert_eq!(c.dns.tcp_max_queries, 0, "no query cap by default: closing a busy pipelined connection loses queries");
 }
 
 #[test]

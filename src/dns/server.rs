@@ -72,7 +72,7 @@ impl Default for DnsServerConfig {
             rrl: Arc::new(Rrl::new(RrlConfig::default())),
             max_tcp_per_client: 32,
             tcp_max_lifetime: Duration::from_secs(120),
-            tcp_max_queries: 1000,
+            tcp_max_queries: 0,
         }
     }
 }
