@@ -8,6 +8,7 @@ applied index reaches the leader's last log index, and until node 2 answers the 
   cluster/bench/catchup.py --records 1000000 [--bin B]
 """
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("dns_compare", os.path.join(HERE, "dns-compare.py"))
+dc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(dc)
 ZONE = "bench.test"
 TOKEN = "bench-admin-token-0123456789"
 SECRET = "bench-cluster-secret-0123456789abcdef"
@@ -102,8 +106,7 @@ def stop(procs):
 
 
 def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+    return dc.status_kib(pid, "VmRSS") / 1024
 
 
 def main():

@@ -66,31 +66,30 @@ def cpu_ticks(pid):
     return total
 
 
+def proc_kib(pid, file, field):
+    """A `Field: N kB` line of /proc/PID/FILE (status, smaps_rollup), 0 if the process or
+    the line is gone."""
+    try:
+        with open(f"/proc/{pid}/{file}") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def status_kib(pid, field):
+    return proc_kib(pid, "status", field)
+
+
 def pss_kib(pid):
-    total = 0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return sum(proc_kib(p, "smaps_rollup", "Pss") for p in tree(pid))
 
 
 def max_rss_kib(pid):
     """VmRSS of the largest process of the tree (NSD forks: its children share the zone)."""
-    best = 0
-    for p in tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        best = max(best, int(line.split()[1]))
-        except OSError:
-            pass
-    return best
+    return max((status_kib(p, "VmRSS") for p in tree(pid)), default=0)
 
 
 def wait_answer(port, timeout=120):

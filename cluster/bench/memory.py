@@ -22,20 +22,12 @@ dc = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(dc)
 
 
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def measure(binary, zonefile, work, port):
     s = dc.Server("q", port, work)
     try:
         dc.start_quorumdns(s, binary, zonefile)
         time.sleep(1)
-        rss, hwm = status_kib(s.proc.pid, "VmRSS"), status_kib(s.proc.pid, "VmHWM")
+        rss, hwm = dc.status_kib(s.proc.pid, "VmRSS"), dc.status_kib(s.proc.pid, "VmHWM")
         return rss, hwm, s.load_secs
     finally:
         s.stop()
