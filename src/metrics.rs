@@ -45,6 +45,7 @@ pub const RAFT_APPLIED_INDEX: &str = "raft_applied_index";
 pub const RAFT_RPC_REJECTED: &str = "raft_rpc_rejected_total";
 pub const RAFT_WRITE_GROUP_COMMANDS_NAME: &str = "raft_write_group_commands";
 pub const RAFT_LOG_APPEND_ENTRIES_NAME: &str = "raft_log_append_entries";
+pub const RAFT_FORWARD_GROUP_COMMANDS_NAME: &str = "raft_forward_group_commands";
 pub const RAFT_STALE_NAME: &str = "raft_stale";
 pub const RAFT_TERM_NAME: &str = "raft_term";
 pub const RAFT_IS_LEADER_NAME: &str = "raft_is_leader";
@@ -145,6 +146,9 @@ pub static RAFT_FORWARDED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 pub static RAFT_WRITE_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     count_histogram(RAFT_WRITE_GROUP_COMMANDS_NAME, "Commands per log entry proposed by this node's group writer (group commit of updates)")
+});
+pub static RAFT_FORWARD_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
+    count_histogram(RAFT_FORWARD_GROUP_COMMANDS_NAME, "Updates per batch this follower forwarded to the leader in one call")
 });
 pub static RAFT_LOG_APPEND_ENTRIES: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     count_histogram(RAFT_LOG_APPEND_ENTRIES_NAME, "Log entries per append call of openraft to the log store (each call is one flush)")
@@ -269,7 +273,7 @@ pub fn touch_all() {
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL, &*DNS_TCP_CLOSED_TOTAL);
     let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
     let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
-    let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES);
+    let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES, &*RAFT_FORWARD_GROUP_COMMANDS);
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG

@@ -1,11 +1,13 @@
 //! openraft glue: the type configuration, the log store and state machine on the storage
 //! trait, the HTTP transport between nodes, and [`RaftNode`], which wires them together.
 //!
-//! Write path: a handler calls [`RaftNode::write`]; on the leader that is `client_write`,
-//! which returns once the entry is committed (fsynced on a quorum) and applied here. A
-//! follower gets [`WriteError::ForwardToLeader`] and forwards the request with
-//! [`RaftNode::forward_to`], then waits with [`RaftNode::wait_applied`] until its own state
-//! machine caught up, so it answers only with what it already serves.
+//! Write path: a handler calls [`RaftNode::write`]; on the leader that is `client_write`
+//! (through the group writer for the frequent updates), which returns once the entry is
+//! committed (fsynced on a quorum) and applied here. On a follower the group writer sends
+//! the frequent updates to the leader in batches; any other command gets
+//! [`WriteError::ForwardToLeader`] and is forwarded with [`RaftNode::forward_to`]. Either
+//! way the follower then waits with [`RaftNode::wait_applied`] until its own state machine
+//! caught up, so it answers only with what it already serves.
 
 pub mod group;
 pub mod health;
@@ -65,6 +67,8 @@ pub struct RaftSettings {
     pub stale_after_ms: u64,
     /// Test hook: cut this node off from its peers.
     pub partition: PartitionSwitch,
+    /// The storage engine's cache, in bytes (`cluster.storage_cache_mib`).
+    pub storage_cache_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +140,7 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
         return Err(RaftError::Config("the cluster secret is empty: peers could not be authenticated".into()));
     }
     std::fs::create_dir_all(&settings.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir.join("db"))?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open_cached(&settings.data_dir.join("db"), settings.storage_cache_bytes)?);
     let log_store = LogStore::open(store.clone())?;
     let sm = StateMachine::open(store.clone(), observer)?;
     let state = sm.handle();
@@ -152,7 +156,7 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
         .await
         .map_err(|e| RaftError::Raft(e.to_string()))?;
     tracing::info!(node_id = settings.node_id, applied = *applied.borrow(), "raft node opened");
-    let group = group::GroupWriter::start(raft.clone(), WRITE_TIMEOUT);
+    let group = group::GroupWriter::start(raft.clone(), client.clone(), WRITE_TIMEOUT);
     Ok(RaftNode { raft, state, applied, node_id: settings.node_id, health, secret, client, store, group })
 }
 
@@ -178,7 +182,10 @@ impl RaftNode {
     }
 
     /// Proposes `command`. On the leader it returns once the entry is committed and applied
-    /// on this node; elsewhere it returns [`WriteError::ForwardToLeader`].
+    /// on this node. On a follower, the frequent updates ([`group::groupable`]) go to the
+    /// leader in batches and return once committed and applied **on the leader** (callers
+    /// wait for their own node with [`Self::wait_applied`]); other commands return
+    /// [`WriteError::ForwardToLeader`].
     pub async fn write(&self, command: Command) -> Result<Response, WriteError> {
         if group::groupable(&command) {
             // The group writer proposes from this node only when it leads; a follower
@@ -207,6 +214,11 @@ impl RaftNode {
     /// Sends a write to `leader` over the raft port (see [`rpc`]).
     pub async fn forward_to(&self, leader: &NodeInfo, req: Request) -> Result<Response, ForwardError> {
         self.client.forward_to(leader, &req).await
+    }
+
+    /// Batches of updates this node forwarded to a leader, one call each (see [`group`]).
+    pub fn forwarded_batches(&self) -> u64 {
+        self.group.forwarded_batches()
     }
 
     /// The node's database (the storage probe and backups use it).

@@ -5,6 +5,7 @@
 //! - `/raft/vote`     `VoteRequest`           -> `Result<VoteResponse, RaftError>`
 //! - `/raft/snapshot` `InstallSnapshotRequest` (one chunk) -> `Result<InstallSnapshotResponse, RaftError<InstallSnapshotError>>`
 //! - `/raft/forward`  `Request`               -> `Result<Response, Refusal>` (a follower's write, run with `client_write`)
+//! - `/raft/forward_group` `Vec<Command>`   -> `Vec<Result<Response, Refusal>>` (a follower's batch of groupable updates, see [`super::group`])
 //! - `/raft/read_index` `()`                  -> `Result<u64, Refusal>` (the leader's linearizable read index)
 //! - `/raft/membership` `MembershipChange`    -> `Result<MembershipOutcome, MembershipError>` (run on the leader)
 //! - `/raft/status`   `()`                    -> `NodeStatus`
@@ -37,6 +38,7 @@ use super::health::{local_status, Health};
 use super::membership::{self, MembershipChange, Refusal};
 use super::state_machine::StateHandle;
 use super::types::{NodeId, Raft, Request};
+use crate::state::Command;
 use crate::{codec, metrics};
 
 /// The longest a forwarded write or membership change may run on the leader.
@@ -184,6 +186,7 @@ pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>, health: Arc<Health>, s
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BODY_LIMIT)))
         .route("/raft/forward", post(forward))
+        .route("/raft/forward_group", post(forward_group))
         .route("/raft/read_index", post(read_index))
         .route("/raft/membership", post(membership_change))
         .route("/raft/status", post(status))
@@ -260,6 +263,19 @@ async fn forward(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> 
         };
         tracing::debug!(kind, ok = answer.is_ok(), "forwarded write");
         answer
+    })
+    .await
+}
+
+async fn forward_group(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    s.serve("forward_group", headers, body, |s, commands: Vec<Command>| async move {
+        if commands.len() > super::group::MAX_GROUP || !commands.iter().all(super::group::groupable) {
+            let e = Refusal::Fatal(format!("a forwarded batch holds at most {} groupable updates", super::group::MAX_GROUP));
+            return vec![Err(e); commands.len()];
+        }
+        let answers = s.group.write_forwarded(commands).await;
+        tracing::debug!(commands = answers.len(), ok = answers.iter().filter(|a| a.is_ok()).count(), "forwarded batch");
+        answers
     })
     .await
 }

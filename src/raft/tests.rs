@@ -31,6 +31,7 @@ fn settings(dir: &Path, node_id: NodeId) -> RaftSettings {
         snapshot_every: 10_000,
         stale_after_ms: 2000,
         partition: PartitionSwitch::default(),
+        storage_cache_bytes: 64 << 20,
     }
 }
 
@@ -258,17 +259,32 @@ async fn writes_converge_on_three_nodes_and_followers_forward_to_the_leader() {
     // brought it up to date (node 3 never builds one itself: snapshot_every is large).
     late.raft.wait(Some(WAIT)).metrics(|m| m.snapshot.is_some(), "the late node installed a snapshot").await.unwrap();
 
-    // A follower does not write; it is told where the leader is and forwards there.
+    // A follower does not propose: the frequent updates go to the leader in batches (one
+    // call for many), anything else is refused with the leader's address.
     let follower = members.iter().find(|m| m.node.node_id != leader_id).unwrap();
-    let err = follower.node.write(set_a("dyn.test", "f", 200)).await.unwrap_err();
+    let err = follower.node.write(create_zone("other.test")).await.unwrap_err();
     let WriteError::ForwardToLeader { leader_id: Some(told), leader: Some(told_info) } = err else {
         panic!("expected ForwardToLeader with the leader, got {err:?}");
     };
     assert_eq!(told, leader_id);
-    let resp = follower.node.forward_to(&told_info, Request { command: set_a("dyn.test", "f", 200) }).await.unwrap();
+    let resp = follower.node.forward_to(&told_info, Request { command: create_zone("other.test") }).await.unwrap();
     assert!(resp.result.is_ok());
-    last = resp.index;
+    let batches_before = follower.node.forwarded_batches();
+    let writes = (0..64u8).map(|i| follower.node.write(set_a("dyn.test", &format!("b{i}"), i)));
+    let answers = futures::future::join_all(writes).await;
+    let batches = follower.node.forwarded_batches() - batches_before;
+    for a in &answers {
+        assert!(a.as_ref().unwrap().result.is_ok(), "{a:?}");
+    }
+    assert!((1..64).contains(&batches), "64 concurrent updates took {batches} forward calls: not batched");
+    let resp = follower.node.write(set_a("dyn.test", "f", 200)).await.unwrap();
+    assert!(resp.result.is_ok());
+    last = resp.index.max(answers.iter().map(|a| a.as_ref().unwrap().index).max().unwrap());
     follower.node.wait_applied(last, WAIT).await.unwrap();
+    for i in 0..64u8 {
+        let host = fqdn(&format!("b{i}.dyn.test"));
+        assert!(follower.node.state.read(|s| s.zones[&fqdn("dyn.test")].rrset(&host, crate::model::RType::A).is_some()));
+    }
     let host = fqdn("f.dyn.test");
     assert!(follower.node.state.read(|s| s.zones[&fqdn("dyn.test")].rrset(&host, crate::model::RType::A).is_some()));
     for m in &members {
@@ -317,4 +333,47 @@ async fn vote_requests_from_non_voters_and_retired_ids_never_reach_raft() {
     assert_eq!(vote().await, before, "the term did not move");
     assert!(node.raft.metrics().borrow().current_leader == Some(1), "still the leader");
     node.shutdown().await.unwrap();
+}
+
+/// A leader running an older binary knows `/raft/forward` but not `/raft/forward_group`:
+/// a follower's batch then goes one command per call, and every caller gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_to_a_leader_without_the_batch_route_goes_one_by_one() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = calls.clone();
+    let old_leader = axum::Router::new().route(
+        "/raft/forward",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let req: Request = crate::codec::decode(&body).unwrap();
+                assert_eq!(req.command.kind(), "set_record_set");
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let answer: Result<Response, Refusal> =
+                    Ok(Response { index: 100 + n, result: Ok(crate::state::Applied::default()), group: Vec::new() });
+                crate::codec::encode(&answer).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move { axum::serve(listener, old_leader).await });
+    let client = RpcClient::new(Arc::new(ClusterSecret::new(SECRET.to_vec())), Duration::from_secs(2)).unwrap();
+    let commands: Vec<_> = (0..5u8).map(|i| set_a("dyn.test", &format!("h{i}"), i)).collect();
+    let answers = group::forward_batch(&client, 7, &info(&addr), commands, Duration::from_secs(5)).await;
+    assert_eq!(answers.len(), 5);
+    let mut indexes: Vec<u64> = answers.into_iter().map(|a| a.unwrap().index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, vec![100, 101, 102, 103, 104], "one call and one answer per command");
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+
+    server.abort();
+
+    // A leader that cannot be reached: every command of the batch is told to retry.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let answers = group::forward_batch(&client, 7, &info(&gone), vec![set_a("dyn.test", "x", 1)], Duration::from_secs(2)).await;
+    assert!(matches!(&answers[0], Err(Refusal::NoQuorum(m)) if m.contains("leader 7 unreachable")), "{answers:?}");
 }
