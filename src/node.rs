@@ -89,7 +89,6 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         snapshot_every: c.snapshot_every,
         stale_after_ms: c.stale_after_ms,
         partition,
-        storage_cache_bytes: c.storage_cache_mib << 20,
     };
     let raft = crate::raft::open(settings, publisher).await.map_err(|e| NodeError::Raft(e.to_string()))?;
 

@@ -136,11 +136,6 @@ pub struct ClusterConfig {
     /// A node reports itself stale (metric `quorumdns_raft_stale`, `/readyz`) when it has
     /// not heard from a leader (as leader: from a quorum) for this long.
     pub stale_after_ms: u64,
-    /// Memory the storage engine (sled) may use to cache log entries and snapshots, in MiB.
-    /// sled's own default is 1024, which at a million hosts keeps the import's log entry and
-    /// the encoded snapshot in memory long after they were flushed; reads beyond the cache
-    /// come from the OS page cache.
-    pub storage_cache_mib: u64,
 }
 
 impl Default for ClusterConfig {
@@ -155,7 +150,6 @@ impl Default for ClusterConfig {
             write_timeout_ms: 5000,
             snapshot_every: 10_000,
             stale_after_ms: 3000,
-            storage_cache_mib: 64,
         }
     }
 }
@@ -365,9 +359,6 @@ impl Config {
         }
         if c.stale_after_ms <= c.heartbeat_ms {
             return Err(ConfigError::Invalid("cluster.stale_after_ms must be greater than cluster.heartbeat_ms".into()));
-        }
-        if c.storage_cache_mib == 0 || c.storage_cache_mib > 1 << 20 {
-            return Err(ConfigError::Invalid("cluster.storage_cache_mib must be between 1 and 1048576".into()));
         }
         if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
             return Err(ConfigError::Invalid(

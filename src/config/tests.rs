@@ -112,16 +112,3 @@ fn the_acme_dns_txt_lifetime_defaults_to_a_day_and_must_be_positive() {
     let err = Config::from_toml(&zone("acme_dns_txt_lifetime_secs = 0"), Path::new("t.toml")).unwrap_err().to_string();
     assert!(err.contains("acme_dns_txt_lifetime_secs"), "{err}");
 }
-
-#[test]
-fn the_storage_cache_is_bounded_by_default_and_must_be_sane() {
-    let c = Config::from_toml(MINIMAL, Path::new("t.toml")).unwrap();
-    assert_eq!(c.cluster.storage_cache_mib, 64, "sled's own 1 GiB default keeps flushed log entries resident");
-    for bad in ["0", "2000000"] {
-        let text = format!("{MINIMAL}\n[cluster]\nstorage_cache_mib = {bad}\n");
-        let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
-        assert!(err.contains("storage_cache_mib"), "{err}");
-    }
-    let text = format!("{MINIMAL}\n[cluster]\nstorage_cache_mib = 16\n");
-    assert_eq!(Config::from_toml(&text, Path::new("t.toml")).unwrap().cluster.storage_cache_mib, 16);
-}

@@ -67,8 +67,6 @@ pub struct RaftSettings {
     pub stale_after_ms: u64,
     /// Test hook: cut this node off from its peers.
     pub partition: PartitionSwitch,
-    /// The storage engine's cache, in bytes (`cluster.storage_cache_mib`).
-    pub storage_cache_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +138,7 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
         return Err(RaftError::Config("the cluster secret is empty: peers could not be authenticated".into()));
     }
     std::fs::create_dir_all(&settings.data_dir)?;
-    let store: Arc<dyn Store> = Arc::new(SledStore::open_cached(&settings.data_dir.join("db"), settings.storage_cache_bytes)?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir.join("db"))?);
     let log_store = LogStore::open(store.clone())?;
     let sm = StateMachine::open(store.clone(), observer)?;
     let state = sm.handle();

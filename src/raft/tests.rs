@@ -31,7 +31,6 @@ fn settings(dir: &Path, node_id: NodeId) -> RaftSettings {
         snapshot_every: 10_000,
         stale_after_ms: 2000,
         partition: PartitionSwitch::default(),
-        storage_cache_bytes: 64 << 20,
     }
 }
 

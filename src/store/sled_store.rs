@@ -30,11 +30,6 @@ impl SledStore {
         Self::open_with(sled::Config::new().path(path))
     }
 
-    /// [`Self::open`] with sled's cache bounded to `cache_bytes`.
-    pub fn open_cached(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        Self::open_with(sled::Config::new().path(path).cache_capacity(cache_bytes))
-    }
-
     /// Opens with a caller-built sled config (tests turn the background flush off so that
     /// only explicit flushes reach the disk).
     pub fn open_with(config: sled::Config) -> Result<Self, StoreError> {

@@ -75,7 +75,6 @@ impl Fixture {
             snapshot_every: 10_000,
             stale_after_ms: 2000,
             partition: crate::raft::PartitionSwitch::default(),
-            storage_cache_bytes: 64 << 20,
         };
         let raft = crate::raft::open(settings, Arc::new(crate::dns::SnapshotPublisher::new()))
             .await
