@@ -10,6 +10,7 @@ pub mod codec;
 pub mod config;
 pub mod dns;
 pub mod dyndns;
+pub mod heap;
 pub mod http;
 pub mod metrics;
 pub mod model;

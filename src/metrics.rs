@@ -150,6 +150,10 @@ pub static RAFT_WRITE_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock
 pub static RAFT_FORWARD_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     count_histogram(RAFT_FORWARD_GROUP_COMMANDS_NAME, "Updates per batch this follower forwarded to the leader in one call")
 });
+pub const HEAP_TRIMS: &str = "heap_trims_total";
+pub static HEAP_TRIMS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    register(prometheus::IntCounter::new(HEAP_TRIMS, "Times this node returned freed heap memory to the kernel (after imports, snapshots, backups)").expect("valid metric"))
+});
 pub static RAFT_LOG_APPEND_ENTRIES: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
     count_histogram(RAFT_LOG_APPEND_ENTRIES_NAME, "Log entries per append call of openraft to the log store (each call is one flush)")
 });
@@ -273,7 +277,7 @@ pub fn touch_all() {
     let _ = (&*DNS_RRL_TOTAL, &*DNS_TCP_REFUSED_TOTAL, &*HTTP_AUTH_THROTTLED_TOTAL, &*DNS_TCP_CLOSED_TOTAL);
     let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
     let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
-    let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES, &*RAFT_FORWARD_GROUP_COMMANDS);
+    let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES, &*RAFT_FORWARD_GROUP_COMMANDS, &*HEAP_TRIMS_TOTAL);
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG

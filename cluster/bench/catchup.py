@@ -141,9 +141,12 @@ def main():
         while not answers(26001, last):
             time.sleep(0.1)
         print(f"# import of {a.records} + {a.records // 10} records: {time.time() - t0:.1f} s", file=sys.stderr)
+        time.sleep(1)
+        print(f"# leader RSS after the import: {rss_mib(procs[0].pid):.0f} MiB", file=sys.stderr)
         # Entries past LOGS_KEPT_AFTER_SNAPSHOT (16), so the purge reaches the import.
         for k in range(40):
             api(26101, f"/api/v1/zones/{ZONE}/records/pad{k}/A", "PUT", {"ttl": 60, "data": ["192.0.2.1"]})
+        print(f"# leader RSS after 40 more writes: {rss_mib(procs[0].pid):.0f} MiB", file=sys.stderr)
         t0 = time.time()
         _, backup = api(26101, "/api/v1/backup")
         snap_secs = time.time() - t0
@@ -152,6 +155,7 @@ def main():
         print(f"# snapshot (backup call: build + persist + read back): {snap_secs:.1f} s, "
               f"{snap_bytes / 2**20:.1f} MiB (backup file {len(backup) / 2**20:.1f} MiB)", file=sys.stderr)
         leader_last = members(26101)[1]["last_log_index"]
+        print(f"# leader RSS after the snapshot: {rss_mib(procs[0].pid):.0f} MiB", file=sys.stderr)
 
         procs.append(start(binary, work, 2, False))
         t0 = time.time()

@@ -307,19 +307,11 @@ impl StateObserver for SnapshotPublisher {
         let rebuilt = changes.is_none_or(|c| c.zones.values().any(|n| *n == ZoneNames::All));
         if rebuilt {
             drop(old);
-            release_free_memory();
+            // The parse temporaries and the previous version are freed by now; the import
+            // command itself goes once its entry and its HTTP request are done.
+            crate::heap::release_free_memory();
+            crate::heap::release_soon();
         }
-    }
-}
-
-/// After a whole zone was built (start, import, snapshot install) the heap holds many
-/// freed temporaries (parsed records, the previous version); glibc keeps them mapped
-/// unless asked. Rare and off the query path, so worth the few milliseconds.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -239,7 +239,13 @@ impl RaftNetwork<TypeConfig> for Network {
     ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>>
     {
         let timeout = self.client.timeout.max(option.hard_ttl());
-        self.send(RPCTypes::InstallSnapshot, "snapshot", &rpc, timeout).await
+        let last_chunk = rpc.done;
+        let answer = self.send(RPCTypes::InstallSnapshot, "snapshot", &rpc, timeout).await;
+        if last_chunk {
+            // The snapshot read for this peer and its chunk copies are freed soon.
+            crate::heap::release_soon();
+        }
+        answer
     }
 
     async fn vote(

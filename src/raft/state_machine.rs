@@ -280,6 +280,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
         tracing::info!(snapshot = %meta, bytes = data.len(), "built snapshot");
+        // The encoding's growth copies are freed; the log purge behind it follows.
+        crate::heap::release_soon();
         metrics::RAFT_SNAPSHOTS_TOTAL.with_label_values(&["built"]).inc();
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
