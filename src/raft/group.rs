@@ -36,10 +36,14 @@ use crate::state::Command;
 /// Most commands in one entry: bounds the entry (a dyndns update encodes to ~150 bytes)
 /// and the apply time one entry holds the state lock.
 pub const MAX_GROUP: usize = 256;
-/// Entries (or forwarded batches) of this writer in flight at once. Two let the next
-/// group's local append and fsync overlap the previous group's replication round; more
-/// would only split arrivals into smaller groups.
-const IN_FLIGHT: usize = 2;
+/// Entries of this writer in flight at once on the leader. Two let the next group's local
+/// append and fsync overlap the previous group's replication round; more would only split
+/// arrivals into smaller groups.
+const IN_FLIGHT: u32 = 2;
+/// A follower has one batch at the leader at a time: the follower path is CPU-bound on
+/// HTTP work, so fewer, larger batches win. Same run, 3 nodes, 64 clients to a follower:
+/// 4 in flight 6.6-6.8k updates/s, 2 in flight 8.1-9.6k, 1 in flight 10.9-11.3k.
+const FORWARD_COST: u32 = IN_FLIGHT;
 
 type Reply = oneshot::Sender<Result<Response, Refusal>>;
 
@@ -131,10 +135,15 @@ struct Writer {
 }
 
 async fn run(writer: Arc<Writer>, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    // A local entry takes one slot, a forwarded batch all of them.
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT as usize));
     while let Some(first) = rx.recv().await {
-        // While both slots are busy, arrivals queue up and form the next group.
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let cost = match writer.leader() {
+            Leader::Here => 1,
+            Leader::Other(..) => FORWARD_COST,
+        };
+        // While the slots are busy, arrivals queue up and form the next group.
+        let Ok(slot) = slots.clone().acquire_many_owned(cost).await else { return };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
