@@ -305,3 +305,62 @@ proptest! {
         prop_assert_eq!(full, restored);
     }
 }
+
+/// A zone import builds exactly the zone the same records make one set at a time, in any
+/// record order; a conflict anywhere refuses the whole import and changes nothing.
+#[test]
+fn a_replaced_zone_equals_its_records_set_one_by_one_and_conflicts_change_nothing() {
+    use crate::model::SoaParams;
+    use crate::state::RecordSpec;
+    let z = n("imp.test");
+    let spec = |name: &str, ttl: u32, data: RData| RecordSpec { name: n(name), ttl, data };
+    let a = |ip: &str| RData::A(ip.parse().unwrap());
+    let aaaa = |ip: &str| RData::Aaaa(ip.parse().unwrap());
+    let mut records = vec![
+        spec("imp.test", 300, RData::Ns(n("ns1.imp.test"))),
+        spec("ns1.imp.test", 300, a("192.0.2.53")),
+        spec("www.imp.test", 120, a("192.0.2.2")),
+        spec("b.imp.test", 60, aaaa("2001:db8::1")),
+        spec("www.imp.test", 60, a("192.0.2.1")),
+        spec("b.imp.test", 60, a("192.0.2.9")),
+        spec("www.imp.test", 90, aaaa("2001:db8::2")),
+        spec("alias.imp.test", 60, RData::Cname(n("www.imp.test"))),
+    ];
+    let replace = |records: Vec<RecordSpec>| Command::ReplaceZone {
+        zone: z.clone(),
+        soa: SoaParams::defaults_for(&z),
+        serial: None,
+        records,
+    };
+    let mut imported = State::default();
+    imported.apply(&zone_cmd("imp.test")).unwrap();
+    imported.apply(&replace(records.clone())).unwrap();
+    let nodes = &imported.zones[&z].nodes;
+    // One set per (owner, type), with the lowest TTL of its records.
+    let www_a = nodes[&n("www.imp.test")].get(&RType::A).unwrap();
+    assert_eq!(www_a.ttl, 60);
+    assert_eq!(www_a.data, vec![a("192.0.2.1"), a("192.0.2.2")]);
+    assert_eq!(nodes[&n("www.imp.test")].get(&RType::Aaaa).unwrap().ttl, 90);
+    assert_eq!(nodes.len(), 5);
+
+    // Any order of the same records gives the same zone.
+    let mut shuffled = State::default();
+    shuffled.apply(&zone_cmd("imp.test")).unwrap();
+    records.reverse();
+    records.swap(0, 3);
+    shuffled.apply(&replace(records.clone())).unwrap();
+    assert_eq!(shuffled.zones[&z].nodes, imported.zones[&z].nodes);
+
+    // A CNAME next to other data, wherever it sits in the import, refuses all of it.
+    for at in [0, records.len()] {
+        let mut bad = records.clone();
+        bad.insert(at, spec("b.imp.test", 60, RData::Cname(n("www.imp.test"))));
+        let before = imported.clone();
+        let err = imported.apply(&replace(bad)).unwrap_err();
+        assert_eq!(err, ApplyError::CnameConflict(n("b.imp.test")));
+        assert_eq!(imported, before);
+    }
+    let mut outside = records.clone();
+    outside.push(spec("www.other.test", 60, a("192.0.2.7")));
+    assert!(matches!(imported.apply(&replace(outside)).unwrap_err(), ApplyError::OutOfZone { .. }));
+}
