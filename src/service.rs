@@ -62,9 +62,14 @@ impl Service {
     /// Proposes `command` through the leader (this node or, forwarded, another) and returns
     /// once this node has applied it.
     pub async fn submit(&self, command: Command) -> Result<Committed, SubmitError> {
+        self.submit_within(command, self.write_timeout).await
+    }
+
+    /// [`Self::submit`] with its own deadline (zone imports, which take longer).
+    pub async fn submit_within(&self, command: Command, timeout: Duration) -> Result<Committed, SubmitError> {
         let kind = command.kind();
         let span = tracing::info_span!("submit", command = kind, log_index = tracing::field::Empty);
-        let deadline = Instant::now() + self.write_timeout;
+        let deadline = Instant::now() + timeout;
         async move {
             let req = Request { command };
             let resp = self
@@ -73,7 +78,7 @@ impl Service {
                     |left| {
                         let command = req.command.clone();
                         async move {
-                            match tokio::time::timeout(left, self.raft.write(command)).await {
+                            match tokio::time::timeout(left, self.raft.write_within(command, left)).await {
                                 Err(_) => Err(Refusal::NoQuorum("timed out waiting for commit".into())),
                                 Ok(Ok(resp)) => Ok(resp),
                                 Ok(Err(WriteError::ForwardToLeader { leader_id, leader })) => {

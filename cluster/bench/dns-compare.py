@@ -282,7 +282,8 @@ def main():
             s = Server(name, 25400 + 10 * i, d)
             servers.append(s)
             starters[name](s)
-            time.sleep(1)
+            # quorumdns returns an import's freed memory to the kernel 2 s after the zone is built.
+            time.sleep(3)
             s.pss, s.rss = pss_kib(s.proc.pid), max_rss_kib(s.proc.pid)
             print(f"# {name}: loaded in {s.load_secs:.1f} s, PSS {s.pss / 1024:.0f} MiB, RSS {s.rss / 1024:.0f} MiB", file=sys.stderr)
         results = {s.name: [] for s in servers}

@@ -47,6 +47,10 @@ impl ServeArgs {
 }
 
 pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    // SIGHUP's default action ends the process. Operators (and logrotate-style tooling)
+    // send it expecting a reload; only the TLS certificates reload (src/http/tls.rs), so
+    // without TLS a hangup must do nothing but say so.
+    ignore_hangups();
     let admin_token = match Secret::load("QUORUMDNS_ADMIN_TOKEN", config.auth.admin_token_file.as_deref())? {
         Some(t) => t,
         None if args.dev => {
@@ -78,6 +82,20 @@ pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     node.shutdown().await;
     Ok(())
+}
+
+fn ignore_hangups() {
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangup) => {
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: TLS certificates reload if configured; nothing else reloads (restart for config changes)");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; a hangup would end the process"),
+    }
 }
 
 async fn wait_for_signal() {

@@ -308,6 +308,10 @@ pub async fn export(
     Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
 }
 
+/// How long a zone import may take to commit and apply before the client gets 503 (under
+/// the 60 s limit every HTTP request has).
+pub const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(55);
+
 /// PUT a zone file: replaces the zone's contents (creating the zone if it is new).
 pub async fn import(
     _: Admin,
@@ -320,30 +324,29 @@ pub async fn import(
     let parsed = zonefile::parse(&body, &zone)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
     let exists = svc.raft.state.read(|s| s.zones.contains_key(&zone));
-    let replace = Command::ReplaceZone {
-        zone: zone.clone(),
-        soa: parsed.soa.clone(),
-        serial: Some(parsed.serial),
-        records: parsed.records.clone(),
-    };
+    let ns: Vec<Fqdn> = parsed
+        .records
+        .iter()
+        .filter(|r| r.name == zone)
+        .filter_map(|r| match &r.data {
+            RData::Ns(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    if !exists && ns.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", "the zone file has no NS records at the apex"));
+    }
+    // The records move into the command: no second copy of a big zone in the handler.
+    let (soa, serial) = (parsed.soa, parsed.serial);
+    let replace = Command::ReplaceZone { zone: zone.clone(), soa: soa.clone(), serial: Some(serial), records: parsed.records };
     let cmd = if exists {
         replace
     } else {
-        let ns: Vec<Fqdn> = parsed
-            .records
-            .iter()
-            .filter(|r| r.name == zone)
-            .filter_map(|r| match &r.data {
-                RData::Ns(n) => Some(n.clone()),
-                _ => None,
-            })
-            .collect();
-        if ns.is_empty() {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", "the zone file has no NS records at the apex"));
-        }
-        let create = Command::CreateZone { origin: zone.clone(), soa: parsed.soa.clone(), ns, ns_ttl: 3600, serial: Some(parsed.serial) };
+        let create = Command::CreateZone { origin: zone.clone(), soa, ns, ns_ttl: 3600, serial: Some(serial) };
         Command::Batch(vec![create, replace])
     };
-    let c = svc.submit(cmd).await?;
+    // A million-record import takes seconds to replicate and apply: it gets its own,
+    // longer deadline instead of the update path's (cluster.write_timeout_ms).
+    let c = svc.submit_within(cmd, IMPORT_TIMEOUT).await?;
     Ok(Json(committed_json(&zone, &c)))
 }

@@ -185,6 +185,12 @@ impl RaftNode {
     /// wait for their own node with [`Self::wait_applied`]); other commands return
     /// [`WriteError::ForwardToLeader`].
     pub async fn write(&self, command: Command) -> Result<Response, WriteError> {
+        self.write_within(command, WRITE_TIMEOUT).await
+    }
+
+    /// [`Self::write`], waiting up to `limit` for a command that has an entry of its own
+    /// (the group writer's entries keep [`WRITE_TIMEOUT`]).
+    pub async fn write_within(&self, command: Command, limit: Duration) -> Result<Response, WriteError> {
         if group::groupable(&command) {
             // The group writer proposes from this node only when it leads; a follower
             // learns where the leader is from the refusal, as with a direct write.
@@ -196,7 +202,7 @@ impl RaftNode {
         }
         let span = tracing::info_span!("raft_write", kind = command.kind(), index = tracing::field::Empty);
         let write = self.raft.client_write(Request { command });
-        match tokio::time::timeout(WRITE_TIMEOUT, write).instrument(span.clone()).await {
+        match tokio::time::timeout(limit, write).instrument(span.clone()).await {
             Err(_) => Err(WriteError::Timeout),
             Ok(Ok(resp)) => {
                 span.record("index", resp.log_id.index);

@@ -133,3 +133,26 @@ async fn health_and_metrics_endpoints_answer() {
     assert!(metrics.contains("quorumdns_dns_queries_total"), "{metrics}");
     assert!(metrics.contains("quorumdns_raft_applied_index"));
 }
+
+/// A zone import has its own deadline: a big zone takes far longer to commit and apply
+/// than an update, and must not get 503 (then 409 on the retry) while it still commits.
+/// Here the update deadline is 1 ms, which no 20,000-record import meets.
+#[tokio::test]
+async fn a_big_import_is_not_held_to_the_update_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_dev_config(dir.path(), |dev| dev.replace("[cluster]\n", "[cluster]\nwrite_timeout_ms = 1\n"));
+    let mut zone = String::from("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n");
+    for i in 0..20_000 {
+        zone.push_str(&format!("h{i} IN A 10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
+    }
+    let resp = reqwest::Client::new()
+        .put(node.url("/api/v1/zones/big.test/import"))
+        .bearer_auth(TOKEN)
+        .body(zone)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert_eq!(status, 200, "{}", resp.text().await.unwrap());
+    assert_eq!(node.dig(&["h19999.big.test", "A"]).answer[0].data, "10.0.78.31");
+}

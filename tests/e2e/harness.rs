@@ -102,9 +102,14 @@ impl Node {
     /// The dev configuration plus `extra_toml` (e.g. a `[dyndns]` section), from a file,
     /// on ephemeral ports.
     pub fn start_with_config(dir: &Path, extra_toml: &str) -> Node {
+        Self::start_with_dev_config(dir, |dev| format!("{dev}\n{extra_toml}\n"))
+    }
+
+    /// The dev configuration as `edit` changes it, from a file, on ephemeral ports.
+    pub fn start_with_dev_config(dir: &Path, edit: impl FnOnce(&str) -> String) -> Node {
         let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
         let path = dir.join("node.toml");
-        std::fs::write(&path, format!("{dev}\n{extra_toml}\n")).unwrap();
+        std::fs::write(&path, edit(&dev)).unwrap();
         let mut cmd = Command::new(binary());
         cmd.args(["serve", "--config"]).arg(&path);
         cmd.args(["--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"]);

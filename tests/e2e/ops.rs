@@ -308,3 +308,22 @@ async fn readyz_fails_when_the_quorum_is_gone_and_recovers_when_it_returns() {
     }
     let _ = last;
 }
+
+/// SIGHUP's default action ends a process; a node without TLS (nothing to reload) must
+/// keep serving after one, and log that it got it.
+#[tokio::test]
+async fn a_hangup_without_tls_leaves_the_node_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with_config(dir.path(), "");
+    put_a(&node, "before", "192.0.2.10").await;
+    for _ in 0..2 {
+        let status = Command::new("kill").args(["-HUP", &node.pid().to_string()]).status().unwrap();
+        assert!(status.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let (s, b) = readyz(&node).await;
+    assert_eq!(s, 200, "{b}");
+    put_a(&node, "after", "192.0.2.11").await;
+    assert_eq!(node.dig(&[&format!("after.{ZONE}"), "A"]).answer[0].data, "192.0.2.11");
+    assert!(node.logged("SIGHUP"), "the hangup is logged");
+}
