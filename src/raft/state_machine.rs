@@ -150,6 +150,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        // openraft saved the committed index (`save_committed`, not flushed) before handing
+        // these entries over. Make it durable before anything is applied and served: after
+        // a kill -9 the node restarts by re-applying up to the *stored* committed index,
+        // and a stale one made it serve an older zone (a lower SOA serial) than it served
+        // before the crash, until a leader told it more (found by the jepsen kill nemesis).
+        self.store.flush("committed").await.map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
         let mut responses = Vec::new();
         let mut changed = ChangeSet::default();
         {

@@ -206,3 +206,26 @@ async fn restart_reapplies_committed_entries_after_the_snapshot() {
     assert_eq!(calls[0], (None, 2), "start publishes the restored snapshot as a full change");
     assert_eq!(calls.last().unwrap().1, 4);
 }
+
+/// A node restarts by re-applying up to the stored committed index; if that index were
+/// behind what was applied (and served) before a crash, the node would come back serving an
+/// older zone. So the committed index must be on disk before entries up to it are applied.
+#[tokio::test]
+async fn the_committed_index_is_on_disk_before_entries_up_to_it_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Arc::new(CountingStore {
+        inner: SledStore::open(&dir.path().join("db")).unwrap(),
+        flushes: AtomicUsize::new(0),
+        dirty: Arc::new(AtomicBool::new(false)),
+    });
+    let mut log = LogStore::open(counting.clone()).unwrap();
+    let mut sm = StateMachine::open(counting.clone(), RecordingObserver::new()).unwrap();
+    let entries = || (1..=3).map(|i| normal(1, i, set_a("dyn.test", "h", i as u8))).collect::<Vec<_>>();
+    log.blocking_append(entries()).await.unwrap();
+    log.save_committed(Some(log_id(1, 3))).await.unwrap();
+    assert!(counting.dirty.load(Ordering::SeqCst), "saving the committed index alone is not flushed");
+    let before = counting.flushes.load(Ordering::SeqCst);
+    sm.apply(entries()).await.unwrap();
+    assert!(!counting.dirty.load(Ordering::SeqCst), "entries were applied while their commit was not on disk");
+    assert_eq!(counting.flushes.load(Ordering::SeqCst), before + 1, "one flush per applied batch");
+}
