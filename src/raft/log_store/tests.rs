@@ -81,14 +81,18 @@ impl Tree for CountingTree {
     }
 }
 
+fn counting_store(dir: &Path) -> Arc<CountingStore> {
+    Arc::new(CountingStore {
+        inner: SledStore::open(&dir.join("db")).unwrap(),
+        flushes: AtomicUsize::new(0),
+        dirty: Arc::new(AtomicBool::new(false)),
+    })
+}
+
 #[tokio::test]
 async fn one_flush_per_append_call_and_nothing_unflushed_when_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let counting = Arc::new(CountingStore {
-        inner: SledStore::open(&dir.path().join("db")).unwrap(),
-        flushes: AtomicUsize::new(0),
-        dirty: Arc::new(AtomicBool::new(false)),
-    });
+    let counting = counting_store(dir.path());
     let mut log = LogStore::open(counting.clone()).unwrap();
 
     let entries: Vec<_> = (1..=5).map(|i| normal(1, i, set_a("dyn.test", "h", i as u8))).collect();
@@ -213,11 +217,7 @@ async fn restart_reapplies_committed_entries_after_the_snapshot() {
 #[tokio::test]
 async fn the_committed_index_is_on_disk_before_entries_up_to_it_are_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let counting = Arc::new(CountingStore {
-        inner: SledStore::open(&dir.path().join("db")).unwrap(),
-        flushes: AtomicUsize::new(0),
-        dirty: Arc::new(AtomicBool::new(false)),
-    });
+    let counting = counting_store(dir.path());
     let mut log = LogStore::open(counting.clone()).unwrap();
     let mut sm = StateMachine::open(counting.clone(), RecordingObserver::new()).unwrap();
     let entries = || (1..=3).map(|i| normal(1, i, set_a("dyn.test", "h", i as u8))).collect::<Vec<_>>();
