@@ -122,7 +122,7 @@ impl Service {
                 continue;
             }
             let cmd = crate::node::zone_command(z).map_err(|e| SubmitError::Internal(e.to_string()))?;
-            match self.submit(cmd).await {
+            match self.submit_within(cmd, crate::service::BULK_WRITE_TIMEOUT).await {
                 Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
                 Err(SubmitError::Refused(e)) => tracing::warn!(zone = %z.name, error = %e, "configured zone not created"),
                 Err(e) => return Err(e),

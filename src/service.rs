@@ -44,6 +44,11 @@ pub struct Service {
     pub rejected_updates: crate::dns::update::rejected::RejectedRing,
 }
 
+/// The deadline of bulk writes (zone imports, the configured zones a cluster starts with):
+/// a big zone takes seconds to replicate and apply, far longer than an update's deadline
+/// (`cluster.write_timeout_ms`). Under the 60 s limit every HTTP request has.
+pub const BULK_WRITE_TIMEOUT: Duration = Duration::from_secs(55);
+
 /// Pause between attempts while no leader is known or it is unreachable.
 const RETRY_MIN: Duration = Duration::from_millis(20);
 const RETRY_MAX: Duration = Duration::from_millis(250);

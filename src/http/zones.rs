@@ -308,10 +308,6 @@ pub async fn export(
     Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
 }
 
-/// How long a zone import may take to commit and apply before the client gets 503 (under
-/// the 60 s limit every HTTP request has).
-pub const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(55);
-
 /// PUT a zone file: replaces the zone's contents (creating the zone if it is new).
 pub async fn import(
     _: Admin,
@@ -347,6 +343,6 @@ pub async fn import(
     };
     // A million-record import takes seconds to replicate and apply: it gets its own,
     // longer deadline instead of the update path's (cluster.write_timeout_ms).
-    let c = svc.submit_within(cmd, IMPORT_TIMEOUT).await?;
+    let c = svc.submit_within(cmd, crate::service::BULK_WRITE_TIMEOUT).await?;
     Ok(Json(committed_json(&zone, &c)))
 }

@@ -136,7 +136,8 @@ async fn health_and_metrics_endpoints_answer() {
 
 /// A zone import has its own deadline: a big zone takes far longer to commit and apply
 /// than an update, and must not get 503 (then 409 on the retry) while it still commits.
-/// Here the update deadline is 1 ms, which no 20,000-record import meets.
+/// Here the update deadline is 1 ms, which no 20,000-record import meets (nor the
+/// configured zone the node creates at its first start, which has the same longer deadline).
 #[tokio::test]
 async fn a_big_import_is_not_held_to_the_update_deadline() {
     let dir = tempfile::tempdir().unwrap();
