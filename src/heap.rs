@@ -18,7 +18,7 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Returns the free pages of every malloc arena to the kernel now (glibc's `malloc_trim`).
 /// Milliseconds; never on the query path.
-pub fn release_free_memory() {
+fn release_free_memory() {
     let _span = tracing::debug_span!("heap_trim").entered();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel.

@@ -307,9 +307,8 @@ impl StateObserver for SnapshotPublisher {
         let rebuilt = changes.is_none_or(|c| c.zones.values().any(|n| *n == ZoneNames::All));
         if rebuilt {
             drop(old);
-            // The parse temporaries and the previous version are freed by now; the import
-            // command itself goes once its entry and its HTTP request are done.
-            crate::heap::release_free_memory();
+            // The parse temporaries and the previous version are freed by now, the import
+            // command once its entry and its HTTP request are done: one trim after both.
             crate::heap::release_soon();
         }
     }

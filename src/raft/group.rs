@@ -80,7 +80,7 @@ impl GroupWriter {
     /// Proposes `command` in the next group (through the leader when this node is not the
     /// leader) and waits for its own result.
     pub async fn write(&self, command: Command) -> Result<Response, Refusal> {
-        self.enqueue(command, true).await
+        Self::receive(self.send(command, true)).await
     }
 
     /// Proposes a batch a follower forwarded, in this node's next groups; never passed on.
@@ -93,10 +93,6 @@ impl GroupWriter {
             out.push(Self::receive(answer).await);
         }
         out
-    }
-
-    async fn enqueue(&self, command: Command, forwardable: bool) -> Result<Response, Refusal> {
-        Self::receive(self.send(command, forwardable)).await
     }
 
     fn send(&self, command: Command, forwardable: bool) -> Option<oneshot::Receiver<Result<Response, Refusal>>> {
@@ -138,7 +134,8 @@ async fn run(writer: Arc<Writer>, mut rx: mpsc::UnboundedReceiver<Pending>) {
     // A local entry takes one slot, a forwarded batch all of them.
     let slots = Arc::new(Semaphore::new(IN_FLIGHT as usize));
     while let Some(first) = rx.recv().await {
-        let cost = match writer.leader() {
+        let leader = writer.leader();
+        let cost = match leader {
             Leader::Here => 1,
             Leader::Other(..) => FORWARD_COST,
         };
@@ -153,7 +150,7 @@ async fn run(writer: Arc<Writer>, mut rx: mpsc::UnboundedReceiver<Pending>) {
         }
         let writer = writer.clone();
         tokio::spawn(async move {
-            writer.dispatch(group).await;
+            writer.dispatch(leader, group).await;
             drop(slot);
         });
     }
@@ -168,18 +165,15 @@ enum Leader {
 
 impl Writer {
     fn leader(&self) -> Leader {
-        let m = self.raft.metrics().borrow().clone();
-        match m.current_leader {
-            Some(id) if id != m.id => match m.membership_config.membership().get_node(&id) {
-                Some(info) => Leader::Other(id, info.clone()),
-                None => Leader::Here,
-            },
+        match super::membership::not_leader(&self.raft) {
+            Some(Refusal::NotLeader { leader_id: Some(id), leader: Some(info) }) => Leader::Other(id, info),
             _ => Leader::Here,
         }
     }
 
-    async fn dispatch(&self, group: Vec<Pending>) {
-        let Leader::Other(id, info) = self.leader() else {
+    /// Proposes `group` here, or forwards it to `leader` (as seen when the group was formed).
+    async fn dispatch(&self, leader: Leader, group: Vec<Pending>) {
+        let Leader::Other(id, info) = leader else {
             return self.commit(group).await;
         };
         let (forward, refuse): (Vec<Pending>, Vec<Pending>) = group.into_iter().partition(|p| p.forwardable);

@@ -115,8 +115,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.meta.get_decoded(KEY_VOTE).map_err(|e| StorageIOError::read_vote(AnyError::new(&e)).into())
     }
 
-    /// Not flushed on its own: losing it only delays re-applying entries until the leader
-    /// commits again, and the next append or vote flush persists it anyway.
+    /// Not flushed here, on the Raft core's loop: the state machine flushes it before it
+    /// applies anything up to it (`StateMachine::apply`), so a restarted node re-applies at
+    /// least everything it served before the crash.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         self.meta.put_encoded(KEY_COMMITTED, &committed).map_err(write_err)
     }

@@ -102,7 +102,8 @@ pub async fn leader_read_index(raft: &Raft) -> Result<u64, Refusal> {
     }
 }
 
-fn not_leader(raft: &Raft) -> Option<Refusal> {
+/// `None` when this node leads; otherwise the refusal naming the leader, when known.
+pub(super) fn not_leader(raft: &Raft) -> Option<Refusal> {
     let m = raft.metrics().borrow().clone();
     if m.current_leader == Some(m.id) {
         return None;

@@ -428,7 +428,6 @@ fn validate_soa(origin: &Fqdn, soa: &SoaParams) -> Result<(), ApplyError> {
     Ok(())
 }
 
-/// Checks that (name, type, data) may stand in zone `z` as it is now.
 /// The owner names of a replaced zone, built from its records in one pass.
 ///
 /// The records are visited in (name, type) order through one index array, and the owners
@@ -466,6 +465,7 @@ fn node_if_any(node: &Node) -> Option<&Node> {
     (!node.is_empty()).then_some(node)
 }
 
+/// Checks that (name, type, data) may stand in zone `z` as it is now.
 pub(super) fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) -> Result<(), ApplyError> {
     check_record_at(&z.origin, z.nodes.get(name), name, rtype, data)
 }

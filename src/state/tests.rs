@@ -306,10 +306,10 @@ proptest! {
     }
 }
 
-/// A zone import builds exactly the zone the same records make one set at a time, in any
+/// A zone import builds one set per (owner, type) with the lowest TTL, the same zone in any
 /// record order; a conflict anywhere refuses the whole import and changes nothing.
 #[test]
-fn a_replaced_zone_equals_its_records_set_one_by_one_and_conflicts_change_nothing() {
+fn a_replaced_zone_is_the_same_in_any_record_order_and_conflicts_change_nothing() {
     use crate::model::SoaParams;
     use crate::state::RecordSpec;
     let z = n("imp.test");
