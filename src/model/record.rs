@@ -235,4 +235,13 @@ impl RecordSet {
         data.dedup();
         RecordSet { ttl, data }
     }
+
+    /// Adds one record (kept sorted and deduplicated). Grows by exactly one: most sets hold
+    /// one or two records, and `Vec`'s first growth reserves room for four.
+    pub fn add(&mut self, data: RData) {
+        if let Err(i) = self.data.binary_search(&data) {
+            self.data.reserve_exact(1);
+            self.data.insert(i, data);
+        }
+    }
 }

@@ -162,9 +162,7 @@ pub(super) fn simulate(zone: &Zone, updates: &[UpdateOp]) -> BTreeMap<Fqdn, Node
                     set.data.clear();
                 }
                 set.ttl = *ttl;
-                set.data.push(data.clone());
-                set.data.sort();
-                set.data.dedup();
+                set.add(data.clone());
             }
             UpdateOp::DeleteRrset { rtype, .. } => {
                 if !(apex && *rtype == RType::Ns) {

@@ -198,9 +198,7 @@ pub fn apply_entry(zone: &mut Zone, entry: &JournalEntry) -> bool {
         let node = zone.nodes.entry(rr.name.clone()).or_default();
         let set = node.get_or_insert_with(rr.data.rtype(), || RecordSet::new(rr.ttl, Vec::new()));
         set.ttl = rr.ttl;
-        set.data.push(rr.data.clone());
-        set.data.sort();
-        set.data.dedup();
+        set.add(rr.data.clone());
     }
     zone.serial = entry.to;
     zone.soa = entry.to_soa.clone();
