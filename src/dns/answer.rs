@@ -210,7 +210,7 @@ fn lookup<'z>(zone: &'z ZoneView, name: &[u8], apex_off: usize, qtype: u16) -> L
     if zone.has_cuts {
         // Closest to the apex first: the topmost cut wins.
         for at in below_apex().rev() {
-            if let Some(node) = zone.node(&name[at..]).filter(|n| n.is_cut) {
+            if let Some(node) = zone.node(&name[at..]).filter(|n| n.is_cut()) {
                 // DS lives on the parent side of the cut.
                 if !(at == 0 && qtype == QTYPE_DS) {
                     return Lookup::Cut { node, at };
@@ -252,8 +252,8 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
                     resp.set_authoritative(false);
                 }
                 if let Some(ns) = node.set(QTYPE_NS) {
-                    resp.push(Section::Authority, name.suffix(at), &ns.wire, ns.count);
-                    resp.push_additional(&ns.additional, ns.additional_count, true);
+                    resp.push(Section::Authority, name.suffix(at), ns.wire, ns.count);
+                    resp.push_additional(ns.additional, ns.additional_count, true);
                 }
                 return rcode::NOERROR;
             }
@@ -270,13 +270,13 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
         }
         visited[depth] = node_ptr;
         let at_apex = name_apex_off == 0;
-        let set: Option<&RenderedSet> = match q.qtype {
+        let set: Option<RenderedSet<'_>> = match q.qtype {
             QTYPE_ANY if at_apex => {
                 // RFC 8482: one RRset is enough; the SOA is small and always there.
                 resp.push(Section::Answer, name, &zone.soa, 1);
                 return rcode::NOERROR;
             }
-            QTYPE_ANY => node.sets.first(),
+            QTYPE_ANY => node.sets().next(),
             QTYPE_SOA if at_apex => {
                 resp.push(Section::Answer, name, &zone.soa, 1);
                 return rcode::NOERROR;
@@ -284,16 +284,16 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
             t => node.set(t),
         };
         if let Some(set) = set {
-            resp.push(Section::Answer, name, &set.wire, set.count);
-            resp.push_additional(&set.additional, set.additional_count, false);
+            resp.push(Section::Answer, name, set.wire, set.count);
+            resp.push_additional(set.additional, set.additional_count, false);
             return rcode::NOERROR;
         }
         let Some(cname) = node.set(QTYPE_CNAME) else {
             resp.push(Section::Authority, apex, &zone.negative_soa, 1);
             return rcode::NOERROR;
         };
-        resp.push(Section::Answer, name, &cname.wire, cname.count);
-        let Some(target) = &node.cname_chase else { return rcode::NOERROR };
+        resp.push(Section::Answer, name, cname.wire, cname.count);
+        let Some(target) = node.cname_chase() else { return rcode::NOERROR };
         name = Name { wire: target, tail_len: zone.origin_wire.len(), tail_ptr: apex_ptr };
         name_apex_off = target.len().saturating_sub(zone.origin_wire.len());
     }

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::snapshot::{render_set, render_soa, NodeView, ZoneView};
+use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, ZoneView};
 use crate::model::{Fqdn, Node, RData, RType, Zone};
 use crate::state::State;
 
@@ -64,18 +64,18 @@ fn glue_targets(zone: &Zone, node: Option<&Node>) -> Vec<Fqdn> {
     out
 }
 
-fn render_node(zone: &Zone, name: &Fqdn, node: &Node) -> NodeView {
+fn render_node(zone: &Zone, key: &[u8], name: &Fqdn, node: &Node) -> NodeView {
     let is_cut = name != &zone.origin && node.contains_key(&RType::Ns);
-    let sets = node.iter().map(|(t, set)| render_set(zone, *t, set)).collect();
-    let cname_chase = node.get(&RType::Cname).and_then(|s| s.data.first()).and_then(|d| match d {
-        RData::Cname(target) if target.is_in(&zone.origin) => Some(target.to_wire().into()),
+    let chase = node.get(&RType::Cname).and_then(|s| s.data.first()).and_then(|d| match d {
+        RData::Cname(target) if target.is_in(&zone.origin) => Some(target.to_wire()),
         _ => None,
     });
-    NodeView { sets, cname_chase, is_cut, children: 0 }
-}
-
-fn records(view: &NodeView) -> usize {
-    view.sets.iter().map(|s| s.count as usize).sum()
+    let mut out = NodeBuilder::new(key, is_cut, chase.as_deref());
+    // `Node` is in `RType` order, which is type-code order.
+    for (t, set) in node.iter() {
+        render_set(&mut out, zone, *t, set);
+    }
+    out.finish()
 }
 
 impl ZoneView {
@@ -121,30 +121,31 @@ impl ZoneView {
         if known != targets.as_slice() {
             Arc::make_mut(&mut self.glue).set(name, targets);
         }
-        let key: Box<[u8]> = name.to_wire().into();
+        let key = name.to_wire();
         match node {
             Some(node) => {
-                let fresh = render_node(zone, name, node);
-                self.record_count += records(&fresh);
-                self.cuts += usize::from(fresh.is_cut);
+                let mut fresh = render_node(zone, &key, name, node);
+                self.record_count += fresh.record_count();
+                self.cuts += usize::from(fresh.is_cut());
                 match self.nodes.get_mut(&key) {
                     Some(v) => {
-                        self.record_count = self.record_count.saturating_sub(records(v));
-                        self.cuts = self.cuts.saturating_sub(usize::from(v.is_cut));
-                        *v = NodeView { children: v.children, ..fresh };
+                        self.record_count = self.record_count.saturating_sub(v.record_count());
+                        self.cuts = self.cuts.saturating_sub(usize::from(v.is_cut()));
+                        fresh.set_children(v.children());
+                        *v = fresh;
                     }
                     None => {
-                        self.nodes.insert(key, fresh);
+                        self.nodes.insert(fresh);
                         self.link_parent(name);
                     }
                 }
             }
             None => {
                 let Some(v) = self.nodes.get_mut(&key) else { return };
-                self.record_count = self.record_count.saturating_sub(records(v));
-                self.cuts = self.cuts.saturating_sub(usize::from(v.is_cut));
-                if v.children > 0 || key == self.origin_wire {
-                    *v = NodeView { children: v.children, ..NodeView::default() };
+                self.record_count = self.record_count.saturating_sub(v.record_count());
+                self.cuts = self.cuts.saturating_sub(usize::from(v.is_cut()));
+                if v.children() > 0 || *key == *self.origin_wire {
+                    *v = NodeView::empty(&key, v.children());
                 } else {
                     self.nodes.remove(&key);
                     self.unlink_parent(name);
@@ -160,10 +161,10 @@ impl ZoneView {
         while let Some(p) = up.filter(|p| p.is_in(&self.origin)) {
             let key = p.to_wire();
             if let Some(v) = self.nodes.get_mut(&key) {
-                v.children += 1;
+                v.set_children(v.children() + 1);
                 return;
             }
-            self.nodes.insert(key.into(), NodeView { children: 1, ..NodeView::default() });
+            self.nodes.insert(NodeView::empty(&key, 1));
             up = p.parent();
         }
     }
@@ -175,8 +176,8 @@ impl ZoneView {
         while let Some(p) = up.filter(|p| p.is_in(&self.origin)) {
             let key = p.to_wire();
             let Some(v) = self.nodes.get_mut(&key) else { return };
-            v.children = v.children.saturating_sub(1);
-            if v.children > 0 || !v.sets.is_empty() || *key == *self.origin_wire {
+            v.set_children(v.children().saturating_sub(1));
+            if v.children() > 0 || v.has_sets() || *key == *self.origin_wire {
                 return;
             }
             self.nodes.remove(&key);
@@ -194,6 +195,6 @@ impl ZoneView {
             && self.has_cuts == other.has_cuts
             && self.glue == other.glue
             && self.nodes.len() == other.nodes.len()
-            && self.nodes.iter().all(|(k, v)| other.nodes.get(k) == Some(v))
+            && self.nodes.iter().all(|v| other.nodes.get(v.key()) == Some(v))
     }
 }

@@ -22,6 +22,7 @@ pub mod edns;
 pub mod fuzzing;
 mod incremental;
 pub mod nodemap;
+pub mod nodeview;
 pub mod notify;
 pub mod rr;
 pub mod rrl;

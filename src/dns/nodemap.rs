@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use super::snapshot::NodeView;
+use super::nodeview::NodeView;
 
-type Entry = (Box<[u8]>, NodeView);
-type Shard = HashTable<Entry>;
+/// Each entry carries its own key ([`NodeView::key`]): 16 bytes per slot.
+type Shard = HashTable<NodeView>;
 
 /// Names per shard the map aims at; it is rebuilt when it drifts 4x away from this.
 const TARGET_PER_SHARD: usize = 32;
@@ -61,7 +61,7 @@ impl NodeMap {
 
     pub fn get(&self, key: &[u8]) -> Option<&NodeView> {
         let (hash, i) = self.locate(key);
-        self.shards.get(i)?.find(hash, |e| &*e.0 == key).map(|e| &e.1)
+        self.shards.get(i)?.find(hash, |e| e.key() == key)
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
@@ -73,18 +73,19 @@ impl NodeMap {
         let (hash, i) = self.locate(key);
         let shard = self.shards.get_mut(i)?;
         // Only copy when the key is there.
-        shard.find(hash, |e| &*e.0 == key)?;
-        Arc::make_mut(shard).find_mut(hash, |e| &*e.0 == key).map(|e| &mut e.1)
+        shard.find(hash, |e| e.key() == key)?;
+        Arc::make_mut(shard).find_mut(hash, |e| e.key() == key)
     }
 
-    pub fn insert(&mut self, key: Box<[u8]>, view: NodeView) -> Option<NodeView> {
-        let (hash, i) = self.locate(&key);
+    /// Inserts `view` under its own key, returning the node it replaced.
+    pub fn insert(&mut self, view: NodeView) -> Option<NodeView> {
+        let (hash, i) = self.locate(view.key());
         let hasher = &self.hasher;
         let shard = Arc::make_mut(&mut self.shards[i]);
-        match shard.entry(hash, |e| e.0 == key, |e| hasher.hash_one(&*e.0)) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(&mut o.get_mut().1, view)),
+        match shard.entry(hash, |e| e.key() == view.key(), |e| hasher.hash_one(e.key())) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), view)),
             hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert((key, view));
+                v.insert(view);
                 self.len += 1;
                 None
             }
@@ -94,14 +95,15 @@ impl NodeMap {
     pub fn remove(&mut self, key: &[u8]) -> Option<NodeView> {
         let (hash, i) = self.locate(key);
         let shard = self.shards.get_mut(i)?;
-        shard.find(hash, |e| &*e.0 == key)?;
-        let Ok(o) = Arc::make_mut(shard).find_entry(hash, |e| &*e.0 == key) else { return None };
+        shard.find(hash, |e| e.key() == key)?;
+        let Ok(o) = Arc::make_mut(shard).find_entry(hash, |e| e.key() == key) else { return None };
         self.len -= 1;
-        Some(o.remove().0 .1)
+        Some(o.remove().0)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Box<[u8]>, &NodeView)> {
-        self.shards.iter().flat_map(|s| s.iter()).map(|e| (&e.0, &e.1))
+    /// Every node, in no particular order; each carries its key.
+    pub fn iter(&self) -> impl Iterator<Item = &NodeView> {
+        self.shards.iter().flat_map(|s| s.iter())
     }
 
     /// Whether the shard count is far enough from the size to warrant [`Self::rebalanced`].
@@ -113,15 +115,15 @@ impl NodeMap {
     /// The same entries with a shard count fitted to the size.
     pub fn rebalanced(&self) -> NodeMap {
         let mut out = NodeMap::with_capacity(self.len);
-        for (k, v) in self.iter() {
-            out.insert(k.clone(), v.clone());
+        for v in self.iter() {
+            out.insert(v.clone());
         }
         out
     }
 }
 
 impl<'a> IntoIterator for &'a NodeMap {
-    type Item = (&'a Box<[u8]>, &'a NodeView);
+    type Item = &'a NodeView;
     type IntoIter = Box<dyn Iterator<Item = Self::Item> + 'a>;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -137,14 +139,14 @@ mod tests {
     fn copies_only_the_changed_shard_and_keeps_the_old_version() {
         let mut a = NodeMap::with_capacity(10_000);
         for i in 0..10_000u32 {
-            a.insert(i.to_be_bytes().into(), NodeView::default());
+            a.insert(NodeView::empty(&i.to_be_bytes(), 0));
         }
         let mut b = a.clone();
         b.remove(&7u32.to_be_bytes());
-        b.insert(b"new".as_slice().into(), NodeView { is_cut: true, ..NodeView::default() });
+        b.insert(NodeView::empty(b"new", 5));
         assert_eq!((a.len(), b.len()), (10_000, 10_000));
         assert!(a.contains_key(&7u32.to_be_bytes()) && !b.contains_key(&7u32.to_be_bytes()));
-        assert!(b.get(b"new").is_some_and(|v| v.is_cut) && a.get(b"new").is_none());
+        assert!(b.get(b"new").is_some_and(|v| v.children() == 5) && a.get(b"new").is_none());
         let shared = a.shards.iter().zip(b.shards.iter()).filter(|(x, y)| Arc::ptr_eq(x, y)).count();
         assert!(shared >= a.shards.len() - 2, "only the touched shards are copied");
         assert_eq!(b.iter().count(), 10_000);
@@ -154,7 +156,7 @@ mod tests {
     fn rebalances_as_it_grows_and_shrinks() {
         let mut m = NodeMap::default();
         for i in 0..5_000u32 {
-            m.insert(i.to_be_bytes().into(), NodeView::default());
+            m.insert(NodeView::empty(&i.to_be_bytes(), 0));
             if m.needs_rebalance() {
                 m = m.rebalanced();
             }

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use super::nodemap::NodeMap;
+pub use super::nodeview::{NodeBuilder, NodeView, RenderedSet};
 use super::incremental::GlueIndex;
 use std::sync::Arc;
 
@@ -20,41 +21,6 @@ use crate::state::journal::JournalEntry;
 use crate::state::{ChangeSet, State, StateObserver, ZoneNames};
 
 const CLASS_IN: u16 = 1;
-
-/// One RRset ready to copy into a response: each RR without its owner name
-/// (TYPE, CLASS, TTL, RDLENGTH, RDATA; names in RDATA uncompressed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedSet {
-    pub rtype: u16,
-    pub count: u16,
-    pub wire: Box<[u8]>,
-    /// Additional-section records (A/AAAA of in-zone NS/MX/SRV targets), complete with
-    /// uncompressed owner names. For NS at a zone cut these are the glue.
-    pub additional: Box<[u8]>,
-    pub additional_count: u16,
-}
-
-/// What the zone holds at one owner name. An empty `sets` is an empty non-terminal:
-/// the name exists (NODATA, not NXDOMAIN) and blocks wildcard synthesis below it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NodeView {
-    /// Sorted by type code.
-    pub sets: Box<[RenderedSet]>,
-    /// The CNAME target in lowercase wire form when the node is a CNAME pointing into
-    /// this zone (so the chain is followed); `None` otherwise.
-    pub cname_chase: Option<Box<[u8]>>,
-    /// NS below the apex: a delegation point.
-    pub is_cut: bool,
-    /// Owner names (or empty non-terminals) one label below this one, so an incremental
-    /// update knows when an empty non-terminal goes away.
-    pub children: u32,
-}
-
-impl NodeView {
-    pub fn set(&self, rtype: u16) -> Option<&RenderedSet> {
-        self.sets.iter().find(|s| s.rtype == rtype)
-    }
-}
 
 /// One zone, pre-rendered.
 #[derive(Debug)]
@@ -85,7 +51,7 @@ impl ZoneView {
     pub fn build(zone: &Zone) -> ZoneView {
         let origin_wire: Box<[u8]> = zone.origin.to_wire().into();
         let mut nodes = NodeMap::with_capacity(zone.nodes.len() + zone.nodes.len() / 8 + 1);
-        nodes.insert(origin_wire.clone(), NodeView::default());
+        nodes.insert(NodeView::empty(&origin_wire, 0));
         let (soa, negative_soa) = render_soa(zone);
         let mut view = ZoneView {
             origin: zone.origin.clone(),
@@ -147,27 +113,26 @@ fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
     out[rdata_start - 2..rdata_start].copy_from_slice(&len.to_be_bytes());
 }
 
-pub(super) fn render_set(zone: &Zone, rtype: RType, set: &RecordSet) -> RenderedSet {
-    let mut wire = Vec::with_capacity(set.data.len() * 16);
-    for rdata in &set.data {
-        let start = rr_header(&mut wire, rtype.code(), set.ttl);
-        rdata.write_wire(&mut wire);
-        finish_rdlength(&mut wire, start);
-    }
-    let (additional, additional_count) = render_additional(zone, set);
-    RenderedSet {
-        rtype: rtype.code(),
-        count: u16::try_from(set.data.len()).unwrap_or(u16::MAX),
-        wire: wire.into_boxed_slice(),
-        additional: additional.into_boxed_slice(),
-        additional_count,
-    }
+/// Adds `set` to the node being built: its RRs and their additional section.
+pub(super) fn render_set(node: &mut NodeBuilder, zone: &Zone, rtype: RType, set: &RecordSet) {
+    node.set(
+        rtype.code(),
+        |wire| {
+            for rdata in &set.data {
+                let start = rr_header(wire, rtype.code(), set.ttl);
+                rdata.write_wire(wire);
+                finish_rdlength(wire, start);
+            }
+            set.data.len()
+        },
+        |out| render_additional(zone, set, out),
+    );
 }
 
-/// A/AAAA records for the in-zone targets of NS, MX and SRV records.
-fn render_additional(zone: &Zone, set: &RecordSet) -> (Vec<u8>, u16) {
-    let mut out = Vec::new();
-    let mut count = 0u16;
+/// Appends A/AAAA records for the in-zone targets of NS, MX and SRV records; returns
+/// how many.
+fn render_additional(zone: &Zone, set: &RecordSet, out: &mut Vec<u8>) -> usize {
+    let mut count = 0;
     let mut seen: Vec<&Fqdn> = Vec::new();
     for rdata in &set.data {
         let target = match rdata {
@@ -181,15 +146,15 @@ fn render_additional(zone: &Zone, set: &RecordSet) -> (Vec<u8>, u16) {
         for t in [RType::A, RType::Aaaa] {
             let Some(glue) = zone.rrset(target, t) else { continue };
             for d in &glue.data {
-                target.write_wire(&mut out);
-                let start = rr_header(&mut out, t.code(), glue.ttl);
-                d.write_wire(&mut out);
-                finish_rdlength(&mut out, start);
-                count = count.saturating_add(1);
+                target.write_wire(out);
+                let start = rr_header(out, t.code(), glue.ttl);
+                d.write_wire(out);
+                finish_rdlength(out, start);
+                count += 1;
             }
         }
     }
-    (out, count)
+    count
 }
 
 /// All zones, keyed by the lowercase wire form of their origin.

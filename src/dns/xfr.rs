@@ -170,9 +170,10 @@ impl Job {
             }
             Kind::Full(zone) => {
                 out.push(&zone.origin_wire, &zone.soa);
-                for (owner, node) in &zone.nodes {
-                    for set in node.sets.iter() {
-                        let mut rest: &[u8] = &set.wire;
+                for node in &zone.nodes {
+                    let owner = node.key();
+                    for set in node.sets() {
+                        let mut rest: &[u8] = set.wire;
                         while let Some(len) = rr_len_without_owner(rest) {
                             if !out.push(owner, &rest[..len]) {
                                 return;
