@@ -44,7 +44,7 @@ pub fn state() -> State {
         }
         let big = Fqdn::parse("big.example.test").expect("fixed name");
         if origin.to_dotted().starts_with("example.test") {
-            let txt = (0..20).map(|i| RData::parse(RType::Txt, &format!("\"{i}{}\"", "x".repeat(200))).expect("fixed txt")).collect();
+            let txt: Vec<RData> = (0..20).map(|i| RData::parse(RType::Txt, &format!("\"{i}{}\"", "x".repeat(200))).expect("fixed txt")).collect();
             zone.nodes.entry(big).or_default().insert(RType::Txt, RecordSet::new(300, txt));
         }
         state.zones.insert(origin, zone);

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use smallvec::SmallVec;
 
 use super::name::{Fqdn, NameError};
 
@@ -221,18 +223,49 @@ impl fmt::Display for RData {
     }
 }
 
+/// The records of a set: the first inline, since most sets hold one (an owner's A
+/// address), which saves a 48-byte allocation per set.
+pub type RDataList = SmallVec<[RData; 1]>;
+
 /// All records of one type at one name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordSet {
     pub ttl: u32,
-    /// Sorted and deduplicated.
-    pub data: Vec<RData>,
+    /// Sorted and deduplicated. Encoded exactly like the `Vec<RData>` it was.
+    #[serde(serialize_with = "serialize_rdata", deserialize_with = "deserialize_rdata")]
+    pub data: RDataList,
+}
+
+fn serialize_rdata<S: serde::Serializer>(data: &RDataList, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(data.iter())
+}
+
+/// Like serde's `Vec` impl: the length an input claims reserves at most a bounded amount.
+fn deserialize_rdata<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RDataList, D::Error> {
+    struct ListVisitor;
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = RDataList;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence of record data")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RDataList, A::Error> {
+            let mut out = RDataList::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(d) = seq.next_element()? {
+                out.push(d);
+            }
+            out.shrink_to_fit();
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(ListVisitor)
 }
 
 impl RecordSet {
-    pub fn new(ttl: u32, mut data: Vec<RData>) -> Self {
+    pub fn new(ttl: u32, data: impl Into<RDataList>) -> Self {
+        let mut data = data.into();
         data.sort();
         data.dedup();
+        data.shrink_to_fit();
         RecordSet { ttl, data }
     }
 

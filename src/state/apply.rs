@@ -246,7 +246,7 @@ impl State {
                 let mut merged = self
                     .zone_mut(zone)?
                     .rrset(name, *rtype)
-                    .map(|s| s.data.clone())
+                    .map(|s| s.data.to_vec())
                     .unwrap_or_default();
                 merged.extend(data.iter().cloned());
                 self.set_rrset(zone, name, *rtype, *ttl, merged, t)
@@ -313,7 +313,7 @@ impl State {
             None => wanted,
         };
         let mut zone = Zone::new(origin.clone(), soa.clone(), serial);
-        let ns_data = ns.iter().cloned().map(RData::Ns).collect();
+        let ns_data: Vec<RData> = ns.iter().cloned().map(RData::Ns).collect();
         zone.nodes.entry(origin.clone()).or_default().insert(RType::Ns, RecordSet::new(ns_ttl, ns_data));
         self.zones.insert(origin.clone(), zone);
         t.changes.entry(origin.clone()).or_default().untracked = true;
@@ -358,8 +358,8 @@ impl State {
             zone: zone.clone(),
             name: name.clone(),
             rtype,
-            old: old.map(|s| s.data).unwrap_or_default(),
-            new: new.data,
+            old: old.map(|s| s.data.into_vec()).unwrap_or_default(),
+            new: new.data.into_vec(),
             ttl,
         });
         Ok(())

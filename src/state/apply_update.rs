@@ -210,7 +210,7 @@ fn plan_writes(zone: &Zone, touched: &BTreeMap<Fqdn, Node>) -> Result<Vec<Write>
             let (o, n) = (old.and_then(|o| o.get(&t)), new.get(&t));
             match n {
                 None if o.is_some() => deletes.push((name.clone(), t, 0, Vec::new())),
-                Some(n) if Some(n) != o => sets.push((name.clone(), t, n.ttl, n.data.clone())),
+                Some(n) if Some(n) != o => sets.push((name.clone(), t, n.ttl, n.data.to_vec())),
                 _ => {}
             }
         }
