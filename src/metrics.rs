@@ -74,6 +74,10 @@ pub static DNS_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
         vec![1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2],
     )
 });
+pub const UDP_COALESCE_WAITS: &str = "dns_udp_coalesce_waits_total";
+pub static UDP_COALESCE_WAITS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    register(prometheus::IntCounter::new(UDP_COALESCE_WAITS, "Times a UDP loop waited dns.udp_coalesce_us for more queries before reading (moderate load)").expect("valid metric"))
+});
 pub static DNS_DROPPED_TOTAL: LazyLock<IntCounterVec> =
     LazyLock::new(|| counter_vec(DNS_DROPPED, "DNS packets dropped without an answer, by reason", &["reason"]));
 
@@ -278,6 +282,7 @@ pub fn touch_all() {
     let _ = (&*HTTP_TLS_HANDSHAKES_TOTAL, &*HTTP_TLS_RELOADS_TOTAL, &*HTTP_TLS_CERT_LOADED_TIMESTAMP);
     let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
     let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES, &*RAFT_FORWARD_GROUP_COMMANDS, &*HEAP_TRIMS_TOTAL);
+    let _ = &*UDP_COALESCE_WAITS_TOTAL;
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG

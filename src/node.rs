@@ -114,6 +114,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         max_tcp_per_client: config.dns.tcp_max_per_client,
         tcp_max_lifetime: Duration::from_secs(config.dns.tcp_max_lifetime_secs),
         tcp_max_queries: config.dns.tcp_max_queries,
+        udp_coalesce: Duration::from_micros(config.dns.udp_coalesce_us),
         ..DnsServerConfig::default()
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)

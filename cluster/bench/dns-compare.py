@@ -118,14 +118,14 @@ class Server:
                 self.proc.kill()
 
 
-def start_quorumdns(s, binary, zonefile, extra_env=None):
+def start_quorumdns(s, binary, zonefile, extra_env=None, args=()):
     data = os.path.join(s.work, "qdns")
     os.makedirs(data)
     hp, rp = s.port + 1, s.port + 2
     env = dict(os.environ, QUORUMDNS_ADMIN_TOKEN=TOKEN, RUST_LOG="warn", **(extra_env or {}))
     s.proc = subprocess.Popen(["taskset", "-c", "1", binary, "serve", "--dev", "--data-dir", data,
                                "--dns-addr", f"127.0.0.1:{s.port}", "--http-addr", f"127.0.0.1:{hp}",
-                               "--raft-addr", f"127.0.0.1:{rp}"], env=env,
+                               "--raft-addr", f"127.0.0.1:{rp}", *args], env=env,
                               stderr=open(os.path.join(s.work, "qdns.log"), "w"))
     for _ in range(300):
         try:
@@ -274,7 +274,9 @@ def main():
         starters = {"quorumdns": lambda s: start_quorumdns(s, binary, zonefile),
                     "base": lambda s: start_quorumdns(s, base, zonefile),
                     # the same binary with the tokio task UDP loop instead of recvmmsg threads
-                    "qdns-tokio": lambda s: start_quorumdns(s, binary, zonefile, {"QUORUMDNS_UDP_LOOP": "tokio"}), "nsd": lambda s: start_nsd(s, zonefile),
+                    "qdns-tokio": lambda s: start_quorumdns(s, binary, zonefile, {"QUORUMDNS_UDP_LOOP": "tokio"}),
+                    # the same binary reading at once under load (dns.udp_coalesce_us = 0)
+                    "qdns-nocoalesce": lambda s: start_quorumdns(s, binary, zonefile, args=["--udp-coalesce-us", "0"]), "nsd": lambda s: start_nsd(s, zonefile),
                     "knot": lambda s: start_knot(s, zonefile), "bind": lambda s: start_bind(s, zonefile)}
         for i, name in enumerate(a.servers.split(",")):
             d = os.path.join(work, name)

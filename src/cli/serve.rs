@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Data directory (Raft log, snapshots).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Overrides `dns.udp_coalesce_us` (0 = never wait; see docs/configuration.md).
+    #[arg(long)]
+    pub udp_coalesce_us: Option<u64>,
 }
 
 impl ServeArgs {
@@ -41,6 +44,7 @@ impl ServeArgs {
             http_addr: self.http_addr,
             raft_addr: self.raft_addr,
             data_dir: self.data_dir.clone(),
+            udp_coalesce_us: self.udp_coalesce_us,
         };
         Ok(base.apply(&o)?)
     }

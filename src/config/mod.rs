@@ -165,6 +165,10 @@ pub struct DnsConfig {
     pub tcp_max_lifetime_secs: u64,
     /// A TCP connection is closed after this many messages (0 = no limit).
     pub tcp_max_queries: usize,
+    /// Microseconds a UDP loop waits for more queries to arrive before reading the next
+    /// batch, when the last read found queries waiting and the batch was small (moderate
+    /// load); 0 reads at once. See `dns::udp`.
+    pub udp_coalesce_us: u64,
     /// RFC 5001 name server identifier of this node (printable, at most 128 octets).
     pub nsid: Option<String>,
     /// DNS cookies (RFC 7873/9018) with the cluster's replicated secret.
@@ -190,6 +194,7 @@ impl Default for DnsConfig {
             tcp_max_per_client: 32,
             tcp_max_lifetime_secs: 120,
             tcp_max_queries: 0,
+            udp_coalesce_us: crate::dns::server::DEFAULT_UDP_COALESCE_US,
             nsid: None,
             cookies: true,
             require_cookies: false,
@@ -295,6 +300,7 @@ pub struct Overrides {
     pub http_addr: Option<SocketAddr>,
     pub raft_addr: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub udp_coalesce_us: Option<u64>,
 }
 
 impl Config {
@@ -332,6 +338,9 @@ impl Config {
         if let Some(d) = &o.data_dir {
             self.node.data_dir = d.clone();
         }
+        if let Some(us) = o.udp_coalesce_us {
+            self.dns.udp_coalesce_us = us;
+        }
         self.validate()?;
         Ok(self)
     }
@@ -367,6 +376,12 @@ impl Config {
         }
         if self.dns.nsid.as_ref().is_some_and(|n| n.len() > crate::dns::edns::MAX_NSID_LEN) {
             return Err(ConfigError::Invalid("dns.nsid is longer than 128 octets".into()));
+        }
+        if self.dns.udp_coalesce_us > crate::dns::server::MAX_UDP_COALESCE_US {
+            return Err(ConfigError::Invalid(format!(
+                "dns.udp_coalesce_us is at most {} (it delays answers under load)",
+                crate::dns::server::MAX_UDP_COALESCE_US
+            )));
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             // Refuse rather than silently serve plain HTTP.

@@ -99,6 +99,7 @@ fn a_tls_certificate_without_its_key_is_refused() {
     let c = Config::from_toml(&text, Path::new("t.toml")).unwrap();
     assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
     assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
+    assert_eq!(c.dns.udp_coalesce_us, crate::dns::server::DEFAULT_UDP_COALESCE_US);
     assert_eq!(c.dns.tcp_max_queries, 0, "no query cap by default: closing a busy pipelined connection loses queries");
 }
 
@@ -111,4 +112,16 @@ fn the_acme_dns_txt_lifetime_defaults_to_a_day_and_must_be_positive() {
     assert_eq!(c.zones[0].acme_dns_txt_lifetime_secs, 5);
     let err = Config::from_toml(&zone("acme_dns_txt_lifetime_secs = 0"), Path::new("t.toml")).unwrap_err().to_string();
     assert!(err.contains("acme_dns_txt_lifetime_secs"), "{err}");
+}
+
+#[test]
+fn udp_coalescing_is_bounded_and_can_be_turned_off() {
+    let text = format!("{MINIMAL}\n[dns]\nudp_coalesce_us = 10001\n");
+    let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("dns.udp_coalesce_us is at most 10000"), "{err}");
+    let text = format!("{MINIMAL}\n[dns]\nudp_coalesce_us = 0\n");
+    assert_eq!(Config::from_toml(&text, Path::new("t.toml")).unwrap().dns.udp_coalesce_us, 0);
+    let c = Config::from_toml(MINIMAL, Path::new("t.toml")).unwrap();
+    let err = c.apply(&Overrides { udp_coalesce_us: Some(20_000), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("udp_coalesce_us"), "{err}");
 }
