@@ -3,7 +3,9 @@
 AAAA), takes a snapshot (GET /api/v1/backup, which also purges the log behind it, so the
 learner must receive the snapshot, not the log), then node 2 starts empty and is added as a
 learner. Measures the snapshot build time and size, the time from `cluster add` until node 2's
-applied index reaches the leader's last log index, and until node 2 answers the last name.
+applied index reaches the leader's last log index, and until node 2 answers the last name;
+then node 1 is stopped and started again, timed until it answers the last name (restart to
+ready).
 
   cluster/bench/catchup.py --records 1000000 [--bin B]
 """
@@ -44,7 +46,7 @@ def api(port, path, method="GET", body=None, timeout=600):
 
 def config(work, i, bootstrap):
     d = os.path.join(work, f"node{i}")
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     path = os.path.join(work, f"node{i}.toml")
     with open(path, "w") as f:
         f.write(f"""[node]
@@ -176,6 +178,15 @@ def main():
         print(f"new member: applied index = leader's after {t_applied if t_applied is None else round(t_applied, 1)} s, "
               f"answers the last name after {t_answer if t_answer is None else round(t_answer, 1)} s; "
               f"RSS leader {rss_mib(procs[0].pid):.0f} MiB, learner {rss_mib(procs[1].pid):.0f} MiB")
+        # Restart to ready: the leader stops (SIGTERM) and starts again from its own disk
+        # (snapshot + the log after it); timed until it answers the last name again.
+        stop(procs[:1])
+        t0 = time.time()
+        procs[0] = start(binary, work, 1, True)
+        while time.time() - t0 < 600 and not answers(26001, last):
+            time.sleep(0.05)
+        print(f"restart: node 1 answers the last name {time.time() - t0:.1f} s after it was started again; "
+              f"RSS {rss_mib(procs[0].pid):.0f} MiB")
     finally:
         stop(procs)
         shutil.rmtree(work, ignore_errors=True)
