@@ -287,7 +287,10 @@ def main():
             # quorumdns returns an import's freed memory to the kernel 2 s after the zone is built.
             time.sleep(3)
             s.pss, s.rss = pss_kib(s.proc.pid), max_rss_kib(s.proc.pid)
-            print(f"# {name}: loaded in {s.load_secs:.1f} s, PSS {s.pss / 1024:.0f} MiB, RSS {s.rss / 1024:.0f} MiB", file=sys.stderr)
+            # RssAnon: heap and stacks, without the mapped binary and libraries.
+            anon = max((status_kib(p, "RssAnon") for p in tree(s.proc.pid)), default=0)
+            print(f"# {name}: loaded in {s.load_secs:.1f} s, PSS {s.pss / 1024:.0f} MiB, RSS {s.rss / 1024:.0f} MiB, "
+                  f"RssAnon {anon / 1024:.0f} MiB", file=sys.stderr)
         results = {s.name: [] for s in servers}
         for r in range(a.rounds):
             order = servers[r % len(servers):] + servers[:r % len(servers)]
