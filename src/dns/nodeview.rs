@@ -51,9 +51,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 impl NodeView {
     /// An empty non-terminal (or an apex without records yet).
     pub fn empty(key: &[u8], children: u32) -> NodeView {
-        let mut b = NodeBuilder::new(key, false, None);
-        b.set_children(children);
-        b.finish()
+        let mut node = NodeBuilder::new(key, false, None).finish();
+        node.set_children(children);
+        node
     }
 
     /// The lowercase wire name this node is stored under.
@@ -115,11 +115,6 @@ impl NodeView {
     pub fn record_count(&self) -> usize {
         self.sets().map(|s| s.count as usize).sum()
     }
-
-    /// Heap bytes this node holds (benchmarks and tests).
-    pub fn heap_len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 impl fmt::Debug for NodeView {
@@ -173,11 +168,6 @@ impl NodeBuilder {
         buf.push(chase.len() as u8);
         buf.extend_from_slice(chase);
         NodeBuilder { buf }
-    }
-
-    fn set_children(&mut self, children: u32) {
-        let at = 2 + self.buf[0] as usize;
-        self.buf[at..at + 4].copy_from_slice(&children.to_le_bytes());
     }
 
     /// Adds an RRset: `wire` appends its RRs without owner and returns how many,
@@ -250,7 +240,7 @@ mod tests {
         assert_eq!(node.set(2).map(|s| (s.count, s.wire, s.additional, s.additional_count)), Some((1, &[3; 20][..], &[4; 30][..], 1)));
         assert_eq!(node.set(5), None);
         assert_eq!(node.record_count(), 3);
-        assert_eq!(node.heap_len(), 1 + key.len() + 1 + 4 + 1 + chase.len() + 2 * SET_HEADER + 28 + 20 + 30);
+        assert_eq!(node.0.len(), 1 + key.len() + 1 + 4 + 1 + chase.len() + 2 * SET_HEADER + 28 + 20 + 30);
     }
 
     #[test]

@@ -320,15 +320,20 @@ pub async fn import(
     let parsed = zonefile::parse(&body, &zone)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
     let exists = svc.raft.state.read(|s| s.zones.contains_key(&zone));
-    let ns: Vec<Fqdn> = parsed
-        .records
-        .iter()
-        .filter(|r| r.name == zone)
-        .filter_map(|r| match &r.data {
-            RData::Ns(n) => Some(n.clone()),
-            _ => None,
-        })
-        .collect();
+    // A new zone is created with the file's apex NS first (an existing one keeps its own).
+    let ns: Vec<Fqdn> = if exists {
+        Vec::new()
+    } else {
+        parsed
+            .records
+            .iter()
+            .filter(|r| r.name == zone)
+            .filter_map(|r| match &r.data {
+                RData::Ns(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    };
     if !exists && ns.is_empty() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", "the zone file has no NS records at the apex"));
     }

@@ -270,7 +270,7 @@ impl RecordSet {
     }
 
     /// Adds one record (kept sorted and deduplicated). Grows by exactly one: most sets hold
-    /// one or two records, and `Vec`'s first growth reserves room for four.
+    /// one or two records, and a doubling growth would reserve room they never use.
     pub fn add(&mut self, data: RData) {
         if let Err(i) = self.data.binary_search(&data) {
             self.data.reserve_exact(1);
