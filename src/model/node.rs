@@ -203,14 +203,14 @@ mod tests {
             OldRData::Cname("a.example.test".into()),
         ];
         let new = vec![
-            RData::Caa { flags: 128, tag: "issue".into(), value: b"ca.example".as_slice().into() },
+            RData::caa(128, "issue".into(), b"ca.example".as_slice().into()),
             RData::Srv { priority: 1, weight: 2, port: 3, target: Fqdn::parse("t.example.test").unwrap() },
             RData::Cname(Fqdn::parse("a.example.test").unwrap()),
         ];
         let bytes = crate::codec::encode(&old).unwrap();
         assert_eq!(crate::codec::encode(&new).unwrap(), bytes);
         assert_eq!(crate::codec::decode::<Vec<RData>>(&bytes).unwrap(), new);
-        assert!(std::mem::size_of::<RData>() <= 40);
+        assert!(std::mem::size_of::<RData>() <= 32);
     }
 
     /// `RecordSet` as it was before its records were held inline.

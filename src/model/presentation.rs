@@ -54,7 +54,7 @@ fn caa_from_wire(wire: &[u8]) -> Result<RData, RDataError> {
         return Err(bad());
     }
     let tag = String::from_utf8(rest[..tag_len].to_vec()).map_err(|_| bad())?;
-    Ok(RData::Caa { flags, tag: tag.into_boxed_str(), value: rest[tag_len..].into() })
+    Ok(RData::caa(flags, tag.into_boxed_str(), rest[tag_len..].into()))
 }
 
 pub fn parse_rdata(rtype: RType, text: &str) -> Result<RData, RDataError> {
@@ -78,7 +78,7 @@ fn parse_caa(text: &str) -> Result<RData, String> {
     let tag: Box<str> = parts.next().ok_or("CAA needs a tag")?.into();
     let value = parts.next().ok_or("CAA needs a value")?.trim();
     let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    let rdata = RData::Caa { flags, tag, value: value.as_bytes().into() };
+    let rdata = RData::caa(flags, tag, value.as_bytes().into());
     rdata.validate().map_err(|e| e.to_string())?;
     Ok(rdata)
 }
@@ -113,9 +113,9 @@ pub fn fmt_rdata(rdata: &RData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         RData::Srv { priority, weight, port, target } => {
             write!(f, "{priority} {weight} {port} {}", target.to_dotted())
         }
-        RData::Caa { flags, tag, value } => {
-            write!(f, "{flags} {tag} ")?;
-            write_char_string(f, value)
+        RData::Caa(caa) => {
+            write!(f, "{} {} ", caa.flags, caa.tag)?;
+            write_char_string(f, &caa.value)
         }
     }
 }
