@@ -16,6 +16,7 @@ measured under the same background noise. Reported per server (median of ROUNDS)
 
 Usage: cluster/bench/dns-compare.py [--records N] [--seconds S] [--rounds R] [--load Q]
        [--servers quorumdns,nsd,knot,bind] [--bin path/to/quorumdns] [--base-bin old/quorumdns]
+       [--extra-bin NAME=path/to/quorumdns ...]
 Needs: dnsperf, nsd, knot, bind9 (Debian packages), a release build of quorumdns.
 """
 import argparse
@@ -260,6 +261,8 @@ def main():
     ap.add_argument("--tcp", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/quorumdns"))
     ap.add_argument("--base-bin", help="an older quorumdns binary, run as server 'base' (before/after)")
+    ap.add_argument("--extra-bin", action="append", default=[], metavar="NAME=PATH",
+                    help="one more quorumdns binary, run as server NAME (repeatable; list NAME in --servers)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="dns-compare-")
     servers = []
@@ -278,6 +281,11 @@ def main():
                     # the same binary reading at once under load (dns.udp_coalesce_us = 0)
                     "qdns-nocoalesce": lambda s: start_quorumdns(s, binary, zonefile, args=["--udp-coalesce-us", "0"]), "nsd": lambda s: start_nsd(s, zonefile),
                     "knot": lambda s: start_knot(s, zonefile), "bind": lambda s: start_bind(s, zonefile)}
+        for extra in a.extra_bin:
+            name, path = extra.split("=", 1)
+            copy = os.path.join(work, f"{name}.bin")
+            shutil.copy(path, copy)
+            starters[name] = lambda s, copy=copy: start_quorumdns(s, copy, zonefile)
         for i, name in enumerate(a.servers.split(",")):
             d = os.path.join(work, name)
             os.makedirs(d)
