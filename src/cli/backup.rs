@@ -38,7 +38,9 @@ pub struct RestoreArgs {
 
 pub async fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
     let url = format!("{}/api/v1/backup", args.client.server.trim_end_matches('/'));
-    let resp = reqwest::Client::new()
+    let resp = args
+        .client
+        .http()?
         .get(&url)
         .bearer_auth(&args.client.token)
         .send()

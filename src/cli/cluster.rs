@@ -68,17 +68,16 @@ pub fn parse_member(s: &str) -> anyhow::Result<Value> {
 }
 
 pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
     let url = |c: &ClientArgs, p: &str| format!("{}/api/v1/cluster{p}", c.server.trim_end_matches('/'));
     match cmd {
         ClusterCommand::Init { members, client } => {
             let members = members.iter().map(|m| parse_member(m)).collect::<anyhow::Result<Vec<_>>>()?;
             let body = json!({ "members": members });
-            println!("{}", client.send(http.post(url(&client, "/init")).json(&body)).await?);
+            println!("{}", client.send(client.http()?.post(url(&client, "/init")).json(&body)).await?);
         }
         ClusterCommand::Add { id, raft_addr, http_addr, dns_addr, wait_secs, client } => {
             let body = json!({ "id": id, "raft_addr": raft_addr, "http_addr": http_addr, "dns_addr": dns_addr, "wait_secs": wait_secs });
-            let answer = client.send(http.post(url(&client, "/nodes")).json(&body)).await?;
+            let answer = client.send(client.http()?.post(url(&client, "/nodes")).json(&body)).await?;
             println!("{answer}");
             let v: Value = serde_json::from_str(&answer).unwrap_or_default();
             if v["caught_up"] == json!(false) {
@@ -86,13 +85,13 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
             }
         }
         ClusterCommand::Promote { id, client } => {
-            println!("{}", client.send(http.post(url(&client, &format!("/nodes/{id}/promote")))).await?);
+            println!("{}", client.send(client.http()?.post(url(&client, &format!("/nodes/{id}/promote")))).await?);
         }
         ClusterCommand::Remove { id, client } => {
-            println!("{}", client.send(http.delete(url(&client, &format!("/nodes/{id}")))).await?);
+            println!("{}", client.send(client.http()?.delete(url(&client, &format!("/nodes/{id}")))).await?);
         }
         ClusterCommand::Status { json, client } => {
-            let body = client.send(http.get(url(&client, ""))).await?;
+            let body = client.send(client.http()?.get(url(&client, ""))).await?;
             if json {
                 println!("{body}");
             } else {

@@ -49,7 +49,6 @@ pub enum TsigCommand {
 }
 
 pub async fn run(cmd: TsigCommand) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
     match cmd {
         TsigCommand::Add { name, algorithm, secret, subdomain, exact, pattern, types, comment, client } => {
             let rule = |kind: &str, n: &String| json!({ "match": kind, "name": n, "types": types });
@@ -60,21 +59,21 @@ pub async fn run(cmd: TsigCommand) -> anyhow::Result<()> {
                 .chain(pattern.iter().map(|n| rule("pattern", n)))
                 .collect();
             let body = json!({ "name": name, "algorithm": algorithm, "secret": secret, "policy": policy, "comment": comment });
-            let v = send(http.post(format!("{}/api/v1/tsig", client.server)).json(&body), &client).await?;
+            let v = send(client.http()?.post(format!("{}/api/v1/tsig", client.server)).json(&body), &client).await?;
             let (alg, secret) = (v["algorithm"].as_str().unwrap_or("?"), v["secret"].as_str().unwrap_or("?"));
             println!("# The secret is shown only now. nsupdate -k <file> / BIND:");
             println!("key \"{name}\" {{\n\talgorithm {alg};\n\tsecret \"{secret}\";\n}};");
             println!("# nsupdate -y {alg}:{name}:{secret}");
         }
         TsigCommand::List { client } => {
-            let v = send(http.get(format!("{}/api/v1/tsig", client.server)), &client).await?;
+            let v = send(client.http()?.get(format!("{}/api/v1/tsig", client.server)), &client).await?;
             println!("{:<32} {:<12} POLICY", "NAME", "ALGORITHM");
             for k in v["keys"].as_array().into_iter().flatten() {
                 println!("{:<32} {:<12} {}", k["name"].as_str().unwrap_or("?"), k["algorithm"].as_str().unwrap_or("?"), k["policy"]);
             }
         }
         TsigCommand::Remove { name, client } => {
-            send(http.delete(format!("{}/api/v1/tsig/{name}", client.server)), &client).await?;
+            send(client.http()?.delete(format!("{}/api/v1/tsig/{name}", client.server)), &client).await?;
             println!("removed {name}");
         }
     }

@@ -34,10 +34,9 @@ pub enum ZoneCommand {
 }
 
 pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
     match cmd {
         ZoneCommand::List { client } => {
-            let body = client.send(http.get(format!("{}/api/v1/zones", client.server))).await?;
+            let body = client.send(client.http()?.get(format!("{}/api/v1/zones", client.server))).await?;
             let v: serde_json::Value = serde_json::from_str(&body)?;
             println!("{:<40} {:>12} {:>10}", "ZONE", "SERIAL", "RECORDS");
             for z in v["zones"].as_array().into_iter().flatten() {
@@ -51,11 +50,11 @@ pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
             };
             let url = format!("{}/api/v1/zones/{zone}/import", client.server);
-            let body = client.send(http.put(url).body(text)).await?;
+            let body = client.send(client.http()?.put(url).body(text)).await?;
             println!("{body}");
         }
         ZoneCommand::Export { zone, out, client } => {
-            let body = client.send(http.get(format!("{}/api/v1/zones/{zone}/export", client.server))).await?;
+            let body = client.send(client.http()?.get(format!("{}/api/v1/zones/{zone}/export", client.server))).await?;
             match out {
                 Some(path) => std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?,
                 None => print!("{body}"),

@@ -469,3 +469,52 @@ async fn ddclient_and_inadyn_update_over_https_trusting_a_private_ca() {
         vec!["203.0.113.19"]
     );
 }
+
+/// Runs the CLI's `zone list` against `server`; the exit status and what it printed.
+fn zone_list(server: &str, cacert: Option<&Path>) -> (bool, String) {
+    let mut cmd = Command::new(binary());
+    cmd.args(["zone", "list", "--server", server])
+        .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
+        .env_remove("QUORUMDNS_CACERT");
+    if let Some(ca) = cacert {
+        cmd.arg("--cacert").arg(ca);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn the_cli_trusts_a_private_ca_given_with_cacert_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = issued(dir.path(), "node", 0x6006);
+    let node = Node::start_with_config(dir.path(), &tls_config(&cert, &key, 0));
+    let server = format!("https://{}", node.http);
+
+    let (ok, out) = zone_list(&server, Some(&ca(dir.path())));
+    assert!(ok, "{out}");
+    assert!(out.contains(ZONE), "the zone is listed: {out}");
+
+    // Without it, the private CA is not trusted: the certificate is refused.
+    let (ok, out) = zone_list(&server, None);
+    assert!(!ok, "{out}");
+    assert!(out.contains("contacting"), "{out}");
+
+    // Another CA's certificate as the trust anchor: refused as well.
+    let other = tempfile::tempdir().unwrap();
+    let (ok, out) = zone_list(&server, Some(&ca(other.path())));
+    assert!(!ok, "{out}");
+
+    // A file that is missing or holds no certificate is named in a clear error.
+    let missing = dir.path().join("missing.pem");
+    let (ok, out) = zone_list(&server, Some(&missing));
+    assert!(!ok && out.contains("missing.pem"), "{out}");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let (ok, out) = zone_list(&server, Some(&empty));
+    assert!(!ok && out.contains("empty.pem") && out.contains("no certificate"), "{out}");
+}
