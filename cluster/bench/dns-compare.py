@@ -33,6 +33,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZONE = "bench.test"
 TOKEN = "bench-token-0123456789"
+# The servers run on this core, dnsperf on core 0.
+SERVER_CPU = 1
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -78,6 +80,27 @@ def proc_kib(pid, file, field):
     except OSError:
         pass
     return 0
+
+
+def pin_threads(pid, cpu=SERVER_CPU):
+    """Pins every thread of the server's process tree to `cpu`; returns how many had moved.
+    `taskset` at start is not enough: Knot pins its UDP worker threads itself (worker i to
+    CPU i), which put Knot's worker on dnsperf's core and spared it the cross-core wake-ups
+    every other server pays (and cost it dnsperf's CPU at saturation)."""
+    moved = 0
+    for p in tree(pid):
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{p}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                if os.sched_getaffinity(tid) != {cpu}:
+                    os.sched_setaffinity(tid, {cpu})
+                    moved += 1
+            except OSError:
+                pass
+    return moved
 
 
 def status_kib(pid, field):
@@ -231,6 +254,11 @@ def dnsperf(s, queries, secs, mode="udp", qps=None, verbose=False):
         args += ["-Q", str(qps)]
     if verbose:
         args += ["-v"]
+    # Before every run, not once at start: Knot pins its worker when the worker starts,
+    # which can be after the server first answers.
+    moved = pin_threads(s.proc.pid)
+    if moved:
+        print(f"# {s.name}: {moved} thread(s) had left core {SERVER_CPU}; pinned back", file=sys.stderr)
     c0 = cpu_ticks(s.proc.pid)
     out = subprocess.run(args, capture_output=True, text=True).stdout
     c1 = cpu_ticks(s.proc.pid)
