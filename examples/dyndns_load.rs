@@ -15,10 +15,7 @@ use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -43,17 +40,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run_id = format!("{:x}", std::process::id());
     for i in 0..clients {
         let fqdn = format!("bench{run_id}-{i}.{domain}");
-        let r: serde_json::Value = http
-            .get(format!("{url}/nic/register?fqdn={fqdn}"))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let secret = r["host"]["update_secret"]
-            .as_str()
-            .ok_or_else(|| format!("register failed: {r}"))?
-            .to_string();
+        let r: serde_json::Value =
+            http.get(format!("{url}/nic/register?fqdn={fqdn}")).bearer_auth(&token).send().await?.json().await?;
+        let secret = r["host"]["update_secret"].as_str().ok_or_else(|| format!("register failed: {r}"))?.to_string();
         hosts.push((fqdn, secret));
     }
 

@@ -91,11 +91,8 @@ impl Service {
     /// Bootstraps the cluster from this node: alone, or with a static list of voters
     /// (which must include this node). Then creates the configured zones.
     pub async fn cluster_init(&self, members: BTreeMap<NodeId, NodeInfo>) -> Result<Vec<NodeId>, ClusterError> {
-        let members = if members.is_empty() {
-            BTreeMap::from([(self.raft.node_id, self.self_info.clone())])
-        } else {
-            members
-        };
+        let members =
+            if members.is_empty() { BTreeMap::from([(self.raft.node_id, self.self_info.clone())]) } else { members };
         if !members.contains_key(&self.raft.node_id) {
             return Err(ClusterError::Invalid(format!(
                 "the member list must include this node (id {})",
@@ -124,7 +121,9 @@ impl Service {
             let cmd = crate::node::zone_command(z).map_err(|e| SubmitError::Internal(e.to_string()))?;
             match self.submit_within(cmd, crate::service::BULK_WRITE_TIMEOUT).await {
                 Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
-                Err(SubmitError::Refused(e)) => tracing::warn!(zone = %z.name, error = %e, "configured zone not created"),
+                Err(SubmitError::Refused(e)) => {
+                    tracing::warn!(zone = %z.name, error = %e, "configured zone not created")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -132,7 +131,12 @@ impl Service {
     }
 
     /// Adds a learner; waits up to `wait` for it to catch up (snapshot + log).
-    pub async fn cluster_add(&self, id: NodeId, info: NodeInfo, wait: Duration) -> Result<MembershipOutcome, ClusterError> {
+    pub async fn cluster_add(
+        &self,
+        id: NodeId,
+        info: NodeInfo,
+        wait: Duration,
+    ) -> Result<MembershipOutcome, ClusterError> {
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.change(MembershipChange::AddLearner { id, info, wait_ms }, self.write_timeout + wait).await
     }

@@ -3,9 +3,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
     let r = Registry::new_custom(Some("quorumdns".into()), None).expect("static prefix is valid");
@@ -64,7 +62,11 @@ pub const CREDENTIAL_CACHE: &str = "credential_cache_total";
 
 // ---------------------------------------------------------------- dns
 pub static DNS_QUERIES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(DNS_QUERIES, "DNS queries answered, by query type, response code and transport", &["qtype", "rcode", "transport"])
+    counter_vec(
+        DNS_QUERIES,
+        "DNS queries answered, by query type, response code and transport",
+        &["qtype", "rcode", "transport"],
+    )
 });
 pub static DNS_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     histogram_vec(
@@ -76,7 +78,13 @@ pub static DNS_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
 });
 pub const UDP_COALESCE_WAITS: &str = "dns_udp_coalesce_waits_total";
 pub static UDP_COALESCE_WAITS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
-    register(prometheus::IntCounter::new(UDP_COALESCE_WAITS, "Times a UDP loop waited dns.udp_coalesce_us for more queries before reading (moderate load)").expect("valid metric"))
+    register(
+        prometheus::IntCounter::new(
+            UDP_COALESCE_WAITS,
+            "Times a UDP loop waited dns.udp_coalesce_us for more queries before reading (moderate load)",
+        )
+        .expect("valid metric"),
+    )
 });
 pub static DNS_DROPPED_TOTAL: LazyLock<IntCounterVec> =
     LazyLock::new(|| counter_vec(DNS_DROPPED, "DNS packets dropped without an answer, by reason", &["reason"]));
@@ -89,13 +97,16 @@ pub static XFR_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 pub static NOTIFY_SENT_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(NOTIFY_SENT, "NOTIFY messages sent to secondaries, by result (acked, timeout, error, superseded, gave_up)", &["result"])
+    counter_vec(
+        NOTIFY_SENT,
+        "NOTIFY messages sent to secondaries, by result (acked, timeout, error, superseded, gave_up)",
+        &["result"],
+    )
 });
 
 // ---------------------------------------------------------------- http
-pub static HTTP_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(HTTP_REQUESTS, "HTTP requests, by route and status", &["route", "status"])
-});
+pub static HTTP_REQUESTS_TOTAL: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec(HTTP_REQUESTS, "HTTP requests, by route and status", &["route", "status"]));
 pub static HTTP_REQUEST_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     histogram_vec(
         HTTP_REQUEST_SECONDS,
@@ -119,7 +130,11 @@ pub static AUTH_RECHECKS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 // ---------------------------------------------------------------- dyndns
 pub static DYNDNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(DYNDNS_UPDATES, "Dynamic DNS update results (one per host line), by endpoint and code", &["endpoint", "code"])
+    counter_vec(
+        DYNDNS_UPDATES,
+        "Dynamic DNS update results (one per host line), by endpoint and code",
+        &["endpoint", "code"],
+    )
 });
 pub static DYNDNS_UPDATE_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     histogram_vec(
@@ -136,9 +151,8 @@ pub static CREDENTIAL_CACHE_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 // ---------------------------------------------------------------- raft and storage
 pub static RAFT_APPLIED: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_APPLIED_INDEX, "Last log index applied by this node's state machine"));
-pub static RAFT_RPC_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(RAFT_RPC_REJECTED, "Raft RPCs refused, by reason (auth, decode)", &["reason"])
-});
+pub static RAFT_RPC_REJECTED_TOTAL: LazyLock<IntCounterVec> =
+    LazyLock::new(|| counter_vec(RAFT_RPC_REJECTED, "Raft RPCs refused, by reason (auth, decode)", &["reason"]));
 pub static RAFT_STALE: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(RAFT_STALE_NAME, "1 when this node has not heard from a leader (or, as leader, a quorum) recently")
 });
@@ -146,20 +160,39 @@ pub static RAFT_TERM: LazyLock<IntGauge> = LazyLock::new(|| gauge(RAFT_TERM_NAME
 pub static RAFT_IS_LEADER: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_IS_LEADER_NAME, "1 when this node is the Raft leader"));
 pub static RAFT_FORWARDED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(RAFT_FORWARDED, "Calls this node made to the leader on a client's behalf (writes, read indexes, membership), by result", &["result"])
+    counter_vec(
+        RAFT_FORWARDED,
+        "Calls this node made to the leader on a client's behalf (writes, read indexes, membership), by result",
+        &["result"],
+    )
 });
 pub static RAFT_WRITE_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
-    count_histogram(RAFT_WRITE_GROUP_COMMANDS_NAME, "Commands per log entry proposed by this node's group writer (group commit of updates)")
+    count_histogram(
+        RAFT_WRITE_GROUP_COMMANDS_NAME,
+        "Commands per log entry proposed by this node's group writer (group commit of updates)",
+    )
 });
 pub static RAFT_FORWARD_GROUP_COMMANDS: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
-    count_histogram(RAFT_FORWARD_GROUP_COMMANDS_NAME, "Updates per batch this follower forwarded to the leader in one call")
+    count_histogram(
+        RAFT_FORWARD_GROUP_COMMANDS_NAME,
+        "Updates per batch this follower forwarded to the leader in one call",
+    )
 });
 pub const HEAP_TRIMS: &str = "heap_trims_total";
 pub static HEAP_TRIMS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
-    register(prometheus::IntCounter::new(HEAP_TRIMS, "Times this node returned freed heap memory to the kernel (after imports, snapshots, backups)").expect("valid metric"))
+    register(
+        prometheus::IntCounter::new(
+            HEAP_TRIMS,
+            "Times this node returned freed heap memory to the kernel (after imports, snapshots, backups)",
+        )
+        .expect("valid metric"),
+    )
 });
 pub static RAFT_LOG_APPEND_ENTRIES: LazyLock<prometheus::Histogram> = LazyLock::new(|| {
-    count_histogram(RAFT_LOG_APPEND_ENTRIES_NAME, "Log entries per append call of openraft to the log store (each call is one flush)")
+    count_histogram(
+        RAFT_LOG_APPEND_ENTRIES_NAME,
+        "Log entries per append call of openraft to the log store (each call is one flush)",
+    )
 });
 
 /// A histogram of how many things went together (1 to 256, powers of two).
@@ -213,8 +246,9 @@ pub const SHUTTING_DOWN_NAME: &str = "shutting_down";
 
 pub static RAFT_LEADER_ID: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_LEADER_ID_NAME, "Node id of the leader this node knows, 0 when none"));
-pub static RAFT_LAST_LOG_INDEX: LazyLock<IntGauge> =
-    LazyLock::new(|| gauge(RAFT_LAST_LOG_INDEX_NAME, "Index of the last entry in this node's log (appended, maybe not committed)"));
+pub static RAFT_LAST_LOG_INDEX: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(RAFT_LAST_LOG_INDEX_NAME, "Index of the last entry in this node's log (appended, maybe not committed)")
+});
 pub static RAFT_COMMITTED_INDEX: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(
         RAFT_COMMITTED_INDEX_NAME,
@@ -224,13 +258,26 @@ pub static RAFT_COMMITTED_INDEX: LazyLock<IntGauge> = LazyLock::new(|| {
 pub static RAFT_APPLY_LAG: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_APPLY_LAG_NAME, "Log entries this node has appended but not applied yet"));
 pub static RAFT_REPLICATION_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauge_vec(RAFT_REPLICATION_LAG_NAME, "On the leader: entries each follower's matched index trails the leader's last log index", &["follower"])
+    gauge_vec(
+        RAFT_REPLICATION_LAG_NAME,
+        "On the leader: entries each follower's matched index trails the leader's last log index",
+        &["follower"],
+    )
 });
 pub static RAFT_ELECTIONS_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
-    register(prometheus::IntCounter::new(RAFT_ELECTIONS, "New terms this node has seen (each one is an election somewhere in the cluster)").expect("valid metric"))
+    register(
+        prometheus::IntCounter::new(
+            RAFT_ELECTIONS,
+            "New terms this node has seen (each one is an election somewhere in the cluster)",
+        )
+        .expect("valid metric"),
+    )
 });
 pub static RAFT_LEADER_CHANGES_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
-    register(prometheus::IntCounter::new(RAFT_LEADER_CHANGES, "Times the leader known to this node changed").expect("valid metric"))
+    register(
+        prometheus::IntCounter::new(RAFT_LEADER_CHANGES, "Times the leader known to this node changed")
+            .expect("valid metric"),
+    )
 });
 pub static RAFT_RPC_ERRORS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(RAFT_RPC_ERRORS, "Outgoing Raft RPCs that failed, by RPC (append, snapshot, vote) and kind (unreachable, timeout, network, remote)", &["rpc", "kind"])
@@ -246,11 +293,13 @@ pub static RAFT_SNAPSHOT_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(RAFT_SNAPSHOT_TIMESTAMP_NAME, "Unix time the last snapshot was persisted (age = time() - this)")
 });
 pub static STORAGE_PROBE_FAILURES_TOTAL: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
-    register(prometheus::IntCounter::new(STORAGE_PROBE_FAILURES, "Storage probes (a tiny write + flush) that failed").expect("valid metric"))
+    register(
+        prometheus::IntCounter::new(STORAGE_PROBE_FAILURES, "Storage probes (a tiny write + flush) that failed")
+            .expect("valid metric"),
+    )
 });
-pub static STORAGE_PROBE_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge(STORAGE_PROBE_TIMESTAMP_NAME, "Unix time of the last successful storage probe")
-});
+pub static STORAGE_PROBE_TIMESTAMP: LazyLock<IntGauge> =
+    LazyLock::new(|| gauge(STORAGE_PROBE_TIMESTAMP_NAME, "Unix time of the last successful storage probe"));
 pub static BACKUPS_TOTAL: LazyLock<IntCounterVec> =
     LazyLock::new(|| counter_vec(BACKUPS, "Backups served by GET /api/v1/backup, by result (ok, error)", &["result"]));
 pub static SHUTTING_DOWN: LazyLock<IntGauge> =
@@ -305,13 +354,21 @@ pub static DNS_UPDATE_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     )
 });
 pub static TSIG_FAILURES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(TSIG_FAILURES, "Signed requests refused for their TSIG, by message kind and TSIG error", &["kind", "error"])
+    counter_vec(
+        TSIG_FAILURES,
+        "Signed requests refused for their TSIG, by message kind and TSIG error",
+        &["kind", "error"],
+    )
 });
 pub static ACME_DNS_UPDATES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(ACME_DNS_UPDATES, "acme-dns API requests, by endpoint and result", &["endpoint", "result"])
 });
 pub static ACME_DNS_EXPIRY_SWEEPS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(ACME_DNS_EXPIRY_SWEEPS, "ExpireRecords proposals of the leader's TXT lifetime sweep, by result", &["result"])
+    counter_vec(
+        ACME_DNS_EXPIRY_SWEEPS,
+        "ExpireRecords proposals of the leader's TXT lifetime sweep, by result",
+        &["result"],
+    )
 });
 pub static DNS_UPDATES_REJECTED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
@@ -351,11 +408,19 @@ pub static HTTP_TLS_HANDSHAKES_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(||
     )
 });
 pub static HTTP_TLS_RELOADS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(HTTP_TLS_RELOADS, "Reloads of the TLS certificate and key, by result (ok, error: the previous one stays)", &["result"])
+    counter_vec(
+        HTTP_TLS_RELOADS,
+        "Reloads of the TLS certificate and key, by result (ok, error: the previous one stays)",
+        &["result"],
+    )
 });
 pub static HTTP_TLS_CERT_LOADED_TIMESTAMP: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(HTTP_TLS_CERT_LOADED_NAME, "Unix time the TLS certificate in service was loaded (0: no TLS)")
 });
 pub static HTTP_AUTH_THROTTLED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(HTTP_AUTH_THROTTLED, "HTTP requests refused unchecked because their address failed authentication too often, by surface", &["surface"])
+    counter_vec(
+        HTTP_AUTH_THROTTLED,
+        "HTTP requests refused unchecked because their address failed authentication too often, by surface",
+        &["surface"],
+    )
 });

@@ -11,11 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Secret, ZoneConfig};
-use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
-use crate::model::{zonefile, RData, SoaParams};
 use crate::dns::notify::Notifier;
 use crate::dns::xfr::XfrConfig;
+use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
 use crate::model::ZoneTransfer;
+use crate::model::{zonefile, RData, SoaParams};
 use crate::raft::{NodeInfo, PartitionSwitch, RaftSettings};
 use crate::service::Service;
 use crate::state::{Command, Observers};
@@ -99,7 +99,8 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let mut public_tasks = JoinSet::new();
 
     let raft_listener = bind_tcp("raft", n.raft_addr).await?;
-    let raft_addr = raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, error: e })?;
+    let raft_addr =
+        raft_listener.local_addr().map_err(|e| NodeError::Bind { what: "raft", addr: n.raft_addr, error: e })?;
     let rpc = raft.rpc_router();
     tasks.spawn(serve_http(tcp_io(raft_listener), rpc, stop_rx.clone()));
     tracing::info!("raft listening on {raft_addr}");
@@ -117,8 +118,11 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         udp_coalesce: Duration::from_micros(config.dns.udp_coalesce_us),
         ..DnsServerConfig::default()
     };
-    let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config)
-        .map_err(|e| NodeError::Bind { what: "dns", addr: n.dns_addr, error: e })?;
+    let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config).map_err(|e| NodeError::Bind {
+        what: "dns",
+        addr: n.dns_addr,
+        error: e,
+    })?;
     let dns_addr = dns.local_addr();
     let dns_stop = stop_rx.clone();
     tasks.spawn(async move {
@@ -131,8 +135,10 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     public_tasks.spawn(notifier.run(public_rx.clone()));
 
     let http_listener = bind_tcp("http", n.http_addr).await?;
-    let http_addr = http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;
-    let info = NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
+    let http_addr =
+        http_listener.local_addr().map_err(|e| NodeError::Bind { what: "http", addr: n.http_addr, error: e })?;
+    let info =
+        NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
     let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
     update.set_service(service.clone());
@@ -177,7 +183,10 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
             return Err(e);
         }
     } else if !initialized {
-        tracing::info!(node_id = n.id, "not part of a cluster yet: waiting to be added (cluster add) or initialized (cluster init)");
+        tracing::info!(
+            node_id = n.id,
+            "not part of a cluster yet: waiting to be added (cluster add) or initialized (cluster init)"
+        );
     }
     Ok(node)
 }
@@ -265,7 +274,13 @@ pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
         minimum: z.minimum.unwrap_or(d.minimum),
         ttl: z.soa_ttl.unwrap_or(d.ttl),
     };
-    let mut cmds = vec![Command::CreateZone { origin: z.name.clone(), soa: soa.clone(), ns: z.ns.clone(), ns_ttl: z.ns_ttl, serial: None }];
+    let mut cmds = vec![Command::CreateZone {
+        origin: z.name.clone(),
+        soa: soa.clone(),
+        ns: z.ns.clone(),
+        ns_ttl: z.ns_ttl,
+        serial: None,
+    }];
     if !z.records.is_empty() {
         // Parse the static records as a zone file fragment under a synthetic SOA.
         let text = format!(
@@ -277,18 +292,27 @@ pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
         );
         let parsed = zonefile::parse(&text, &z.name).map_err(|e| NodeError::Zone(format!("{}: {e}", z.name)))?;
         let mut records = parsed.records;
-        records.extend(z.ns.iter().map(|ns| crate::state::RecordSpec { name: z.name.clone(), ttl: z.ns_ttl, data: RData::Ns(ns.clone()) }));
+        records.extend(z.ns.iter().map(|ns| crate::state::RecordSpec {
+            name: z.name.clone(),
+            ttl: z.ns_ttl,
+            data: RData::Ns(ns.clone()),
+        }));
         cmds.push(Command::ReplaceZone { zone: z.name.clone(), soa, serial: Some(crate::model::Serial(1)), records });
     }
     Ok(if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) })
 }
 
-
 /// This node's TSIG keys and per-zone transfer settings from its config file.
-type TransferSetup = (Vec<crate::dns::tsig::TsigKey>, std::collections::HashMap<crate::model::Fqdn, ZoneTransfer>, Arc<Notifier>);
+type TransferSetup =
+    (Vec<crate::dns::tsig::TsigKey>, std::collections::HashMap<crate::model::Fqdn, ZoneTransfer>, Arc<Notifier>);
 
 fn transfer_setup(config: &Config) -> Result<TransferSetup, NodeError> {
-    let keys = config.tsig_keys.iter().map(|k| k.load()).collect::<Result<Vec<_>, _>>().map_err(|e| NodeError::Zone(e.to_string()))?;
+    let keys = config
+        .tsig_keys
+        .iter()
+        .map(|k| k.load())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| NodeError::Zone(e.to_string()))?;
     let local = config
         .zones
         .iter()

@@ -118,7 +118,8 @@ impl Service {
             .on_leader(
                 deadline,
                 |left| async move {
-                    match tokio::time::timeout(left, crate::raft::membership::leader_read_index(&self.raft.raft)).await {
+                    match tokio::time::timeout(left, crate::raft::membership::leader_read_index(&self.raft.raft)).await
+                    {
                         Err(_) => Err(Refusal::NoQuorum("read index timed out".into())),
                         Ok(r) => r,
                     }
@@ -262,7 +263,11 @@ impl Service {
             Check {
                 name: "not_shutting_down",
                 ok: !self.raft.health.is_shutting_down(),
-                detail: if self.raft.health.is_shutting_down() { "draining after SIGTERM".into() } else { "serving".into() },
+                detail: if self.raft.health.is_shutting_down() {
+                    "draining after SIGTERM".into()
+                } else {
+                    "serving".into()
+                },
             },
         ];
         Readiness { ready: checks.iter().all(|c| c.ok), checks }
@@ -276,7 +281,11 @@ fn storage_check(health: &crate::raft::Health) -> Check {
     let limit = crate::ops::PROBE_STALE_AFTER;
     let ok = !failed && since_ok.is_some_and(|d| d <= limit);
     let detail = match since_ok {
-        Some(d) => format!("last probe failed: {failed}; last success {} ms ago (limit {} ms)", d.as_millis(), limit.as_millis()),
+        Some(d) => format!(
+            "last probe failed: {failed}; last success {} ms ago (limit {} ms)",
+            d.as_millis(),
+            limit.as_millis()
+        ),
         None => format!("last probe failed: {failed}; no successful probe yet"),
     };
     Check { name: "storage_writable", ok, detail }

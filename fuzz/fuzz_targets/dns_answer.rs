@@ -16,7 +16,8 @@ fn fixture() -> &'static (DnsSnapshot, EdnsPolicy) {
     static F: OnceLock<(DnsSnapshot, EdnsPolicy)> = OnceLock::new();
     F.get_or_init(|| {
         let state = quorumdns::dns::fuzzing::state();
-        let keys = Arc::new(CookieKeys::new(CookieSecrets { current: Some([7; 16]), previous: Some([8; 16]), set_at: 0 }));
+        let keys =
+            Arc::new(CookieKeys::new(CookieSecrets { current: Some([7; 16]), previous: Some([8; 16]), set_at: 0 }));
         let policy = EdnsPolicy { nsid: Some(b"fuzz-node".to_vec()), cookies: Some(keys), require_cookies: false };
         (DnsSnapshot::build(&state), policy)
     })

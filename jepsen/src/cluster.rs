@@ -55,7 +55,8 @@ pub async fn docker(args: &[&str]) -> Result<String, String> {
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn random_secret() -> String {
@@ -85,7 +86,9 @@ impl Cluster {
             let (b, c) = (29 + ((start + i) / 200) as u8, (20 + (start + i) % 200) as u8);
             let subnet = format!("172.{b}.{c}.0/24");
             let label = format!("quorumdns-jepsen={tag}");
-            match docker(&["network", "create", "--driver", "bridge", "--subnet", &subnet, "--label", &label, &network]).await {
+            match docker(&["network", "create", "--driver", "bridge", "--subnet", &subnet, "--label", &label, &network])
+                .await
+            {
                 Ok(_) => {
                     prefix = Some([172, b, c]);
                     break;
@@ -233,8 +236,15 @@ records = ["ns1 3600 IN A {ip1}"]
     }
 
     /// An admin API call to a slot: (status, JSON body or the text as a JSON string).
-    pub async fn api(&self, slot: NodeId, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(u16, Value), String> {
-        let mut req = self.http.request(method, format!("{}{path}", self.http_base(slot))).bearer_auth(&self.admin_token);
+    pub async fn api(
+        &self,
+        slot: NodeId,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.http_base(slot))).bearer_auth(&self.admin_token);
         if let Some(b) = body {
             req = req.json(&b);
         }

@@ -15,7 +15,8 @@ pub async fn query(server: SocketAddr, name: &str, qtype: RecordType, limit: Dur
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.add_query(Query::query(Name::from_ascii(name).map_err(|e| format!("name {name}: {e}"))?, qtype));
     let bytes = m.to_vec().map_err(|e| format!("encode: {e}"))?;
-    let answer = timeout(limit, udp(server, &bytes, id)).await.map_err(|_| format!("udp {qtype} {name}: timeout"))??;
+    let answer =
+        timeout(limit, udp(server, &bytes, id)).await.map_err(|_| format!("udp {qtype} {name}: timeout"))??;
     if !answer.metadata.truncation {
         return Ok(answer);
     }

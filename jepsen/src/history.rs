@@ -187,22 +187,39 @@ impl History {
                         return Err(format!("process {process} invoked twice at {time_ns}"));
                     }
                 }
-                Event::Ok { process, time_ns, .. } | Event::Fail { process, time_ns, .. } | Event::Info { process, time_ns, .. } => {
-                    let (node, op, invoke_ns) =
-                        open.remove(process).ok_or_else(|| format!("process {process} completed at {time_ns} without invoke"))?;
+                Event::Ok { process, time_ns, .. }
+                | Event::Fail { process, time_ns, .. }
+                | Event::Info { process, time_ns, .. } => {
+                    let (node, op, invoke_ns) = open
+                        .remove(process)
+                        .ok_or_else(|| format!("process {process} completed at {time_ns} without invoke"))?;
                     let outcome = match e {
                         Event::Ok { result, .. } => Outcome::Ok(result.clone()),
                         Event::Fail { error, .. } => Outcome::Fail(error.clone()),
                         Event::Info { error, .. } => Outcome::Info(error.clone()),
                         _ => unreachable!("matched above"),
                     };
-                    out.push(Completed { process: *process, node, op, invoke_ns, complete_ns: Some(*time_ns), outcome });
+                    out.push(Completed {
+                        process: *process,
+                        node,
+                        op,
+                        invoke_ns,
+                        complete_ns: Some(*time_ns),
+                        outcome,
+                    });
                 }
                 _ => {}
             }
         }
         for (process, (node, op, invoke_ns)) in open {
-            out.push(Completed { process, node, op, invoke_ns, complete_ns: None, outcome: Outcome::Info("in flight at end".into()) });
+            out.push(Completed {
+                process,
+                node,
+                op,
+                invoke_ns,
+                complete_ns: None,
+                outcome: Outcome::Info("in flight at end".into()),
+            });
         }
         out.sort_by_key(|c| (c.invoke_ns, c.process));
         Ok(out)
@@ -216,7 +233,12 @@ mod tests {
     #[test]
     fn jsonl_round_trip_and_pairing() {
         let h = History::new(vec![
-            Event::Invoke { process: 1, time_ns: 10, node: 2, op: Op::Write { host: "h1".into(), value: "10.0.0.1".into() } },
+            Event::Invoke {
+                process: 1,
+                time_ns: 10,
+                node: 2,
+                op: Op::Write { host: "h1".into(), value: "10.0.0.1".into() },
+            },
             Event::Invoke { process: 2, time_ns: 11, node: 3, op: Op::DnsRead { host: "h1".into() } },
             Event::Ok { process: 1, time_ns: 20, node: 2, result: OpResult::Written },
             Event::Ok {

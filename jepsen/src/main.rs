@@ -43,7 +43,11 @@ fn main() {
     let code = match args.first().map(String::as_str) {
         Some("run") => match parse_run(&args[1..]) {
             Ok(opts) => {
-                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
                 match rt.block_on(run(opts)) {
                     Ok(true) => 0,
                     Ok(false) => 1,
@@ -60,7 +64,10 @@ fn main() {
         },
         Some("check") if args.len() == 2 => {
             let path = PathBuf::from(&args[1]);
-            match std::fs::File::open(&path).map_err(|e| e.to_string()).and_then(|f| History::read_jsonl(std::io::BufReader::new(f))) {
+            match std::fs::File::open(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| History::read_jsonl(std::io::BufReader::new(f)))
+            {
                 Ok(h) => {
                     // Prints the verdicts; the run's own summary files stay as they were.
                     let dir = path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));

@@ -26,7 +26,8 @@ pub enum Kind {
     Membership,
 }
 
-pub const ALL: [Kind; 6] = [Kind::PartitionMajority, Kind::PartitionLeader, Kind::Bridge, Kind::Kill, Kind::Pause, Kind::Membership];
+pub const ALL: [Kind; 6] =
+    [Kind::PartitionMajority, Kind::PartitionLeader, Kind::Bridge, Kind::Kill, Kind::Pause, Kind::Membership];
 
 impl Kind {
     pub fn name(self) -> &'static str {
@@ -52,14 +53,12 @@ impl Kind {
                                 time Raft with the monotonic clock; see docs/jepsen.md)"
                         .into())
                 }
-                other => out.push(
-                    *ALL.iter().find(|k| k.name() == other).ok_or_else(|| {
-                        format!(
-                            "unknown nemesis {other:?} (one of: {}, mix, none)",
-                            ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                        )
-                    })?,
-                ),
+                other => out.push(*ALL.iter().find(|k| k.name() == other).ok_or_else(|| {
+                    format!(
+                        "unknown nemesis {other:?} (one of: {}, mix, none)",
+                        ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                    )
+                })?),
             }
         }
         out.dedup();
@@ -151,7 +150,11 @@ async fn heal(fault: Fault, c: &Cluster, rec: &Recorder) -> Result<String, Strin
             let (old, id) = c.wipe(n).await?;
             rec.nemesis(WIPE, true, format!("node {n}: id {old} wiped, restarted empty as id {id}"));
             let joined = c.rejoin(n, Duration::from_secs(40)).await;
-            rec.nemesis(WIPE, false, format!("node {n}: id {id} {}", if joined.is_ok() { "added and promoted" } else { "not joined" }));
+            rec.nemesis(
+                WIPE,
+                false,
+                format!("node {n}: id {id} {}", if joined.is_ok() { "added and promoted" } else { "not joined" }),
+            );
             joined.map(|_| format!("node {n} wiped and added back as id {id}, promoted"))
         }
     }
@@ -193,7 +196,7 @@ pub async fn run(c: Arc<Cluster>, rec: Arc<Recorder>, kinds: Vec<Kind>, seed: u6
                     Fault::Removed(_) => String::new(),
                     f => heal(f, &c, &rec).await.err().unwrap_or_default(),
                 };
-            rec.nemesis(kind.name(), false, format!("could not apply: {e} {undone}"));
+                rec.nemesis(kind.name(), false, format!("could not apply: {e} {undone}"));
                 sleep_until((Instant::now() + heal_for).min(deadline)).await;
                 continue;
             }

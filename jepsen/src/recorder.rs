@@ -53,7 +53,11 @@ impl Recorder {
     }
 
     pub fn nemesis(&self, name: &str, start: bool, detail: String) {
-        eprintln!("[{:7.2}s] nemesis {name} {} {detail}", self.now_ns() as f64 / 1e9, if start { "start" } else { "stop " });
+        eprintln!(
+            "[{:7.2}s] nemesis {name} {} {detail}",
+            self.now_ns() as f64 / 1e9,
+            if start { "start" } else { "stop " }
+        );
         self.record(|time_ns| Event::Nemesis { time_ns, name: name.to_string(), start, detail });
     }
 

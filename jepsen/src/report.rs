@@ -67,7 +67,11 @@ fn counts(history: &History, ops: &[Completed]) -> Counts {
             }
         }
     }
-    c.nemesis_faults = history.events.iter().filter(|e| matches!(e, Event::Nemesis { start: true, name, .. } if name != crate::nemesis::WIPE)).count();
+    c.nemesis_faults = history
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Nemesis { start: true, name, .. } if name != crate::nemesis::WIPE))
+        .count();
     c
 }
 
@@ -120,14 +124,25 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         row(&mut text, "nemesis", i.nemesis.clone());
         row(&mut text, "seed", i.seed.to_string());
         row(&mut text, "duration", format!("{} s of load ({:.0} s wall)", i.time_s, i.wall_s));
-        row(&mut text, "clients", format!("{} writers, {} leader readers, {} DNS readers, {} hosts", i.clients, i.leader_readers, i.readers, i.hosts));
+        row(
+            &mut text,
+            "clients",
+            format!(
+                "{} writers, {} leader readers, {} DNS readers, {} hosts",
+                i.clients, i.leader_readers, i.readers, i.hosts
+            ),
+        );
     }
     row(&mut text, "operations", c.operations.to_string());
     row(&mut text, "writes", c.writes.to_string());
     row(&mut text, "  acknowledged", c.acknowledged.to_string());
     row(&mut text, "  failed", c.failed.to_string());
     row(&mut text, "  unknown", c.unknown.to_string());
-    row(&mut text, "reads", format!("{} ({} ok, {} DNS reads with a stable serial)", c.reads, c.reads_ok, c.dns_reads_bracketed));
+    row(
+        &mut text,
+        "reads",
+        format!("{} ({} ok, {} DNS reads with a stable serial)", c.reads, c.reads_ok, c.dns_reads_bracketed),
+    );
     row(&mut text, "nemesis faults", c.nemesis_faults.to_string());
     row(&mut text, "converged after heal", converged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "NO".into()));
     let _ = writeln!(text, "checkers:");
@@ -135,7 +150,12 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         let name = ch["name"].as_str().unwrap_or("?");
         let ok = ch["passed"].as_bool().unwrap_or(false);
         let n = ch["anomaly_count"].as_u64().unwrap_or(0);
-        let _ = writeln!(text, "  {name:<32} {}{}", if ok { "ok" } else { "FAIL" }, if n > 0 { format!(" ({n} anomalies)") } else { String::new() });
+        let _ = writeln!(
+            text,
+            "  {name:<32} {}{}",
+            if ok { "ok" } else { "FAIL" },
+            if n > 0 { format!(" ({n} anomalies)") } else { String::new() }
+        );
         for a in ch["anomalies"].as_array().into_iter().flatten().take(5) {
             let _ = writeln!(text, "      {}", a.as_str().map(String::from).unwrap_or_else(|| a.to_string()));
         }
@@ -209,10 +229,21 @@ pub fn timeline_svg(history: &History, ops: &[Completed]) -> String {
     let h = top + 2.0 * panel_h + gap + 50.0;
     let x = |t: f64| left + plot_w * t / secs as f64;
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"#
+    );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let panels = [
-        ("operations completed per second", top, vec![("ok", "#2a9d3f", ok.iter().map(|v| *v as f64).collect::<Vec<_>>()), ("fail", "#d62728", fail.iter().map(|v| *v as f64).collect()), ("info (unknown)", "#ff9900", info.iter().map(|v| *v as f64).collect())]),
+        (
+            "operations completed per second",
+            top,
+            vec![
+                ("ok", "#2a9d3f", ok.iter().map(|v| *v as f64).collect::<Vec<_>>()),
+                ("fail", "#d62728", fail.iter().map(|v| *v as f64).collect()),
+                ("info (unknown)", "#ff9900", info.iter().map(|v| *v as f64).collect()),
+            ],
+        ),
         ("latency of ok operations (ms)", top + panel_h + gap, vec![("p50", "#1f77b4", p50), ("p99", "#9467bd", p99)]),
     ];
     for (title, y0, series) in &panels {
@@ -227,18 +258,38 @@ pub fn timeline_svg(history: &History, ops: &[Completed]) -> String {
                 xml_escape(label)
             );
         }
-        let _ = writeln!(s, r##"<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#333"/>"##);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#333"/>"##
+        );
         let _ = writeln!(s, r##"<text x="{left}" y="{}" font-size="13">{title}</text>"##, y0 - 8.0);
         for i in 0..=4 {
             let v = max * i as f64 / 4.0;
             let _ = writeln!(s, r##"<text x="{}" y="{:.1}" text-anchor="end">{v:.0}</text>"##, left - 4.0, y(v) + 4.0);
-            let _ = writeln!(s, r##"<line x1="{left}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/>"##, left + plot_w, y(v), y(v));
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+                left + plot_w,
+                y(v),
+                y(v)
+            );
         }
         for (n, (name, color, vals)) in series.iter().enumerate() {
-            let pts: Vec<String> = vals.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i as f64 + 0.5), y(*v))).collect();
-            let _ = writeln!(s, r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#, pts.join(" "));
+            let pts: Vec<String> =
+                vals.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i as f64 + 0.5), y(*v))).collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"/>"#,
+                pts.join(" ")
+            );
             let lx = left + plot_w - 300.0 + 100.0 * n as f64;
-            let _ = writeln!(s, r#"<rect x="{lx}" y="{}" width="12" height="3" fill="{color}"/><text x="{}" y="{}">{name}</text>"#, y0 - 14.0, lx + 16.0, y0 - 10.0);
+            let _ = writeln!(
+                s,
+                r#"<rect x="{lx}" y="{}" width="12" height="3" fill="{color}"/><text x="{}" y="{}">{name}</text>"#,
+                y0 - 14.0,
+                lx + 16.0,
+                y0 - 10.0
+            );
         }
     }
     let axis_y = top + 2.0 * panel_h + gap;
@@ -246,7 +297,11 @@ pub fn timeline_svg(history: &History, ops: &[Completed]) -> String {
     for t in (0..=secs).step_by(step) {
         let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{t}s</text>"#, x(t as f64), axis_y + 14.0);
     }
-    let _ = writeln!(s, r#"<text x="{left}" y="{}">shaded: nemesis fault windows (hover for details)</text>"#, axis_y + 34.0);
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="{}">shaded: nemesis fault windows (hover for details)</text>"#,
+        axis_y + 34.0
+    );
     s.push_str("</svg>\n");
     s
 }

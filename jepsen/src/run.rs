@@ -103,9 +103,12 @@ pub async fn run(opts: Options) -> Result<bool, String> {
         return Err("--clients and --hosts must be at least 1".into());
     }
     let dir = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("results")
-            .join(format!("{}-{}-seed{}", utc_stamp(), opts.nemesis.replace(',', "+"), opts.seed))
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results").join(format!(
+            "{}-{}-seed{}",
+            utc_stamp(),
+            opts.nemesis.replace(',', "+"),
+            opts.seed
+        ))
     });
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     eprintln!("results in {}", dir.display());
@@ -147,8 +150,16 @@ pub async fn run(opts: Options) -> Result<bool, String> {
 }
 
 /// Bootstrap, load with faults, heal, converge, final reads: the convergence time.
-async fn phases(opts: &Options, kinds: &[Kind], cluster: Arc<Cluster>, rec: Arc<Recorder>) -> Result<Option<u64>, String> {
-    eprintln!("starting 5 nodes on {} ({}.{}.{}.0/24)", cluster.network, cluster.prefix[0], cluster.prefix[1], cluster.prefix[2]);
+async fn phases(
+    opts: &Options,
+    kinds: &[Kind],
+    cluster: Arc<Cluster>,
+    rec: Arc<Recorder>,
+) -> Result<Option<u64>, String> {
+    eprintln!(
+        "starting 5 nodes on {} ({}.{}.{}.0/24)",
+        cluster.network, cluster.prefix[0], cluster.prefix[1], cluster.prefix[2]
+    );
     cluster.bootstrap(opts.hosts).await?;
     let hosts = cluster.host_names();
     converge(&cluster, &hosts, Duration::from_secs(30)).await.ok_or("the fresh cluster did not converge")?;
@@ -165,7 +176,8 @@ async fn phases(opts: &Options, kinds: &[Kind], cluster: Arc<Cluster>, rec: Arc<
     }
     for i in 0..opts.readers {
         let first = (i as u32 % NODES) + 1;
-        tasks.push(tokio::spawn(w.clone().dns_reader(opts.seed.wrapping_mul(1000).wrapping_add(200 + i as u64), first)));
+        tasks
+            .push(tokio::spawn(w.clone().dns_reader(opts.seed.wrapping_mul(1000).wrapping_add(200 + i as u64), first)));
     }
     let nem = tokio::spawn(nemesis::run(cluster.clone(), rec.clone(), kinds.to_vec(), opts.seed, deadline));
     for t in tasks {
@@ -186,7 +198,9 @@ async fn phases(opts: &Options, kinds: &[Kind], cluster: Arc<Cluster>, rec: Arc<
         for host in &hosts {
             let mut got = None;
             for _ in 0..10 {
-                if let Ok((value, Some(serial), _)) = dns::bracketed_read(cluster.dns_addr(slot), ZONE, host, DNS_TIMEOUT).await {
+                if let Ok((value, Some(serial), _)) =
+                    dns::bracketed_read(cluster.dns_addr(slot), ZONE, host, DNS_TIMEOUT).await
+                {
                     got = Some((value, serial));
                     break;
                 }

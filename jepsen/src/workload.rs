@@ -39,7 +39,14 @@ pub struct Workload {
 impl Workload {
     pub fn new(cluster: Arc<Cluster>, rec: Arc<Recorder>, deadline: Instant) -> Arc<Self> {
         let hosts = cluster.host_names();
-        Arc::new(Workload { cluster, rec, hosts, deadline, stop: Arc::new(AtomicBool::new(false)), next_value: AtomicU32::new(1) })
+        Arc::new(Workload {
+            cluster,
+            rec,
+            hosts,
+            deadline,
+            stop: Arc::new(AtomicBool::new(false)),
+            next_value: AtomicU32::new(1),
+        })
     }
 
     fn running(&self) -> bool {
@@ -179,7 +186,9 @@ pub fn classify_write(status: u16, body: &str, value: &str) -> Outcome {
         (200, "good") => Outcome::Info(format!("good without the written address: {line}")),
         // Refused before anything was proposed: credentials, names, parameters, the rate
         // limit (a refusal record may be logged, the address is not changed).
-        (200, "badauth" | "nohost" | "notfqdn" | "numhost" | "abuse" | "badagent" | "badsys") => Outcome::Fail(line.to_string()),
+        (200, "badauth" | "nohost" | "notfqdn" | "numhost" | "abuse" | "badagent" | "badsys") => {
+            Outcome::Fail(line.to_string())
+        }
         (400..=499, _) => Outcome::Fail(format!("{status} {line}")),
         // 911 (503), other 5xx, `nochg` (impossible with unique values), `dnserr`, anything
         // unexpected: not known to be without effect.

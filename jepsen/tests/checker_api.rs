@@ -12,7 +12,13 @@ fn lost_write_history() -> History {
         op: Op::Write { host: "h1".into(), value: value.into() },
     };
     let ack = |process, time_ns| Event::Ok { process, time_ns, node: 1, result: OpResult::Written };
-    let final_read = |node, time_ns, value: &str| Event::Final { time_ns, node, host: "h1".into(), value: Some(value.into()), serial: 3 };
+    let final_read = |node, time_ns, value: &str| Event::Final {
+        time_ns,
+        node,
+        host: "h1".into(),
+        value: Some(value.into()),
+        serial: 3,
+    };
     History::new(vec![
         write(1, 10, "10.0.0.1"),
         ack(1, 20),

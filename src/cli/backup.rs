@@ -55,8 +55,7 @@ pub async fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
     let b = backup::decode(&body).context("the server sent an invalid backup")?;
     let partial = args.out.with_extension("partial");
     std::fs::write(&partial, &body).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, &args.out)
-        .with_context(|| format!("renaming to {}", args.out.display()))?;
+    std::fs::rename(&partial, &args.out).with_context(|| format!("renaming to {}", args.out.display()))?;
     println!(
         "backup of applied index {} ({} zones, {} bytes, sha256 {}) written to {}",
         b.header.applied_index,
@@ -70,10 +69,8 @@ pub async fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
 
 pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
     let config = args.serve.load_config()?;
-    let bytes =
-        std::fs::read(&args.from).with_context(|| format!("reading {}", args.from.display()))?;
-    let b = backup::decode(&bytes)
-        .with_context(|| format!("{} is not a usable backup", args.from.display()))?;
+    let bytes = std::fs::read(&args.from).with_context(|| format!("reading {}", args.from.display()))?;
+    let b = backup::decode(&bytes).with_context(|| format!("{} is not a usable backup", args.from.display()))?;
     let node_id = args.node_id.unwrap_or(config.node.id);
     let n = &config.node;
     let info = NodeInfo {
@@ -82,8 +79,7 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
         dns_addr: n.dns_addr.to_string(),
     };
     let state = backup::prepare(b.state, args.serial_offset);
-    let log_id =
-        crate::raft::seed::seed(&n.data_dir, node_id, info, &state, b.header.applied_index).await?;
+    let log_id = crate::raft::seed::seed(&n.data_dir, node_id, info, &state, b.header.applied_index).await?;
     println!(
         "restored applied index {} ({} zones) into {} as node {node_id} (snapshot {log_id}); start it with `quorumdns serve`, then add more members with `quorumdns cluster add`",
         b.header.applied_index,

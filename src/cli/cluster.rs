@@ -81,7 +81,9 @@ pub async fn run(cmd: ClusterCommand) -> anyhow::Result<()> {
             println!("{answer}");
             let v: Value = serde_json::from_str(&answer).unwrap_or_default();
             if v["caught_up"] == json!(false) {
-                eprintln!("note: node {id} was added but had not caught up within {wait_secs} s; check `cluster status`");
+                eprintln!(
+                    "note: node {id} was added but had not caught up within {wait_secs} s; check `cluster status`"
+                );
             }
         }
         ClusterCommand::Promote { id, client } => {
@@ -150,4 +152,3 @@ pub fn status_table(v: &Value) -> String {
     }
     out
 }
-

@@ -58,7 +58,8 @@ pub async fn run(cmd: TsigCommand) -> anyhow::Result<()> {
                 .chain(exact.iter().map(|n| rule("exact", n)))
                 .chain(pattern.iter().map(|n| rule("pattern", n)))
                 .collect();
-            let body = json!({ "name": name, "algorithm": algorithm, "secret": secret, "policy": policy, "comment": comment });
+            let body =
+                json!({ "name": name, "algorithm": algorithm, "secret": secret, "policy": policy, "comment": comment });
             let v = send(client.http()?.post(format!("{}/api/v1/tsig", client.server)).json(&body), &client).await?;
             let (alg, secret) = (v["algorithm"].as_str().unwrap_or("?"), v["secret"].as_str().unwrap_or("?"));
             println!("# The secret is shown only now. nsupdate -k <file> / BIND:");
@@ -69,7 +70,12 @@ pub async fn run(cmd: TsigCommand) -> anyhow::Result<()> {
             let v = send(client.http()?.get(format!("{}/api/v1/tsig", client.server)), &client).await?;
             println!("{:<32} {:<12} POLICY", "NAME", "ALGORITHM");
             for k in v["keys"].as_array().into_iter().flatten() {
-                println!("{:<32} {:<12} {}", k["name"].as_str().unwrap_or("?"), k["algorithm"].as_str().unwrap_or("?"), k["policy"]);
+                println!(
+                    "{:<32} {:<12} {}",
+                    k["name"].as_str().unwrap_or("?"),
+                    k["algorithm"].as_str().unwrap_or("?"),
+                    k["policy"]
+                );
             }
         }
         TsigCommand::Remove { name, client } => {

@@ -63,4 +63,3 @@ pub async fn run(cmd: ZoneCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -78,13 +78,16 @@ impl TsigKeyConfig {
     pub fn load(&self) -> Result<crate::dns::tsig::TsigKey, ConfigError> {
         use base64::Engine;
         let bad = |m: String| ConfigError::Invalid(format!("tsig_key {}: {m}", self.name));
-        let algorithm = crate::dns::tsig::Algorithm::parse(&self.algorithm)
-            .ok_or_else(|| bad(format!("unsupported algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha256/384/512)", self.algorithm)))?;
+        let algorithm = crate::dns::tsig::Algorithm::parse(&self.algorithm).ok_or_else(|| {
+            bad(format!("unsupported algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha256/384/512)", self.algorithm))
+        })?;
         let text = match (&self.secret, &self.secret_file, &self.secret_env) {
             (Some(s), None, None) => s.clone(),
             (None, Some(path), None) => std::fs::read_to_string(path)
                 .map_err(|e| bad(format!("cannot read secret file {}: {e}", path.display())))?,
-            (None, None, Some(var)) => std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))?,
+            (None, None, Some(var)) => {
+                std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))?
+            }
             _ => return Err(bad("give exactly one of secret, secret_file, secret_env".into())),
         };
         let secret = base64::engine::general_purpose::STANDARD
@@ -305,16 +308,14 @@ pub struct Overrides {
 
 impl Config {
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
         Config::from_toml(&text, path)
     }
 
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: describe_toml_error(text, &e),
-        })?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: describe_toml_error(text, &e) })?;
         config.validate()?;
         Ok(config)
     }
@@ -367,7 +368,9 @@ impl Config {
             ));
         }
         if c.stale_after_ms <= c.heartbeat_ms {
-            return Err(ConfigError::Invalid("cluster.stale_after_ms must be greater than cluster.heartbeat_ms".into()));
+            return Err(ConfigError::Invalid(
+                "cluster.stale_after_ms must be greater than cluster.heartbeat_ms".into(),
+            ));
         }
         if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
@@ -385,7 +388,9 @@ impl Config {
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             // Refuse rather than silently serve plain HTTP.
-            return Err(ConfigError::Invalid("http.tls_cert and http.tls_key go together: give both or neither".into()));
+            return Err(ConfigError::Invalid(
+                "http.tls_cert and http.tls_key go together: give both or neither".into(),
+            ));
         }
         if self.http.plain_addr.is_some_and(|a| a == n.http_addr && a.port() != 0) {
             return Err(ConfigError::Invalid("http.plain_addr must differ from node.http_addr".into()));
@@ -401,10 +406,16 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("zone {} needs at least one ns", z.name)));
             }
             if let Some(k) = z.transfer_tsig.iter().find(|k| !self.tsig_keys.iter().any(|t| &t.name == *k)) {
-                return Err(ConfigError::Invalid(format!("zone {}: transfer_tsig key {k} is not a [[tsig_key]]", z.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "zone {}: transfer_tsig key {k} is not a [[tsig_key]]",
+                    z.name
+                )));
             }
             if z.acme_dns_txt_lifetime_secs == 0 || z.acme_dns_txt_lifetime_secs > 366 * 24 * 3600 {
-                return Err(ConfigError::Invalid(format!("zone {}: acme_dns_txt_lifetime_secs must be 1 to 31622400", z.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "zone {}: acme_dns_txt_lifetime_secs must be 1 to 31622400",
+                    z.name
+                )));
             }
         }
         Ok(())

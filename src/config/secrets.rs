@@ -39,8 +39,8 @@ impl Secret {
     }
 
     pub fn from_file(path: &Path) -> Result<Secret, SecretError> {
-        let bytes = std::fs::read(path)
-            .map_err(|error| SecretError::Read { path: path.display().to_string(), error })?;
+        let bytes =
+            std::fs::read(path).map_err(|error| SecretError::Read { path: path.display().to_string(), error })?;
         Secret::new(bytes, &path.display().to_string())
     }
 

@@ -55,7 +55,11 @@ fn bad_values_are_refused_clearly() {
 #[test]
 fn overrides_win_over_the_file() {
     let c = Config::dev()
-        .apply(&Overrides { dns_addr: Some("127.0.0.1:0".parse().unwrap()), data_dir: Some("/d".into()), ..Default::default() })
+        .apply(&Overrides {
+            dns_addr: Some("127.0.0.1:0".parse().unwrap()),
+            data_dir: Some("/d".into()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(c.node.dns_addr.port(), 0);
     assert_eq!(c.node.data_dir, std::path::PathBuf::from("/d"));
@@ -83,7 +87,11 @@ fn dyndns_section_has_defaults_and_refuses_unknown_keys() {
     let c = Config::from_toml(base, Path::new("t.toml")).unwrap();
     assert_eq!(c.dyndns, crate::config::DyndnsConfig::default());
     assert!(c.dyndns.credential_cache);
-    let c = Config::from_toml(&format!("{base}[dyndns]\nmin_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"), Path::new("t.toml")).unwrap();
+    let c = Config::from_toml(
+        &format!("{base}[dyndns]\nmin_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
+        Path::new("t.toml"),
+    )
+    .unwrap();
     assert_eq!(c.dyndns.min_update_interval_secs, 0);
     assert_eq!(c.dyndns.trusted_proxies.len(), 1);
     let err = Config::from_toml(&format!("{base}[dyndns]\nmin_interval = 3\n"), Path::new("t.toml")).unwrap_err();
@@ -95,7 +103,8 @@ fn a_tls_certificate_without_its_key_is_refused() {
     let text = format!("{MINIMAL}\n[http]\ntls_cert = \"/etc/quorumdns/cert.pem\"\n");
     let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
     assert!(err.contains("tls_cert and http.tls_key go together"), "{err}");
-    let text = format!("{MINIMAL}\n[http]\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\nplain_addr = \"127.0.0.1:9053\"\n");
+    let text =
+        format!("{MINIMAL}\n[http]\ntls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\nplain_addr = \"127.0.0.1:9053\"\n");
     let c = Config::from_toml(&text, Path::new("t.toml")).unwrap();
     assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
     assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
@@ -105,7 +114,9 @@ fn a_tls_certificate_without_its_key_is_refused() {
 
 #[test]
 fn the_acme_dns_txt_lifetime_defaults_to_a_day_and_must_be_positive() {
-    let zone = |extra: &str| format!("{MINIMAL}\n[[zone]]\nname = \"z.test\"\nns = [\"ns1.z.test\"]\nacme_dns = true\n{extra}\n");
+    let zone = |extra: &str| {
+        format!("{MINIMAL}\n[[zone]]\nname = \"z.test\"\nns = [\"ns1.z.test\"]\nacme_dns = true\n{extra}\n")
+    };
     let c = Config::from_toml(&zone(""), Path::new("t.toml")).unwrap();
     assert_eq!(c.zones[0].acme_dns_txt_lifetime_secs, 86_400);
     let c = Config::from_toml(&zone("acme_dns_txt_lifetime_secs = 5"), Path::new("t.toml")).unwrap();

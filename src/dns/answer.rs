@@ -200,7 +200,10 @@ enum Lookup<'z> {
     Wildcard(&'z NodeView),
     NxDomain,
     /// The name is at or below a delegation; `at` is the cut's offset in the name.
-    Cut { node: &'z NodeView, at: usize },
+    Cut {
+        node: &'z NodeView,
+        at: usize,
+    },
 }
 
 fn lookup<'z>(zone: &'z ZoneView, name: &[u8], apex_off: usize, qtype: u16) -> Lookup<'z> {
@@ -221,10 +224,7 @@ fn lookup<'z>(zone: &'z ZoneView, name: &[u8], apex_off: usize, qtype: u16) -> L
     if let Some(node) = zone.node(name) {
         return Lookup::Exact(node);
     }
-    let closest_encloser = below_apex()
-        .skip(1)
-        .find(|&o| zone.node(&name[o..]).is_some())
-        .unwrap_or(apex_off);
+    let closest_encloser = below_apex().skip(1).find(|&o| zone.node(&name[o..]).is_some()).unwrap_or(apex_off);
     let encloser = &name[closest_encloser..];
     let mut wildcard = [0u8; MAX_NAME_LEN];
     let len = encloser.len() + 2;
@@ -337,7 +337,15 @@ impl<'o> Response<'o> {
             counts[0] = 1;
         }
         let question_end = out.len();
-        Response { out, options: &[], limit, counts, question_end, opt: parsed.edns.map(|e| e.dnssec_ok), truncated: false }
+        Response {
+            out,
+            options: &[],
+            limit,
+            counts,
+            question_end,
+            opt: parsed.edns.map(|e| e.dnssec_ok),
+            truncated: false,
+        }
     }
 
     fn set_authoritative(&mut self, aa: bool) {

@@ -16,7 +16,12 @@ use crate::state::Command;
 /// Proposes a new random secret through Raft.
 pub async fn rotate(svc: &Service) -> Result<u64, SubmitError> {
     let at = super::cookie::unix_now() as u64;
-    let committed = svc.submit(Command::SetCookieSecret { secret: crate::model::cookie::CookieKey(super::cookie::random_secret()), at }).await?;
+    let committed = svc
+        .submit(Command::SetCookieSecret {
+            secret: crate::model::cookie::CookieKey(super::cookie::random_secret()),
+            at,
+        })
+        .await?;
     Ok(committed.index)
 }
 

@@ -28,7 +28,13 @@ pub struct EdnsPolicy {
 
 impl std::fmt::Debug for EdnsPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EdnsPolicy(nsid: {:?}, cookies: {}, require: {})", self.nsid.as_ref().map(|n| String::from_utf8_lossy(n)), self.cookies.is_some(), self.require_cookies)
+        write!(
+            f,
+            "EdnsPolicy(nsid: {:?}, cookies: {}, require: {})",
+            self.nsid.as_ref().map(|n| String::from_utf8_lossy(n)),
+            self.cookies.is_some(),
+            self.require_cookies
+        )
     }
 }
 
@@ -76,7 +82,13 @@ pub struct EdnsReply {
 }
 
 /// Reads the query's options and prepares the response options.
-pub fn prepare(parsed: &Parsed<'_>, policy: Option<&EdnsPolicy>, client: Option<IpAddr>, udp: bool, now: u32) -> EdnsReply {
+pub fn prepare(
+    parsed: &Parsed<'_>,
+    policy: Option<&EdnsPolicy>,
+    client: Option<IpAddr>,
+    udp: bool,
+    now: u32,
+) -> EdnsReply {
     let mut reply = EdnsReply { options: OptBuf::default(), cookie: CookieStatus::Absent, forced: None };
     let (Some(edns), Some(policy)) = (parsed.edns, policy) else { return reply };
     let mut opts = edns.options;

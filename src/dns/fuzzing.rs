@@ -44,7 +44,9 @@ pub fn state() -> State {
         }
         let big = Fqdn::parse("big.example.test").expect("fixed name");
         if origin.to_dotted().starts_with("example.test") {
-            let txt: Vec<RData> = (0..20).map(|i| RData::parse(RType::Txt, &format!("\"{i}{}\"", "x".repeat(200))).expect("fixed txt")).collect();
+            let txt: Vec<RData> = (0..20)
+                .map(|i| RData::parse(RType::Txt, &format!("\"{i}{}\"", "x".repeat(200))).expect("fixed txt"))
+                .collect();
             zone.nodes.entry(big).or_default().insert(RType::Txt, RecordSet::new(300, txt));
         }
         state.zones.insert(origin, zone);
@@ -55,7 +57,11 @@ pub fn state() -> State {
 /// Runs one input the way the `dns_answer` fuzz target does, checking its invariants.
 /// Used by the regression tests below on every file in fuzz/regressions/dns_answer/
 /// and fuzz/seeds/dns_answer/.
-pub fn check_dns_input(snapshot: &crate::dns::DnsSnapshot, policy: &crate::dns::edns::EdnsPolicy, data: &[u8]) -> Result<(), String> {
+pub fn check_dns_input(
+    snapshot: &crate::dns::DnsSnapshot,
+    policy: &crate::dns::edns::EdnsPolicy,
+    data: &[u8],
+) -> Result<(), String> {
     use crate::dns::{answer, QueryContext, Slip, Transport};
     let ip: std::net::IpAddr = std::net::Ipv4Addr::new(192, 0, 2, 1).into();
     for ctx in [QueryContext::udp(), QueryContext::tcp()] {
@@ -85,7 +91,10 @@ mod tests {
     fn inputs(dir: &str) -> Vec<(String, Vec<u8>)> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let Ok(entries) = std::fs::read_dir(path) else { return Vec::new() };
-        entries.flatten().filter_map(|e| Some((e.path().display().to_string(), std::fs::read(e.path()).ok()?))).collect()
+        entries
+            .flatten()
+            .filter_map(|e| Some((e.path().display().to_string(), std::fs::read(e.path()).ok()?)))
+            .collect()
     }
 
     #[test]

@@ -31,9 +31,9 @@ pub mod snapshot;
 pub mod stats;
 pub mod tcp_limits;
 pub mod tsig;
-pub mod update;
 #[cfg(target_os = "linux")]
 pub mod udp;
+pub mod update;
 pub mod wire;
 pub mod xfr;
 

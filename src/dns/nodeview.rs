@@ -237,7 +237,10 @@ mod tests {
         let sets: Vec<_> = node.sets().collect();
         assert_eq!(sets.len(), 2);
         assert_eq!((sets[0].rtype, sets[0].count, sets[0].wire.len(), sets[0].additional), (1, 2, 28, &[][..]));
-        assert_eq!(node.set(2).map(|s| (s.count, s.wire, s.additional, s.additional_count)), Some((1, &[3; 20][..], &[4; 30][..], 1)));
+        assert_eq!(
+            node.set(2).map(|s| (s.count, s.wire, s.additional, s.additional_count)),
+            Some((1, &[3; 20][..], &[4; 30][..], 1))
+        );
         assert_eq!(node.set(5), None);
         assert_eq!(node.record_count(), 3);
         assert_eq!(node.0.len(), 1 + key.len() + 1 + 4 + 1 + chase.len() + 2 * SET_HEADER + 28 + 20 + 30);

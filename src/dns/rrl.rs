@@ -36,7 +36,14 @@ pub struct RrlConfig {
 
 impl Default for RrlConfig {
     fn default() -> Self {
-        RrlConfig { responses_per_second: 0, burst: 20, slip: 2, ipv4_prefix: 24, ipv6_prefix: 56, max_buckets: 65_536 / SHARDS }
+        RrlConfig {
+            responses_per_second: 0,
+            burst: 20,
+            slip: 2,
+            ipv4_prefix: 24,
+            ipv6_prefix: 56,
+            max_buckets: 65_536 / SHARDS,
+        }
     }
 }
 
@@ -226,7 +233,8 @@ mod tests {
 
     #[test]
     fn nxdomain_shares_one_bucket_and_table_is_bounded() {
-        let rrl = Rrl::new(RrlConfig { responses_per_second: 1, burst: 1, slip: 0, max_buckets: 4, ..RrlConfig::default() });
+        let rrl =
+            Rrl::new(RrlConfig { responses_per_second: 1, burst: 1, slip: 0, max_buckets: 4, ..RrlConfig::default() });
         let now = Instant::now();
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         assert_eq!(rrl.check(a, &resp(b"\x01a\x00"), 3, CookieStatus::Absent, now), Verdict::Send);

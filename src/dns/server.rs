@@ -23,13 +23,13 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::answer::{answer_into, QueryContext};
-use super::snapshot::DnsSnapshot;
-use super::update::{self, UpdateHandler};
-use super::stats::{count_transport_drop, Transport};
-use super::xfr::{self, XfrConfig};
 use super::edns::EdnsPolicy;
 use super::rrl::{udp_answer, Rrl, RrlConfig};
+use super::snapshot::DnsSnapshot;
+use super::stats::{count_transport_drop, Transport};
 use super::tcp_limits::ClientSlots;
+use super::update::{self, UpdateHandler};
+use super::xfr::{self, XfrConfig};
 use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_CLOSED_TOTAL, DNS_TCP_REFUSED_TOTAL};
 
 /// Default of `dns.udp_coalesce_us`: at 40k queries/s it brings the server's CPU per
@@ -142,7 +142,8 @@ impl DnsServer {
         if threads {
             #[cfg(target_os = "linux")]
             {
-                udp_workers = Some(super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone(), self.config.clone())?);
+                udp_workers =
+                    Some(super::udp::UdpWorkers::spawn(self.udp, self.snapshot.clone(), self.config.clone())?);
             }
         } else {
             for socket in self.udp {
@@ -170,11 +171,7 @@ fn bind_pair(
     // reuseport group of the same user (another server in this process, say) and share
     // its traffic. The port is then bound again as a reuseport group; if someone took it
     // in between, the bind fails with AddrInUse and the caller picks again.
-    let addr = if addr.port() == 0 {
-        std::net::UdpSocket::bind(addr)?.local_addr()?
-    } else {
-        addr
-    };
+    let addr = if addr.port() == 0 { std::net::UdpSocket::bind(addr)?.local_addr()? } else { addr };
     let mut udp = Vec::with_capacity(udp_count);
     for _ in 0..udp_count {
         udp.push(udp_socket(addr)?);
@@ -212,7 +209,12 @@ async fn udp_loop(socket: Arc<UdpSocket>, snapshot: Arc<ArcSwap<DnsSnapshot>>, c
         };
         if let Some(u) = config.update.as_ref() {
             if update::is_update(&buf[..len]) {
-                u.spawn_udp(buf[..len].to_vec(), peer, update::UdpReply::Tokio(socket.clone()), &tokio::runtime::Handle::current());
+                u.spawn_udp(
+                    buf[..len].to_vec(),
+                    peer,
+                    update::UdpReply::Tokio(socket.clone()),
+                    &tokio::runtime::Handle::current(),
+                );
                 continue;
             }
         }

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::incremental::GlueIndex;
 pub use super::nodemap::NodeMap;
 pub use super::nodeview::{NodeBuilder, NodeView, RenderedSet};
-use super::incremental::GlueIndex;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -167,11 +167,8 @@ pub struct DnsSnapshot {
 
 impl DnsSnapshot {
     pub fn build(state: &State) -> DnsSnapshot {
-        let zones = state
-            .zones
-            .values()
-            .map(|z| (z.origin.to_wire().into(), Arc::new(ZoneView::build_in(state, z))))
-            .collect();
+        let zones =
+            state.zones.values().map(|z| (z.origin.to_wire().into(), Arc::new(ZoneView::build_in(state, z)))).collect();
         DnsSnapshot { zones, transfer: Arc::new(state.transfer.clone()) }
     }
 

@@ -78,10 +78,7 @@ pub fn count_query(qtype: Option<u16>, rcode: u16, transport: Transport) {
     let ti = transport as usize;
     let slot = (qi * RCODES.len() + ri) * 2 + ti;
     if let Some(cell) = QUERY_COUNTERS.get(slot) {
-        cell.get_or_init(|| {
-            DNS_QUERIES_TOTAL.with_label_values(&[qlabel, RCODES[ri].1, transport.as_str()])
-        })
-        .inc();
+        cell.get_or_init(|| DNS_QUERIES_TOTAL.with_label_values(&[qlabel, RCODES[ri].1, transport.as_str()])).inc();
     }
 }
 

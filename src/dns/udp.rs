@@ -22,8 +22,8 @@ use arc_swap::ArcSwap;
 use super::rrl::udp_answer;
 use super::server::DnsServerConfig;
 use super::snapshot::DnsSnapshot;
-use super::update::{self, UdpReply};
 use super::stats::Transport;
+use super::update::{self, UdpReply};
 use crate::metrics::{DNS_QUERY_DURATION, UDP_COALESCE_WAITS_TOTAL};
 
 /// Datagrams per system call.
@@ -131,7 +131,8 @@ impl Batch {
     /// refuses is skipped.
     fn send(&mut self, fd: i32, slots: &[usize]) {
         for (k, &i) in slots.iter().enumerate() {
-            self.send_iov[k] = libc::iovec { iov_base: self.answers[i].as_ptr() as *mut _, iov_len: self.answers[i].len() };
+            self.send_iov[k] =
+                libc::iovec { iov_base: self.answers[i].as_ptr() as *mut _, iov_len: self.answers[i].len() };
             let hdr = &mut self.send_hdr[k].msg_hdr;
             hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
             hdr.msg_namelen = self.recv_hdr[i].msg_hdr.msg_namelen;
@@ -144,9 +145,7 @@ impl Batch {
         let mut done = 0;
         while done < slots.len() {
             // SAFETY: headers `done..slots.len()` point at live answer buffers and addresses.
-            let n = unsafe {
-                libc::sendmmsg(fd, self.send_hdr[done..].as_mut_ptr(), (slots.len() - done) as u32, 0)
-            };
+            let n = unsafe { libc::sendmmsg(fd, self.send_hdr[done..].as_mut_ptr(), (slots.len() - done) as u32, 0) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -191,7 +190,12 @@ fn peer_of(batch: &Batch, i: usize) -> Option<std::net::SocketAddr> {
             // SAFETY: as above, for AF_INET6 and sockaddr_in6.
             let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(std::net::SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)))
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
         }
         _ => None,
     }
@@ -241,7 +245,12 @@ fn worker(socket: &std::net::UdpSocket, snapshot: &ArcSwap<DnsSnapshot>, stop: &
         coalescer.read(before.elapsed(), got.as_ref().map_or(0, |n| *n));
         let n = match got {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue
             }
             Err(e) => {

@@ -224,12 +224,7 @@ fn parse_opt<'a>(packet: &'a [u8], rr: &RrSpan) -> Option<Edns<'a>> {
     if pos != options.len() {
         return None;
     }
-    Some(Edns {
-        version: (rr.ttl >> 16) as u8,
-        dnssec_ok: rr.ttl & 0x8000 != 0,
-        udp_payload_size: rr.class,
-        options,
-    })
+    Some(Edns { version: (rr.ttl >> 16) as u8, dnssec_ok: rr.ttl & 0x8000 != 0, udp_payload_size: rr.class, options })
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {

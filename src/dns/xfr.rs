@@ -84,7 +84,14 @@ pub struct Job {
 /// Decides how to answer a transfer request from `peer`.
 pub fn prepare(snap: &DnsSnapshot, cfg: &XfrConfig, query: &[u8], peer: IpAddr, now: u64) -> Job {
     let id = u16::from_be_bytes([query.first().copied().unwrap_or(0), query.get(1).copied().unwrap_or(0)]);
-    let mut job = Job { id, question: Vec::new(), kind: Kind::Error { rcode: rcode::FORMERR, tsig_error: None }, signer: None, qtype: "AXFR", outcome: "formerr" };
+    let mut job = Job {
+        id,
+        question: Vec::new(),
+        kind: Kind::Error { rcode: rcode::FORMERR, tsig_error: None },
+        signer: None,
+        qtype: "AXFR",
+        outcome: "formerr",
+    };
     let Some(layout) = rr::layout(query) else { return job };
     let Some(&(qstart, qend, qtype, qclass)) = layout.questions.first().filter(|_| layout.questions.len() == 1) else {
         return job;
@@ -137,14 +144,18 @@ pub fn prepare(snap: &DnsSnapshot, cfg: &XfrConfig, query: &[u8], peer: IpAddr, 
 }
 
 /// Replicated settings and this node's config both grant access; either suffices.
-fn allowed(replicated: Option<&ZoneTransfer>, local: Option<&ZoneTransfer>, peer: IpAddr, key: Option<&TsigKey>) -> bool {
+fn allowed(
+    replicated: Option<&ZoneTransfer>,
+    local: Option<&ZoneTransfer>,
+    peer: IpAddr,
+    key: Option<&TsigKey>,
+) -> bool {
     let peer = match peer {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     [replicated, local].into_iter().flatten().any(|t| {
-        t.allow_transfer.iter().any(|net| net.contains(&peer))
-            || key.is_some_and(|k| t.transfer_tsig.contains(&k.name))
+        t.allow_transfer.iter().any(|net| net.contains(&peer)) || key.is_some_and(|k| t.transfer_tsig.contains(&k.name))
     })
 }
 

@@ -52,9 +52,7 @@ pub fn verify_hash(secret: &str, phc: &str) -> bool {
 }
 
 pub async fn hash_secret_blocking(secret: String) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || hash_secret(&secret))
-        .await
-        .map_err(|e| HashError(e.to_string()))?
+    tokio::task::spawn_blocking(move || hash_secret(&secret)).await.map_err(|e| HashError(e.to_string()))?
 }
 
 pub struct CredentialCache {
@@ -65,11 +63,7 @@ pub struct CredentialCache {
 
 impl CredentialCache {
     pub fn new(enabled: bool) -> Self {
-        CredentialCache {
-            enabled,
-            key: rand::random(),
-            verified: Mutex::new(HashMap::new()),
-        }
+        CredentialCache { enabled, key: rand::random(), verified: Mutex::new(HashMap::new()) }
     }
 
     fn mac(&self, principal: &str, secret: &str, phc: &str) -> [u8; 32] {
@@ -92,17 +86,13 @@ impl CredentialCache {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(principal)
                 .is_some_and(|known| bool::from(known.ct_eq(mac)));
-            crate::metrics::CREDENTIAL_CACHE_TOTAL
-                .with_label_values(&[if hit { "hit" } else { "miss" }])
-                .inc();
+            crate::metrics::CREDENTIAL_CACHE_TOTAL.with_label_values(&[if hit { "hit" } else { "miss" }]).inc();
             if hit {
                 return true;
             }
         }
         let (s, p) = (secret.to_owned(), phc.to_owned());
-        let ok = tokio::task::spawn_blocking(move || verify_hash(&s, &p))
-            .await
-            .unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || verify_hash(&s, &p)).await.unwrap_or(false);
         if let (true, Some(mac)) = (ok, mac) {
             let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if cache.len() >= CACHE_LIMIT {
@@ -126,10 +116,7 @@ mod tests {
         assert!(cache.verify("h.test", "old-secret", &old).await, "cached");
         assert!(!cache.verify("h.test", "wrong", &old).await);
         let new = hash_secret("new-secret").unwrap();
-        assert!(
-            !cache.verify("h.test", "old-secret", &new).await,
-            "old secret against the new hash"
-        );
+        assert!(!cache.verify("h.test", "old-secret", &new).await, "old secret against the new hash");
         assert!(cache.verify("h.test", "new-secret", &new).await);
         assert!(new.starts_with("$argon2id$"), "{new}");
     }

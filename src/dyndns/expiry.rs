@@ -33,16 +33,11 @@ pub async fn sweep(dyn_: &Dyndns) -> bool {
         return false;
     }
     let at = now_ms();
-    let due = raft
-        .state
-        .read(|s| s.registry.hosts.values().any(|h| h.is_expired_at(at)));
+    let due = raft.state.read(|s| s.registry.hosts.values().any(|h| h.is_expired_at(at)));
     if !due {
         return false;
     }
-    let cmd = Command::ExpireHosts {
-        at,
-        history_limit: dyn_.config.history_per_host,
-    };
+    let cmd = Command::ExpireHosts { at, history_limit: dyn_.config.history_per_host };
     match dyn_.svc.submit(cmd).await {
         Ok(c) => tracing::info!(log_index = c.index, "expired hosts not refreshed in time"),
         Err(e) => tracing::warn!(error = %e, "expiry sweep not committed"),

@@ -22,10 +22,7 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -68,20 +65,13 @@ pub fn hostnames(p: &Params) -> Result<Option<Hostnames>, RequestError> {
     if names.len() > MAX_HOSTNAMES {
         return Err(RequestError::NumHost);
     }
-    Ok(Some(
-        names
-            .into_iter()
-            .map(|n| host_name(n).ok_or_else(|| n.to_string()))
-            .collect(),
-    ))
+    Ok(Some(names.into_iter().map(|n| host_name(n).ok_or_else(|| n.to_string())).collect()))
 }
 
 /// A host name: LDH labels only (no `_`, no `*`), at least two labels.
 pub fn host_name(raw: &str) -> Option<Fqdn> {
     let f = Fqdn::parse(raw).ok()?;
-    let ldh = f
-        .labels()
-        .all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let ldh = f.labels().all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     (ldh && f.label_count() >= 2).then_some(f)
 }
 
@@ -117,18 +107,12 @@ impl Addresses {
 
     /// Families named are set, the others kept.
     pub fn set_or_keep(self) -> (AddrChange<Ipv4Addr>, AddrChange<Ipv6Addr>) {
-        (
-            self.v4.map_or(AddrChange::Keep, AddrChange::Set),
-            self.v6.map_or(AddrChange::Keep, AddrChange::Set),
-        )
+        (self.v4.map_or(AddrChange::Keep, AddrChange::Set), self.v6.map_or(AddrChange::Keep, AddrChange::Set))
     }
 
     /// Families named are set, the others removed (nanodnsd).
     pub fn set_or_remove(self) -> (AddrChange<Ipv4Addr>, AddrChange<Ipv6Addr>) {
-        (
-            self.v4.map_or(AddrChange::Remove, AddrChange::Set),
-            self.v6.map_or(AddrChange::Remove, AddrChange::Set),
-        )
+        (self.v4.map_or(AddrChange::Remove, AddrChange::Set), self.v6.map_or(AddrChange::Remove, AddrChange::Set))
     }
 }
 
@@ -181,10 +165,7 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("secret", &"<redacted>")
-            .finish()
+        f.debug_struct("Credentials").field("user", &self.user).field("secret", &"<redacted>").finish()
     }
 }
 
@@ -198,10 +179,7 @@ pub fn basic_auth(header: Option<&str>) -> Option<Credentials> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, secret) = text.split_once(':')?;
-    Some(Credentials {
-        user: user_field(user),
-        secret: secret.to_string(),
-    })
+    Some(Credentials { user: user_field(user), secret: secret.to_string() })
 }
 
 fn user_field(u: &str) -> Option<String> {
@@ -213,14 +191,7 @@ pub fn credentials(auth_header: Option<&str>, p: &Params) -> Option<Credentials>
     if let Some(c) = basic_auth(auth_header).filter(|c| !c.secret.is_empty()) {
         return Some(c);
     }
-    let secret = p
-        .get("password")
-        .or_else(|| p.get("pass"))
-        .or_else(|| p.get("token"))
-        .filter(|s| !s.is_empty())?;
+    let secret = p.get("password").or_else(|| p.get("pass")).or_else(|| p.get("token")).filter(|s| !s.is_empty())?;
     let user = p.get("username").or_else(|| p.get("user")).and_then(user_field);
-    Some(Credentials {
-        user,
-        secret: secret.to_string(),
-    })
+    Some(Credentials { user, secret: secret.to_string() })
 }

@@ -64,12 +64,7 @@ pub fn split_token(token: &str) -> Option<(&str, &str)> {
 impl Dyndns {
     pub fn new(svc: Arc<Service>, config: DyndnsConfig) -> Arc<Self> {
         let cache = CredentialCache::new(config.credential_cache);
-        Arc::new(Dyndns {
-            svc,
-            config,
-            cache,
-            refusals: Mutex::new(HashMap::new()),
-        })
+        Arc::new(Dyndns { svc, config, cache, refusals: Mutex::new(HashMap::new()) })
     }
 
     pub fn policy(&self) -> UpdatePolicy {
@@ -81,11 +76,7 @@ impl Dyndns {
 
     /// Verifies a host secret against this node's replica.
     pub async fn verify_host(&self, fqdn: &Fqdn, secret: &str) -> bool {
-        let hash = self
-            .svc
-            .raft
-            .state
-            .read(|s| s.registry.hosts.get(fqdn).map(|h| h.secret_hash.clone()));
+        let hash = self.svc.raft.state.read(|s| s.registry.hosts.get(fqdn).map(|h| h.secret_hash.clone()));
         match hash {
             Some(h) => self.cache.verify(fqdn.as_str(), secret, &h).await,
             None => false,
@@ -101,10 +92,7 @@ impl Dyndns {
             Some((user.clone(), t.hash.clone()))
         });
         let (user, hash) = found?;
-        self.cache
-            .verify(&format!("token:{id}"), secret, &hash)
-            .await
-            .then_some(user)
+        self.cache.verify(&format!("token:{id}"), secret, &hash).await.then_some(user)
     }
 
     /// A bearer token of the management API: the admin token or a user token.
@@ -121,9 +109,7 @@ impl Dyndns {
         match &c.user {
             Some(u) if u.contains('.') => {
                 let fqdn = super::request::host_name(u)?;
-                self.verify_host(&fqdn, &c.secret)
-                    .await
-                    .then_some(Principal::Host(fqdn))
+                self.verify_host(&fqdn, &c.secret).await.then_some(Principal::Host(fqdn))
             }
             Some(u) => {
                 let user = self.verify_user_token(&c.secret).await?;
@@ -174,11 +160,7 @@ impl Dyndns {
             Some(_) => None,
             None => first_host.cloned(),
         }?;
-        self.svc
-            .raft
-            .state
-            .read(|s| s.registry.hosts.contains_key(&target))
-            .then_some(target)
+        self.svc.raft.state.read(|s| s.registry.hosts.contains_key(&target)).then_some(target)
     }
 
     /// Proposes a refusal record for `fqdn` unless one was proposed recently. Errors are
@@ -208,10 +190,7 @@ impl Dyndns {
     }
 
     fn mark_refused(&self, fqdn: &Fqdn) {
-        self.refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(fqdn.clone(), Instant::now());
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner()).insert(fqdn.clone(), Instant::now());
     }
 
     fn recently_refused(&self, fqdn: &Fqdn) -> bool {
@@ -221,11 +200,8 @@ impl Dyndns {
     }
 
     pub async fn update(&self, req: UpdateRequest) -> Outcome {
-        let span = tracing::info_span!(
-            "dyndns_update",
-            endpoint = req.endpoint.as_str(),
-            log_index = tracing::field::Empty
-        );
+        let span =
+            tracing::info_span!("dyndns_update", endpoint = req.endpoint.as_str(), log_index = tracing::field::Empty);
         self.update_inner(req).instrument(span).await
     }
 
@@ -239,16 +215,9 @@ impl Dyndns {
         let Some(creds) = &req.creds else {
             return Outcome::Unauthorized;
         };
-        let first = req
-            .hostnames
-            .as_ref()
-            .and_then(|h| h.first())
-            .and_then(|h| h.as_ref().ok())
-            .cloned();
+        let first = req.hostnames.as_ref().and_then(|h| h.first()).and_then(|h| h.as_ref().ok()).cloned();
         let Some(principal) = self.authenticate_confirmed(creds, first.as_ref()).await else {
-            crate::metrics::AUTH_FAILURES_TOTAL
-                .with_label_values(&["update_secret"])
-                .inc();
+            crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["update_secret"]).inc();
             if let Some(target) = self.target_of_failure(creds, first.as_ref()) {
                 self.record_refusal(&target, UpdateResult::BadAuth, origin).await;
             }
@@ -291,11 +260,7 @@ impl Dyndns {
                 policy,
             })
             .collect();
-        let cmd = if cmds.len() == 1 {
-            cmds.remove(0)
-        } else {
-            Command::Batch(cmds)
-        };
+        let cmd = if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) };
         let results: HashMap<Fqdn, ReturnCode> = match self.svc.submit(cmd).await {
             Ok(c) => {
                 tracing::Span::current().record("log_index", c.index);
@@ -359,9 +324,7 @@ impl Dyndns {
                 let changed = (new4, new6) != (h.ipv4, h.ipv6);
                 let blocked = h.abuse || h.abuse_blocked;
                 let limited = changed && policy.too_soon(h.last_change, at);
-                let fresh = h
-                    .last_seen
-                    .is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
+                let fresh = h.last_seen.is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
                 (allowed, changed, blocked || limited, fresh, addrs(h.ipv4, h.ipv6))
             })
         });
@@ -386,13 +349,7 @@ fn addrs(v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Vec<IpAddr> {
 }
 
 fn event_code(e: &Event) -> Option<(Fqdn, ReturnCode)> {
-    let Event::HostUpdated {
-        fqdn,
-        result,
-        ipv4,
-        ipv6,
-    } = e
-    else {
+    let Event::HostUpdated { fqdn, result, ipv4, ipv6 } = e else {
         return None;
     };
     let code = match result {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::caller::{registry_error, rfc3339, submit_error, Caller, EgiError};
 use super::error::ApiError;
-use super::extract::{Path, JsonBody};
+use super::extract::{JsonBody, Path};
 use crate::dyndns::credential::{generate_id, generate_secret, hash_secret_blocking};
 use crate::dyndns::update::Principal;
 use crate::dyndns::{now_ms, Dyndns};
@@ -53,11 +53,7 @@ fn find_user(d: &Dyndns, caller: &Caller, name: &str) -> Api<User> {
 
 pub async fn list_users(caller: Caller, State(d): State<Arc<Dyndns>>) -> Api<Json<Value>> {
     caller.require_admin()?;
-    let users: Vec<Value> = d
-        .svc
-        .raft
-        .state
-        .read(|s| s.registry.users.values().map(user_json).collect());
+    let users: Vec<Value> = d.svc.raft.state.read(|s| s.registry.users.values().map(user_json).collect());
     Ok(Json(json!({"users": users})))
 }
 
@@ -74,12 +70,7 @@ pub struct CreateUser {
 pub async fn create_user(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<CreateUser>) -> Api<Response> {
     caller.require_admin()?;
     let JsonBody(b) = body;
-    let cmd = Command::CreateUser {
-        name: b.name.clone(),
-        comment: b.comment,
-        domains: b.domains,
-        at: now_ms(),
-    };
+    let cmd = Command::CreateUser { name: b.name.clone(), comment: b.comment, domains: b.domains, at: now_ms() };
     d.svc.submit(cmd).await.map_err(submit_error)?;
     let u = find_user(&d, &caller, &b.name)?;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
@@ -91,10 +82,7 @@ pub async fn get_user(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): 
 
 pub async fn delete_user(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
     caller.require_admin()?;
-    d.svc
-        .submit(Command::DeleteUser { name: name.clone() })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::DeleteUser { name: name.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"name": name, "deleted": true})))
 }
 
@@ -119,24 +107,9 @@ pub async fn create_token(
     let hash = hash_secret_blocking(secret.clone())
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let token = Token {
-        id: id.clone(),
-        hash,
-        comment,
-        created: now_ms(),
-    };
-    d.svc
-        .submit(Command::AddToken {
-            user: name.clone(),
-            token,
-        })
-        .await
-        .map_err(submit_error)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"user": name, "id": id, "token": format!("{id}.{secret}")})),
-    )
-        .into_response())
+    let token = Token { id: id.clone(), hash, comment, created: now_ms() };
+    d.svc.submit(Command::AddToken { user: name.clone(), token }).await.map_err(submit_error)?;
+    Ok((StatusCode::CREATED, Json(json!({"user": name, "id": id, "token": format!("{id}.{secret}")}))).into_response())
 }
 
 pub async fn revoke_token(
@@ -145,13 +118,7 @@ pub async fn revoke_token(
     Path((name, id)): Path<(String, String)>,
 ) -> Api<Json<Value>> {
     caller.require_admin()?;
-    d.svc
-        .submit(Command::RevokeToken {
-            user: name.clone(),
-            id: id.clone(),
-        })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::RevokeToken { user: name.clone(), id: id.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"user": name, "id": id, "revoked": true})))
 }
 
@@ -161,12 +128,7 @@ fn visible_domains(d: &Dyndns, caller: &Caller) -> Vec<Domain> {
     d.svc.raft.state.read(|s| {
         let user = s.registry.users.get(&caller.owner());
         let mut all: Vec<Domain> = s.registry.domains.values().cloned().collect();
-        all.extend(
-            s.zones
-                .keys()
-                .filter(|z| !s.registry.domains.contains_key(*z))
-                .map(Domain::implicit),
-        );
+        all.extend(s.zones.keys().filter(|z| !s.registry.domains.contains_key(*z)).map(Domain::implicit));
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all.into_iter().filter(|dom| caller.may_use(dom, user)).collect()
     })
@@ -210,19 +172,13 @@ async fn put_domain(d: &Dyndns, caller: &Caller, name: Fqdn, b: DomainBody) -> A
         min_ttl: b.min_ttl,
         max_ttl: b.max_ttl.unwrap_or(86_400),
     };
-    d.svc
-        .submit(Command::SetDomain { domain: domain.clone() })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::SetDomain { domain: domain.clone() }).await.map_err(submit_error)?;
     Ok(Json(domain_json(&domain)))
 }
 
 pub async fn create_domain(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<DomainBody>) -> Api<Response> {
     let JsonBody(mut b) = body;
-    let name = b
-        .name
-        .take()
-        .ok_or_else(|| ApiError::bad_request("`name` is required"))?;
+    let name = b.name.take().ok_or_else(|| ApiError::bad_request("`name` is required"))?;
     let out = put_domain(&d, &caller, name, b).await?;
     Ok((StatusCode::CREATED, out).into_response())
 }
@@ -250,9 +206,6 @@ pub async fn get_domain(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name)
 pub async fn delete_domain(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
     caller.require_admin()?;
     let name = Fqdn::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
-    d.svc
-        .submit(Command::DeleteDomain { name: name.clone() })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::DeleteDomain { name: name.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"name": name.as_str(), "deleted": true})))
 }

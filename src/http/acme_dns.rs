@@ -52,7 +52,8 @@ fn txt_lifetime_ms(svc: &Service) -> Option<u64> {
 pub async fn register(_: Admin, State(svc): State<Arc<Service>>) -> Response {
     let Some(zone) = acme_zone(&svc) else { return error(StatusCode::NOT_FOUND, "acme_dns_disabled") };
     // acme-dns uses UUIDs; 32 hex characters are as unguessable and a valid DNS label.
-    let (username, subdomain, password) = (generate_secret(), generate_secret(), generate_secret() + &generate_secret());
+    let (username, subdomain, password) =
+        (generate_secret(), generate_secret(), generate_secret() + &generate_secret());
     let Ok(fulldomain) = zone.child(&subdomain) else { return error(StatusCode::INTERNAL_SERVER_ERROR, "name") };
     let Ok(password_hash) = hash_secret_blocking(password.clone()).await else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "hash");
@@ -85,7 +86,11 @@ pub struct UpdateBody {
     txt: String,
 }
 
-pub async fn update(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>) -> Response {
+pub async fn update(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let result = update_inner(&svc, &headers, body).await;
     let label = match &result {
         Ok(_) => "ok",

@@ -42,11 +42,7 @@ impl Caller {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this needs the admin token",
-            ))
+            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs the admin token"))
         }
     }
 
@@ -79,9 +75,7 @@ impl FromRequestParts<Arc<Dyndns>> for Caller {
             }
             super::limits::record_failure(parts);
         }
-        crate::metrics::AUTH_FAILURES_TOTAL
-            .with_label_values(&["bearer_token"])
-            .inc();
+        crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["bearer_token"]).inc();
         Err(ApiError::unauthorized())
     }
 }
@@ -121,18 +115,13 @@ impl From<ApiError> for EgiError {
 impl IntoResponse for EgiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let mut r = (
-            e.status,
-            Json(serde_json::json!({"status": "error", "error": e.code, "message": e.message})),
-        )
+        let mut r = (e.status, Json(serde_json::json!({"status": "error", "error": e.code, "message": e.message})))
             .into_response();
         if e.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }
         if e.status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
         }
         r
     }

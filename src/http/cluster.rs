@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::{Path, JsonBody};
+use super::extract::{JsonBody, Path};
 use crate::cluster::{ClusterError, ClusterStatus};
 use crate::raft::{MembershipError, MembershipOutcome, NodeId, NodeInfo, Refusal};
 use crate::service::Service;
@@ -77,7 +77,11 @@ pub struct InitIn {
     members: Vec<MemberIn>,
 }
 
-pub async fn init(_: Admin, State(svc): State<Arc<Service>>, body: Option<JsonBody<InitIn>>) -> Api<(StatusCode, Json<serde_json::Value>)> {
+pub async fn init(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    body: Option<JsonBody<InitIn>>,
+) -> Api<(StatusCode, Json<serde_json::Value>)> {
     let body = body.map(|JsonBody(b)| b).unwrap_or_default();
     let mut members = BTreeMap::new();
     for m in body.members {
@@ -102,7 +106,11 @@ pub struct AddIn {
     wait_secs: Option<u64>,
 }
 
-pub async fn add(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<AddIn>) -> Api<(StatusCode, Json<serde_json::Value>)> {
+pub async fn add(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    body: JsonBody<AddIn>,
+) -> Api<(StatusCode, Json<serde_json::Value>)> {
     let JsonBody(b) = body;
     let wait = Duration::from_secs(b.wait_secs.unwrap_or(DEFAULT_CATCH_UP_SECS).min(MAX_CATCH_UP_SECS));
     let info = NodeInfo { raft_addr: b.raft_addr, http_addr: b.http_addr, dns_addr: b.dns_addr };
@@ -111,7 +119,11 @@ pub async fn add(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<AddIn
     Ok((status, Json(outcome_json(&o))))
 }
 
-pub async fn promote(_: Admin, State(svc): State<Arc<Service>>, Path(id): Path<NodeId>) -> Api<Json<serde_json::Value>> {
+pub async fn promote(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(id): Path<NodeId>,
+) -> Api<Json<serde_json::Value>> {
     Ok(Json(outcome_json(&svc.cluster_promote(id).await?)))
 }
 

@@ -25,42 +25,22 @@ pub fn router<S: Clone + Send + Sync + 'static>(d: Arc<Dyndns>) -> Router<S> {
         .route("/u", get(dyndns::token_missing).post(dyndns::token_missing))
         .route("/u/", get(dyndns::token_missing).post(dyndns::token_missing))
         .route("/nic/register", get(hosts::nic_register).post(hosts::nic_register))
-        .route(
-            "/nic/unregister",
-            get(hosts::nic_unregister).post(hosts::nic_unregister),
-        )
+        .route("/nic/unregister", get(hosts::nic_unregister).post(hosts::nic_unregister))
         .route("/nic/hosts", get(hosts::nic_hosts))
         .route("/nic/domains", get(accounts::nic_domains))
-        .route(
-            "/nic/generate_secret",
-            get(hosts::nic_generate_secret).post(hosts::nic_generate_secret),
-        )
+        .route("/nic/generate_secret", get(hosts::nic_generate_secret).post(hosts::nic_generate_secret))
         .route("/api/v1/hosts", get(hosts::list).post(hosts::create))
-        .route(
-            "/api/v1/hosts/{fqdn}",
-            get(hosts::get).patch(hosts::patch).delete(hosts::delete),
-        )
+        .route("/api/v1/hosts/{fqdn}", get(hosts::get).patch(hosts::patch).delete(hosts::delete))
         .route("/api/v1/hosts/{fqdn}/secret", post(hosts::new_secret))
         .route("/api/v1/hosts/{fqdn}/history", get(hosts::history))
         .route("/api/v1/users", get(accounts::list_users).post(accounts::create_user))
-        .route(
-            "/api/v1/users/{name}",
-            get(accounts::get_user).delete(accounts::delete_user),
-        )
+        .route("/api/v1/users/{name}", get(accounts::get_user).delete(accounts::delete_user))
         .route("/api/v1/users/{name}/tokens", post(accounts::create_token))
-        .route(
-            "/api/v1/users/{name}/tokens/{id}",
-            axum::routing::delete(accounts::revoke_token),
-        )
-        .route(
-            "/api/v1/domains",
-            get(accounts::list_domains).post(accounts::create_domain),
-        )
+        .route("/api/v1/users/{name}/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/api/v1/domains", get(accounts::list_domains).post(accounts::create_domain))
         .route(
             "/api/v1/domains/{name}",
-            get(accounts::get_domain)
-                .put(accounts::replace_domain)
-                .delete(accounts::delete_domain),
+            get(accounts::get_domain).put(accounts::replace_domain).delete(accounts::delete_domain),
         )
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(d)

@@ -81,9 +81,7 @@ async fn handle(d: &Dyndns, endpoint: Endpoint, path_token: Option<String>, req:
     if let (true, Some(t)) = (failed, &throttle) {
         t.failed(source);
     }
-    metrics::DYNDNS_UPDATE_DURATION
-        .with_label_values(&[endpoint.as_str()])
-        .observe(start.elapsed().as_secs_f64());
+    metrics::DYNDNS_UPDATE_DURATION.with_label_values(&[endpoint.as_str()]).observe(start.elapsed().as_secs_f64());
     respond(d, endpoint, outcome)
 }
 
@@ -96,16 +94,11 @@ fn build(
     headers: &HeaderMap,
     source: IpAddr,
 ) -> Result<UpdateRequest, ReturnCode> {
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let creds = match &path_token {
-        Some(t) => t.rsplit_once('.').map(|(host, secret)| request::Credentials {
-            user: Some(host.to_string()),
-            secret: secret.to_string(),
-        }),
+        Some(t) => t
+            .rsplit_once('.')
+            .map(|(host, secret)| request::Credentials { user: Some(host.to_string()), secret: secret.to_string() }),
         None => request::credentials(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()), p),
     };
     if endpoint == Endpoint::Dynamo && creds.is_none() {
@@ -132,21 +125,11 @@ fn build(
         Endpoint::Delete => {
             let a = request::addresses(p, request::DYNDNS2_IP_KEYS).map_err(req_err)?;
             let all = a.is_empty();
-            let v4 = if all || a.v4.is_some() {
-                AddrChange::Remove
-            } else {
-                AddrChange::Keep
-            };
-            let v6 = if all || a.v6.is_some() {
-                AddrChange::Remove
-            } else {
-                AddrChange::Keep
-            };
+            let v4 = if all || a.v4.is_some() { AddrChange::Remove } else { AddrChange::Keep };
+            let v6 = if all || a.v6.is_some() { AddrChange::Remove } else { AddrChange::Keep };
             (v4, v6)
         }
-        Endpoint::Nanodnsd => request::addresses(p, &["ipv4", "ipv6"])
-            .map_err(req_err)?
-            .set_or_remove(),
+        Endpoint::Nanodnsd => request::addresses(p, &["ipv4", "ipv6"]).map_err(req_err)?.set_or_remove(),
         Endpoint::Dynamo => {
             let a = request::addresses(p, &["ip"]).map_err(req_err)?;
             if a.is_empty() {
@@ -156,15 +139,7 @@ fn build(
             }
         }
     };
-    Ok(UpdateRequest {
-        endpoint,
-        hostnames,
-        v4,
-        v6,
-        creds,
-        source,
-        agent,
-    })
+    Ok(UpdateRequest { endpoint, hostnames, v4, v6, creds, source, agent })
 }
 
 /// The client's address: the peer, or — only when the peer is a trusted proxy — the
@@ -186,11 +161,7 @@ fn client_ip(d: &Dyndns, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
 }
 
 fn respond(d: &Dyndns, endpoint: Endpoint, outcome: Outcome) -> Response {
-    let count = |code: &str| {
-        metrics::DYNDNS_UPDATES_TOTAL
-            .with_label_values(&[endpoint.as_str(), code])
-            .inc()
-    };
+    let count = |code: &str| metrics::DYNDNS_UPDATES_TOTAL.with_label_values(&[endpoint.as_str(), code]).inc();
     match (outcome, endpoint) {
         (Outcome::Unavailable, Endpoint::Dynamo) => {
             count("911");
@@ -198,10 +169,7 @@ fn respond(d: &Dyndns, endpoint: Endpoint, outcome: Outcome) -> Response {
         }
         (Outcome::Unavailable, _) => {
             count("911");
-            with_retry_after(text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ReturnCode::ServerError.to_string(),
-            ))
+            with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, ReturnCode::ServerError.to_string()))
         }
         (Outcome::Unauthorized, Endpoint::Dynamo) => {
             count("badauth");
@@ -220,11 +188,7 @@ fn respond(d: &Dyndns, endpoint: Endpoint, outcome: Outcome) -> Response {
             let code = lines.first().cloned().unwrap_or(ReturnCode::DnsErr);
             count(code.label());
             // `NT`: no usable token in the URL (missing, or no host part).
-            let wire = if code == ReturnCode::NotFqdn {
-                "NT"
-            } else {
-                code.dynamo()
-            };
+            let wire = if code == ReturnCode::NotFqdn { "NT" } else { code.dynamo() };
             text(StatusCode::OK, wire.into())
         }
         (Outcome::Lines(lines), _) => {
@@ -241,17 +205,13 @@ fn text(status: StatusCode, body: String) -> Response {
     let len = body.len();
     let mut r = (status, Body::from(body)).into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
 fn with_retry_after(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     r
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::caller::{registry_error, rfc3339, submit_error, Caller, EgiError};
 use super::error::ApiError;
-use super::extract::{Path, Query, JsonBody};
+use super::extract::{JsonBody, Path, Query};
 use crate::dyndns::credential::{generate_secret, hash_secret_blocking};
 use crate::dyndns::request::host_name;
 use crate::dyndns::{now_ms, Dyndns};
@@ -59,18 +59,13 @@ fn rest_host(h: &Host) -> Value {
 
 fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
     let url = d.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("localhost");
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
         let scheme = if d.config.https { "https" } else { "http" };
         format!("{scheme}://{host}")
     });
     let url = url.trim_end_matches('/').to_string();
-    let (scheme, authority) = url
-        .split_once("://")
-        .map(|(s, a)| (s.to_string(), a.to_string()))
-        .unwrap_or(("http".into(), url.clone()));
+    let (scheme, authority) =
+        url.split_once("://").map(|(s, a)| (s.to_string(), a.to_string())).unwrap_or(("http".into(), url.clone()));
     (scheme, authority)
 }
 
@@ -86,10 +81,7 @@ fn with_secret(d: &Dyndns, headers: &HeaderMap, h: &Host, secret: &str) -> Value
         );
         o.insert(
             "IPv4_update_url_bearer_auth".into(),
-            json!(format!(
-                "{scheme}://{authority}/nic/update?hostname={}&myip=${{myip}}",
-                h.fqdn
-            )),
+            json!(format!("{scheme}://{authority}/nic/update?hostname={}&myip=${{myip}}", h.fqdn)),
         );
     }
     v
@@ -108,11 +100,7 @@ fn find_host(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<Host> {
 }
 
 fn parse_fqdn(raw: &str) -> Api<Fqdn> {
-    host_name(raw).ok_or_else(|| {
-        bad(format!(
-            "{raw:?} is not a host name (letters, digits, '-', at least two labels)"
-        ))
-    })
+    host_name(raw).ok_or_else(|| bad(format!("{raw:?} is not a host name (letters, digits, '-', at least two labels)")))
 }
 
 #[derive(Deserialize, Default)]
@@ -154,17 +142,9 @@ async fn register(d: &Dyndns, caller: &Caller, p: &RegisterParams) -> Api<(Host,
         Some(caller.may_use(&domain, user))
     });
     match allowed {
-        None => {
-            return Err(registry_error(ApplyError::NoSuchDomain(
-                fqdn.parent().unwrap_or_default(),
-            )))
-        }
+        None => return Err(registry_error(ApplyError::NoSuchDomain(fqdn.parent().unwrap_or_default()))),
         Some(false) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "domain_not_allowed",
-                "you may not use this domain",
-            ))
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "domain_not_allowed", "you may not use this domain"))
         }
         Some(true) => {}
     }
@@ -194,13 +174,7 @@ async fn rotate(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<(Host, String)>
     let secret_hash = hash_secret_blocking(secret.clone())
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    d.svc
-        .submit(Command::SetHostSecret {
-            fqdn: fqdn.clone(),
-            secret_hash,
-        })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::SetHostSecret { fqdn: fqdn.clone(), secret_hash }).await.map_err(submit_error)?;
     Ok((find_host(d, caller, fqdn)?, secret))
 }
 
@@ -213,9 +187,7 @@ pub async fn nic_register(
     Query(p): Query<RegisterParams>,
 ) -> Result<Json<Value>, EgiError> {
     let (host, secret) = register(&d, &caller, &p).await?;
-    Ok(Json(
-        json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &headers, &host, &secret)}),
-    ))
+    Ok(Json(json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &headers, &host, &secret)})))
 }
 
 #[derive(Deserialize)]
@@ -232,10 +204,7 @@ pub async fn nic_unregister(
 ) -> Result<Json<Value>, EgiError> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     find_host(&d, &caller, &fqdn)?;
-    d.svc
-        .submit(Command::UnregisterHost { fqdn })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::UnregisterHost { fqdn }).await.map_err(submit_error)?;
     Ok(Json(json!({"status": "ok", "message": "Host unregistered."})))
 }
 
@@ -247,9 +216,7 @@ pub async fn nic_generate_secret(
 ) -> Result<Json<Value>, EgiError> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     let (host, secret) = rotate(&d, &caller, &fqdn).await?;
-    Ok(Json(
-        json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &headers, &host, &secret)}),
-    ))
+    Ok(Json(json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &headers, &host, &secret)})))
 }
 
 #[derive(Deserialize)]
@@ -258,9 +225,7 @@ pub struct DomainFilter {
 }
 
 fn visible_hosts(d: &Dyndns, caller: &Caller, domain: Option<&str>) -> Api<Vec<Host>> {
-    let domain = domain
-        .map(|s| Fqdn::parse(s).map_err(|e| bad(format!("domain: {e}"))))
-        .transpose()?;
+    let domain = domain.map(|s| Fqdn::parse(s).map_err(|e| bad(format!("domain: {e}")))).transpose()?;
     Ok(d.svc.raft.state.read(|s| {
         s.registry
             .hosts
@@ -277,9 +242,7 @@ pub async fn nic_hosts(
     Query(f): Query<DomainFilter>,
 ) -> Result<Json<Value>, EgiError> {
     let hosts = visible_hosts(&d, &caller, f.domain.as_deref())?;
-    Ok(Json(
-        json!({"status": "ok", "hosts": hosts.iter().map(egi_host).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"status": "ok", "hosts": hosts.iter().map(egi_host).collect::<Vec<_>>()})))
 }
 
 // ---------------------------------------------------------------- REST /api/v1/hosts
@@ -323,10 +286,7 @@ pub async fn create(
     let mut v = with_secret(&d, &headers, &host, &secret);
     if let Some(o) = v.as_object_mut() {
         let (scheme, authority) = base_url(&d, &headers);
-        o.insert(
-            "update_url_token".into(),
-            json!(format!("{scheme}://{authority}/u/{}.{secret}", host.fqdn)),
-        );
+        o.insert("update_url_token".into(), json!(format!("{scheme}://{authority}/u/{}.{secret}", host.fqdn)));
         o.insert("owner".into(), json!(host.owner));
         o.insert("ttl".into(), json!(host.ttl));
         o.insert("expire".into(), json!(host.expire));
@@ -377,24 +337,14 @@ pub async fn patch(
         abuse_blocked: b.abuse_blocked,
         owner: b.owner,
     };
-    d.svc
-        .submit(Command::UpdateHostSettings {
-            fqdn: fqdn.clone(),
-            patch,
-        })
-        .await
-        .map_err(submit_error)?;
+    d.svc.submit(Command::UpdateHostSettings { fqdn: fqdn.clone(), patch }).await.map_err(submit_error)?;
     Ok(Json(rest_host(&find_host(&d, &caller, &fqdn)?)))
 }
 
 pub async fn delete(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
     let fqdn = parse_fqdn(&fqdn)?;
     find_host(&d, &caller, &fqdn)?;
-    let c = d
-        .svc
-        .submit(Command::UnregisterHost { fqdn: fqdn.clone() })
-        .await
-        .map_err(submit_error)?;
+    let c = d.svc.submit(Command::UnregisterHost { fqdn: fqdn.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"fqdn": fqdn.as_str(), "deleted": true, "index": c.index})))
 }
 

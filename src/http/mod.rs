@@ -17,8 +17,8 @@ use crate::service::Service;
 mod accounts;
 pub mod acme_dns;
 pub mod auth;
-pub mod cluster;
 mod caller;
+pub mod cluster;
 mod dyn_routes;
 pub mod dyndns;
 pub mod error;
@@ -26,8 +26,8 @@ pub mod extract;
 mod hosts;
 pub mod limits;
 mod ops;
-pub mod secondaries;
 pub mod read;
+pub mod secondaries;
 pub mod tls;
 pub mod tsig;
 pub mod zones;
@@ -97,11 +97,8 @@ pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, http: &c
 /// Per-route request counts and latency. The route is the matched pattern, never the raw
 /// path, so label cardinality stays bounded.
 async fn record_metrics(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let start = Instant::now();
     let resp = next.run(req).await;
     crate::metrics::HTTP_REQUEST_DURATION.with_label_values(&[&route]).observe(start.elapsed().as_secs_f64());

@@ -12,11 +12,10 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::{Path, JsonBody};
+use super::extract::{JsonBody, Path};
 use crate::model::{Fqdn, ZoneTransfer};
 use crate::service::Service;
 use crate::state::Command;
-
 
 fn zone_name(raw: &str) -> Result<Fqdn, ApiError> {
     Fqdn::parse(raw).map_err(|e| ApiError::bad_request(format!("zone name: {e}")))
@@ -32,11 +31,17 @@ fn to_json(zone: &Fqdn, t: &ZoneTransfer) -> serde_json::Value {
     })
 }
 
-pub async fn get(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = zone_name(&zone)?;
     svc.raft
         .state
-        .read(|s| s.zones.contains_key(&zone).then(|| to_json(&zone, &s.transfer.get(&zone).cloned().unwrap_or_default())))
+        .read(|s| {
+            s.zones.contains_key(&zone).then(|| to_json(&zone, &s.transfer.get(&zone).cloned().unwrap_or_default()))
+        })
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
 }

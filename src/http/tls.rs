@@ -26,9 +26,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
-use crate::metrics::{
-    HTTP_TLS_CERT_LOADED_TIMESTAMP, HTTP_TLS_HANDSHAKES_TOTAL, HTTP_TLS_RELOADS_TOTAL,
-};
+use crate::metrics::{HTTP_TLS_CERT_LOADED_TIMESTAMP, HTTP_TLS_HANDSHAKES_TOTAL, HTTP_TLS_RELOADS_TOTAL};
 
 /// A client has this long for its whole handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,23 +40,11 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {key} {path}: {error}")]
-    Read {
-        key: &'static str,
-        path: PathBuf,
-        error: io::Error,
-    },
+    Read { key: &'static str, path: PathBuf, error: io::Error },
     #[error("{key} {path}: {message}")]
-    Invalid {
-        key: &'static str,
-        path: PathBuf,
-        message: String,
-    },
+    Invalid { key: &'static str, path: PathBuf, message: String },
     #[error("http.tls_key {key} does not fit the certificate in http.tls_cert {cert}: {message}")]
-    Mismatch {
-        cert: PathBuf,
-        key: PathBuf,
-        message: String,
-    },
+    Mismatch { cert: PathBuf, key: PathBuf, message: String },
     #[error("TLS setup: {0}")]
     Setup(String),
 }
@@ -75,12 +61,7 @@ pub struct CertStore {
 
 impl std::fmt::Debug for CertStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "CertStore({}, <key {}>)",
-            self.cert_path.display(),
-            self.key_path.display()
-        )
+        write!(f, "CertStore({}, <key {}>)", self.cert_path.display(), self.key_path.display())
     }
 }
 
@@ -154,11 +135,7 @@ impl CertStore {
 }
 
 fn stamps(cert: &Path, key: &Path) -> Option<[(SystemTime, u64); 2]> {
-    let stamp = |p: &Path| {
-        std::fs::metadata(p)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())))
-    };
+    let stamp = |p: &Path| std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
     Some([stamp(cert)?, stamp(key)?])
 }
 
@@ -166,11 +143,7 @@ fn stamps(cert: &Path, key: &Path) -> Option<[(SystemTime, u64); 2]> {
 /// SEC1) and checks that they belong together.
 pub fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let read = |key_name: &'static str, path: &Path| {
-        std::fs::read(path).map_err(|error| TlsError::Read {
-            key: key_name,
-            path: path.to_path_buf(),
-            error,
-        })
+        std::fs::read(path).map_err(|error| TlsError::Read { key: key_name, path: path.to_path_buf(), error })
     };
     let invalid = |key_name: &'static str, path: &Path, message: String| TlsError::Invalid {
         key: key_name,
@@ -179,27 +152,12 @@ pub fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certif
     };
     let chain = CertificateDer::pem_slice_iter(&read("http.tls_cert", cert)?)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            invalid(
-                "http.tls_cert",
-                cert,
-                format!("not a PEM certificate chain: {e}"),
-            )
-        })?;
+        .map_err(|e| invalid("http.tls_cert", cert, format!("not a PEM certificate chain: {e}")))?;
     if chain.is_empty() {
-        return Err(invalid(
-            "http.tls_cert",
-            cert,
-            "no CERTIFICATE in the file".into(),
-        ));
+        return Err(invalid("http.tls_cert", cert, "no CERTIFICATE in the file".into()));
     }
-    let der = PrivateKeyDer::from_pem_slice(&read("http.tls_key", key)?).map_err(|e| {
-        invalid(
-            "http.tls_key",
-            key,
-            format!("no PEM private key (PKCS#8, RSA or EC): {e}"),
-        )
-    })?;
+    let der = PrivateKeyDer::from_pem_slice(&read("http.tls_key", key)?)
+        .map_err(|e| invalid("http.tls_key", key, format!("no PEM private key (PKCS#8, RSA or EC): {e}")))?;
     CertifiedKey::from_der(chain, der, provider).map_err(|e| TlsError::Mismatch {
         cert: cert.to_path_buf(),
         key: key.to_path_buf(),
@@ -225,11 +183,7 @@ pub fn watch_reloads(
     };
     async move {
         let poll = !interval.is_zero();
-        let mut ticks = tokio::time::interval(if poll {
-            interval
-        } else {
-            Duration::from_secs(3600)
-        });
+        let mut ticks = tokio::time::interval(if poll { interval } else { Duration::from_secs(3600) });
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             #[cfg(unix)]
@@ -281,11 +235,7 @@ impl axum::serve::Listener for TlsListener {
 
 /// Accepts TCP connections on `tcp` and hands their finished handshakes to the listener
 /// returned, until `stop` turns true.
-pub fn listen(
-    tcp: TcpListener,
-    config: Arc<ServerConfig>,
-    stop: watch::Receiver<bool>,
-) -> io::Result<TlsListener> {
+pub fn listen(tcp: TcpListener, config: Arc<ServerConfig>, stop: watch::Receiver<bool>) -> io::Result<TlsListener> {
     let local = tcp.local_addr()?;
     let (tx, incoming) = mpsc::channel(QUEUE);
     tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx, stop));
@@ -343,13 +293,8 @@ async fn handshake(stream: TcpStream, acceptor: &TlsAcceptor) -> Option<TlsStrea
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     let mut first = [0u8; 1];
     let peeked = tokio::time::timeout_at(deadline, stream.peek(&mut first)).await;
-    if matches!(peeked, Ok(Ok(1)))
-        && first[0] != TLS_HANDSHAKE_RECORD
-        && first[0].is_ascii_uppercase()
-    {
-        HTTP_TLS_HANDSHAKES_TOTAL
-            .with_label_values(&["plain_http"])
-            .inc();
+    if matches!(peeked, Ok(Ok(1))) && first[0] != TLS_HANDSHAKE_RECORD && first[0].is_ascii_uppercase() {
+        HTTP_TLS_HANDSHAKES_TOTAL.with_label_values(&["plain_http"]).inc();
         tracing::debug!("plain HTTP request on the TLS port");
         refuse_plain_http(stream).await;
         return None;
@@ -402,25 +347,13 @@ mod tests {
         let provider = rustls::crypto::ring::default_provider();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         let err = load(&cert, &key, &provider).unwrap_err().to_string();
-        assert!(
-            err.starts_with("cannot read http.tls_cert")
-                && err.contains(&cert.display().to_string()),
-            "{err}"
-        );
+        assert!(err.starts_with("cannot read http.tls_cert") && err.contains(&cert.display().to_string()), "{err}");
         std::fs::write(&cert, "not pem at all\n").unwrap();
         let err = load(&cert, &key, &provider).unwrap_err().to_string();
-        assert!(
-            err.contains("no CERTIFICATE") && err.contains(&cert.display().to_string()),
-            "{err}"
-        );
-        let bogus =
-            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        assert!(err.contains("no CERTIFICATE") && err.contains(&cert.display().to_string()), "{err}");
+        let bogus = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
         std::fs::write(&cert, bogus).unwrap();
-        std::fs::write(
-            &key,
-            "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n").unwrap();
         let err = load(&cert, &key, &provider).unwrap_err().to_string();
         assert!(err.contains(&key.display().to_string()), "{err}");
         assert!(CertStore::open(&cert, &key).is_err());

@@ -14,13 +14,12 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::{Path, Query, JsonBody};
+use super::extract::{JsonBody, Path, Query};
 use crate::dns::tsig::Algorithm;
 use crate::model::{Fqdn, RType};
 use crate::service::Service;
 use crate::state::rfc2136::{rcode, NameMatch, PolicyRule, TsigKeyEntry};
 use crate::state::Command;
-
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +54,11 @@ fn rule(r: RuleBody) -> Result<PolicyRule, ApiError> {
     if !ok {
         return Err(ApiError::bad_request(format!("policy name {:?} is not a name", r.name)));
     }
-    let types = r.types.iter().map(|t| t.parse::<RType>().map_err(|e| ApiError::bad_request(e.to_string()))).collect::<Result<_, _>>()?;
+    let types = r
+        .types
+        .iter()
+        .map(|t| t.parse::<RType>().map_err(|e| ApiError::bad_request(e.to_string())))
+        .collect::<Result<_, _>>()?;
     Ok(PolicyRule { kind: r.kind, name: r.name.to_ascii_lowercase(), types })
 }
 
@@ -86,8 +89,9 @@ pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json:
 pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<NewKey>) -> Result<Response, ApiError> {
     let JsonBody(body) = body;
     let name = key_name(&body.name)?;
-    let algorithm = Algorithm::parse(&body.algorithm)
-        .ok_or_else(|| ApiError::bad_request("algorithm: hmac-md5, hmac-sha1, hmac-sha256, hmac-sha384 or hmac-sha512"))?;
+    let algorithm = Algorithm::parse(&body.algorithm).ok_or_else(|| {
+        ApiError::bad_request("algorithm: hmac-md5, hmac-sha1, hmac-sha256, hmac-sha384 or hmac-sha512")
+    })?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let secret = match &body.secret {
         Some(s) => b64.decode(s.trim()).map_err(|_| ApiError::bad_request("secret is not base64"))?,
@@ -112,7 +116,11 @@ pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<Ne
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-pub async fn delete(_: Admin, State(svc): State<Arc<Service>>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn delete(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let name = key_name(&name)?;
     let c = svc.submit(Command::DeleteTsigKey { name: name.clone() }).await.map_err(|e| match e {
         crate::service::SubmitError::Refused(a) => ApiError::not_found(a.to_string()),
@@ -132,10 +140,16 @@ pub struct HistoryFilter {
 /// this node's ring of UPDATEs it refused before the log (`"replicated": false`: bad or
 /// missing TSIG, policy, malformed, unknown zone), which only the node that answered them
 /// lists.
-pub async fn history(_: Admin, State(svc): State<Arc<Service>>, Query(f): Query<HistoryFilter>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn history(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Query(f): Query<HistoryFilter>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = f.zone.as_deref().map(key_name).transpose()?;
     let key = f.key.as_deref().map(key_name).transpose()?;
-    let wanted = |z: Option<&Fqdn>, k: Option<&Fqdn>| zone.as_ref().is_none_or(|w| z == Some(w)) && (key.is_none() || k == key.as_ref());
+    let wanted = |z: Option<&Fqdn>, k: Option<&Fqdn>| {
+        zone.as_ref().is_none_or(|w| z == Some(w)) && (key.is_none() || k == key.as_ref())
+    };
     let mut entries: Vec<(u64, serde_json::Value)> = svc.raft.state.read(|s| {
         s.rfc2136
             .history

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::auth::Admin;
 use super::error::ApiError;
-use super::extract::{Path, Query, JsonBody};
+use super::extract::{JsonBody, Path, Query};
 use super::read::{barrier, ReadOptions};
 use crate::model::{zonefile, Fqdn, RData, RType, Serial, SoaParams, Zone};
 use crate::service::{Committed, Service};
@@ -49,7 +49,9 @@ fn rtype(raw: &str) -> Api<RType> {
 
 fn parse_data(t: RType, data: &[String]) -> Api<Vec<RData>> {
     data.iter()
-        .map(|d| RData::parse(t, d).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())))
+        .map(|d| {
+            RData::parse(t, d).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string()))
+        })
         .collect()
 }
 
@@ -72,7 +74,11 @@ pub struct ZoneSummary {
     pub records: usize,
 }
 
-pub async fn list(_: Admin, State(svc): State<Arc<Service>>, Query(read): Query<ReadOptions>) -> Api<Json<serde_json::Value>> {
+pub async fn list(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Query(read): Query<ReadOptions>,
+) -> Api<Json<serde_json::Value>> {
     barrier(&svc, read.stale).await?;
     let zones: Vec<ZoneSummary> = svc.raft.state.read(|state| {
         state
@@ -136,12 +142,21 @@ pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<Cr
     if ns.is_empty() {
         return Err(ApiError::bad_request("a zone needs at least one name server in `ns`"));
     }
-    let soa = body.soa.unwrap_or(SoaBody { mname: None, rname: None, refresh: None, retry: None, expire: None, minimum: None, ttl: None });
+    let soa = body.soa.unwrap_or(SoaBody {
+        mname: None,
+        rname: None,
+        refresh: None,
+        retry: None,
+        expire: None,
+        minimum: None,
+        ttl: None,
+    });
     let mut soa = soa.into_params(&origin)?;
     if body_soa_mname_default(&soa, &origin) {
         soa.mname = ns[0].clone();
     }
-    let cmd = Command::CreateZone { origin: origin.clone(), soa, ns, ns_ttl: body.ns_ttl, serial: body.serial.map(Serial) };
+    let cmd =
+        Command::CreateZone { origin: origin.clone(), soa, ns, ns_ttl: body.ns_ttl, serial: body.serial.map(Serial) };
     let c = svc.submit(cmd).await?;
     Ok((StatusCode::CREATED, Json(committed_json(&origin, &c))).into_response())
 }
@@ -173,7 +188,11 @@ pub async fn get(
     })
 }
 
-pub async fn delete(_: Admin, State(svc): State<Arc<Service>>, Path(zone): Path<String>) -> Api<Json<serde_json::Value>> {
+pub async fn delete(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(zone): Path<String>,
+) -> Api<Json<serde_json::Value>> {
     let zone = zone_name(&zone)?;
     let c = svc.submit(Command::DeleteZone { origin: zone.clone() }).await?;
     Ok(Json(json!({ "zone": zone.as_str(), "index": c.index, "deleted": true })))
@@ -335,11 +354,16 @@ pub async fn import(
             .collect()
     };
     if !exists && ns.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", "the zone file has no NS records at the apex"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_zone_file",
+            "the zone file has no NS records at the apex",
+        ));
     }
     // The records move into the command: no second copy of a big zone in the handler.
     let (soa, serial) = (parsed.soa, parsed.serial);
-    let replace = Command::ReplaceZone { zone: zone.clone(), soa: soa.clone(), serial: Some(serial), records: parsed.records };
+    let replace =
+        Command::ReplaceZone { zone: zone.clone(), soa: soa.clone(), serial: Some(serial), records: parsed.records };
     let cmd = if exists {
         replace
     } else {

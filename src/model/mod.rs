@@ -12,8 +12,8 @@ pub mod zone;
 pub mod zonefile;
 
 pub use name::{Fqdn, NameError};
+pub use node::Node;
 pub use record::{RData, RDataError, RType, RecordSet};
 pub use serial::Serial;
 pub use transfer::ZoneTransfer;
-pub use node::Node;
 pub use zone::{SoaParams, Zone};

@@ -60,10 +60,7 @@ impl Fqdn {
                 }
                 continue;
             }
-            if let Some(c) = label
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-            {
+            if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
                 return Err(if c == '*' {
                     NameError::BadWildcard(input.to_string())
                 } else {
@@ -221,10 +218,7 @@ mod tests {
         assert!(Fqdn::parse("a.example.test").unwrap().is_in(&zone));
         assert!(zone.is_in(&zone));
         assert!(!Fqdn::parse("badexample.test").unwrap().is_in(&zone));
-        assert_eq!(
-            Fqdn::parse("a.example.test").unwrap().parent().unwrap(),
-            zone
-        );
+        assert_eq!(Fqdn::parse("a.example.test").unwrap().parent().unwrap(), zone);
     }
 
     #[test]

@@ -27,17 +27,16 @@ pub fn from_hickory(rdata: &HRData) -> Result<Option<RData>, RDataError> {
         HRData::PTR(n) => RData::Ptr(name_of(&n.0)?),
         HRData::MX(mx) => RData::Mx { preference: mx.preference, exchange: name_of(&mx.exchange)? },
         HRData::TXT(txt) => RData::Txt(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
-        HRData::SRV(srv) => RData::Srv {
-            priority: srv.priority,
-            weight: srv.weight,
-            port: srv.port,
-            target: name_of(&srv.target)?,
-        },
+        HRData::SRV(srv) => {
+            RData::Srv { priority: srv.priority, weight: srv.weight, port: srv.port, target: name_of(&srv.target)? }
+        }
         HRData::CAA(caa) => {
             let mut wire = Vec::new();
             let mut enc = hickory_proto::serialize::binary::BinEncoder::new(&mut wire);
-            hickory_proto::serialize::binary::BinEncodable::emit(caa, &mut enc).map_err(|e| {
-                RDataError::Invalid { rtype: RType::Caa, data: caa.to_string(), reason: e.to_string() }
+            hickory_proto::serialize::binary::BinEncodable::emit(caa, &mut enc).map_err(|e| RDataError::Invalid {
+                rtype: RType::Caa,
+                data: caa.to_string(),
+                reason: e.to_string(),
             })?;
             caa_from_wire(&wire)?
         }

@@ -86,10 +86,7 @@ pub struct UnknownType(pub String);
 impl std::str::FromStr for RType {
     type Err = UnknownType;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RType::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| UnknownType(s.to_string()))
+        RType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownType(s.to_string()))
     }
 }
 
@@ -103,10 +100,18 @@ pub enum RData {
     Ns(Fqdn),
     Cname(Fqdn),
     Ptr(Fqdn),
-    Mx { preference: u16, exchange: Fqdn },
+    Mx {
+        preference: u16,
+        exchange: Fqdn,
+    },
     /// Character strings, each at most 255 octets.
     Txt(Vec<Vec<u8>>),
-    Srv { priority: u16, weight: u16, port: u16, target: Fqdn },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: Fqdn,
+    },
     /// Boxed: the largest variant sets the size of every `RData` (32 bytes with the box,
     /// 40 with the fields inline), and CAA records are rare. serde encodes a newtype variant
     /// holding a struct exactly like the struct variant it was.
@@ -172,10 +177,7 @@ impl RData {
             }
             RData::Caa(caa) => {
                 let Caa { tag, value, .. } = &**caa;
-                if tag.is_empty()
-                    || tag.len() > 15
-                    || !tag.bytes().all(|b| b.is_ascii_alphanumeric())
-                {
+                if tag.is_empty() || tag.len() > 15 || !tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(invalid("CAA tag must be 1-15 letters or digits"));
                 }
                 if value.len() > 4096 {

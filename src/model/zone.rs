@@ -60,7 +60,6 @@ impl SoaParams {
     }
 }
 
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Zone {
     pub origin: Fqdn,
@@ -87,8 +86,7 @@ impl Zone {
     /// Every record, in canonical order, for export and transfer. SOA first.
     pub fn records(&self) -> impl Iterator<Item = (&Fqdn, RType, u32, &RData)> {
         self.nodes.iter().flat_map(|(name, node)| {
-            node.iter()
-                .flat_map(move |(t, set)| set.data.iter().map(move |d| (name, *t, set.ttl, d)))
+            node.iter().flat_map(move |(t, set)| set.data.iter().map(move |d| (name, *t, set.ttl, d)))
         })
     }
 }

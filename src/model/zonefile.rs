@@ -49,9 +49,7 @@ fn to_fqdn(n: &Name) -> Result<Fqdn, ZoneFileError> {
 pub fn parse(text: &str, origin: &Fqdn) -> Result<ParsedZone, ZoneFileError> {
     let hname = Name::from_ascii(origin.to_dotted()).map_err(|e| ZoneFileError::Syntax(e.to_string()))?;
     // No path: $INCLUDE is refused, a zone file uploaded over HTTP must not read local files.
-    let (_, sets) = Parser::new(text, None, Some(hname))
-        .parse()
-        .map_err(|e| ZoneFileError::Syntax(e.to_string()))?;
+    let (_, sets) = Parser::new(text, None, Some(hname)).parse().map_err(|e| ZoneFileError::Syntax(e.to_string()))?;
     let mut soa = None;
     let mut records = Vec::new();
     for set in sets.values() {
@@ -111,13 +109,7 @@ pub fn parse(text: &str, origin: &Fqdn) -> Result<ParsedZone, ZoneFileError> {
 pub fn render(zone: &Zone) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "$ORIGIN {}", zone.origin.to_dotted());
-    let _ = writeln!(
-        out,
-        "{} {} IN SOA {}",
-        zone.origin.to_dotted(),
-        zone.soa.ttl,
-        zone.soa.presentation(zone.serial)
-    );
+    let _ = writeln!(out, "{} {} IN SOA {}", zone.origin.to_dotted(), zone.soa.ttl, zone.soa.presentation(zone.serial));
     for (name, rtype, ttl, data) in zone.records() {
         let _ = writeln!(out, "{} {} IN {} {}", name.to_dotted(), ttl, rtype, data);
     }

@@ -72,38 +72,18 @@ pub struct Backup {
 }
 
 fn summary(state: &State) -> Vec<ZoneSummary> {
-    state
-        .zones
-        .iter()
-        .map(|(name, z)| ZoneSummary {
-            name: name.clone(),
-            serial: z.serial.0,
-        })
-        .collect()
+    state.zones.iter().map(|(name, z)| ZoneSummary { name: name.clone(), serial: z.serial.0 }).collect()
 }
 
 /// Builds a snapshot now (unless the current one already covers everything applied) and
 /// returns the file bytes of a backup of its state.
 pub async fn take(raft: &RaftNode, limit: Duration) -> Result<Vec<u8>, BackupError> {
-    let target = raft
-        .raft
-        .metrics()
-        .borrow()
-        .last_applied
-        .map(|l| l.index)
-        .ok_or(BackupError::Empty)?;
-    let covered =
-        |m: &crate::raft::types::RaftMetricsOf| m.snapshot.is_some_and(|s| s.index >= target);
+    let target = raft.raft.metrics().borrow().last_applied.map(|l| l.index).ok_or(BackupError::Empty)?;
+    let covered = |m: &crate::raft::types::RaftMetricsOf| m.snapshot.is_some_and(|s| s.index >= target);
     if !covered(&raft.raft.metrics().borrow()) {
-        raft.raft
-            .trigger()
-            .snapshot()
-            .await
-            .map_err(|e| BackupError::Raft(e.to_string()))?;
+        raft.raft.trigger().snapshot().await.map_err(|e| BackupError::Raft(e.to_string()))?;
         let mut rx = raft.raft.metrics();
-        let waited = tokio::time::timeout(limit, rx.wait_for(|m| covered(m)))
-            .await
-            .map(|r| r.map(|_| ()));
+        let waited = tokio::time::timeout(limit, rx.wait_for(|m| covered(m))).await.map(|r| r.map(|_| ()));
         match waited {
             Err(_) => return Err(BackupError::Timeout(limit)),
             Ok(Err(_)) => return Err(BackupError::Raft("raft stopped".into())),
@@ -114,10 +94,7 @@ pub async fn take(raft: &RaftNode, limit: Duration) -> Result<Vec<u8>, BackupErr
     let tree = raft.store().open_tree(trees::RAFT_SNAPSHOT)?;
     let meta: SnapshotMeta = tree.get_decoded(KEY_META)?.ok_or(BackupError::Empty)?;
     let data = tree.get(KEY_DATA)?.ok_or(BackupError::Empty)?;
-    let index = meta
-        .last_log_id
-        .map(|l| l.index)
-        .ok_or(BackupError::Empty)?;
+    let index = meta.last_log_id.map(|l| l.index).ok_or(BackupError::Empty)?;
     let file = {
         let (state, _, _): SnapshotPayload = codec::decode(&data).map_err(StoreError::from)?;
         drop(data);
@@ -153,14 +130,10 @@ pub fn encode(state: &State, index: u64, node_id: u64) -> Result<Vec<u8>, Backup
 pub fn decode(bytes: &[u8]) -> Result<Backup, BackupError> {
     let (first, rest) = split_line(bytes).ok_or_else(|| BackupError::Format("no header".into()))?;
     if first != format!("{MAGIC} {FORMAT}").as_bytes() {
-        return Err(BackupError::Format(format!(
-            "first line is not `{MAGIC} {FORMAT}`"
-        )));
+        return Err(BackupError::Format(format!("first line is not `{MAGIC} {FORMAT}`")));
     }
-    let (line, payload) =
-        split_line(rest).ok_or_else(|| BackupError::Format("no header line".into()))?;
-    let header: Header =
-        serde_json::from_slice(line).map_err(|e| BackupError::Format(format!("header: {e}")))?;
+    let (line, payload) = split_line(rest).ok_or_else(|| BackupError::Format("no header line".into()))?;
+    let header: Header = serde_json::from_slice(line).map_err(|e| BackupError::Format(format!("header: {e}")))?;
     if header.payload_bytes != payload.len() as u64 {
         return Err(BackupError::Checksum(format!(
             "{} payload bytes, header says {}",
@@ -170,10 +143,7 @@ pub fn decode(bytes: &[u8]) -> Result<Backup, BackupError> {
     }
     let sum = hex::encode(Sha256::digest(payload));
     if sum != header.sha256 {
-        return Err(BackupError::Checksum(format!(
-            "sha256 {sum}, header says {}",
-            header.sha256
-        )));
+        return Err(BackupError::Checksum(format!("sha256 {sum}, header says {}", header.sha256)));
     }
     let state: State = codec::decode(payload).map_err(StoreError::from)?;
     Ok(Backup { header, state })
@@ -214,14 +184,8 @@ mod tests {
         if let Some(last) = damaged.last_mut() {
             *last ^= 1;
         }
-        assert!(matches!(
-            decode(&damaged),
-            Err(BackupError::Checksum(_)) | Err(BackupError::Store(_))
-        ));
+        assert!(matches!(decode(&damaged), Err(BackupError::Checksum(_)) | Err(BackupError::Store(_))));
         assert!(matches!(decode(b"hello\n"), Err(BackupError::Format(_))));
-        assert!(matches!(
-            decode(&bytes[..bytes.len() - 1]),
-            Err(BackupError::Checksum(_))
-        ));
+        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(BackupError::Checksum(_))));
     }
 }

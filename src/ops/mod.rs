@@ -35,9 +35,7 @@ pub async fn probe_storage(svc: &Service) -> bool {
             false
         }
         Err(_) => {
-            tracing::error!(
-                "storage probe timed out: flushing the data directory takes over {PROBE_TIMEOUT:?}"
-            );
+            tracing::error!("storage probe timed out: flushing the data directory takes over {PROBE_TIMEOUT:?}");
             false
         }
     };
@@ -104,9 +102,7 @@ fn update(r: &crate::raft::types::RaftMetricsOf, seen: &mut Seen) {
     if let (true, Some(rep)) = (is_leader, &r.replication) {
         for (id, matched) in rep.iter().filter(|(id, _)| **id != r.id) {
             let lag = last.saturating_sub(matched.map(|l| l.index).unwrap_or(0));
-            m::RAFT_REPLICATION_LAG
-                .with_label_values(&[&id.to_string()])
-                .set(gauge(lag));
+            m::RAFT_REPLICATION_LAG.with_label_values(&[&id.to_string()]).set(gauge(lag));
         }
     }
     // Counters count what happened while this process ran: the first look is the baseline.
@@ -127,12 +123,7 @@ fn update(r: &crate::raft::types::RaftMetricsOf, seen: &mut Seen) {
 /// openraft 0.9 does not export the commit index. The leader knows it: the highest index
 /// a majority of voters has matched (itself at its last log index). A follower only knows
 /// it has applied up to `applied`, which is committed: report that lower bound.
-fn committed(
-    r: &crate::raft::types::RaftMetricsOf,
-    is_leader: bool,
-    last: u64,
-    applied: u64,
-) -> u64 {
+fn committed(r: &crate::raft::types::RaftMetricsOf, is_leader: bool, last: u64, applied: u64) -> u64 {
     let Some(rep) = r.replication.as_ref().filter(|_| is_leader) else {
         return applied;
     };
@@ -140,17 +131,7 @@ fn committed(
         .membership_config
         .membership()
         .voter_ids()
-        .map(|id| {
-            if id == r.id {
-                last
-            } else {
-                rep.get(&id)
-                    .copied()
-                    .flatten()
-                    .map(|l| l.index)
-                    .unwrap_or(0)
-            }
-        })
+        .map(|id| if id == r.id { last } else { rep.get(&id).copied().flatten().map(|l| l.index).unwrap_or(0) })
         .collect();
     if matched.is_empty() {
         return applied;

@@ -189,8 +189,11 @@ impl Writer {
     async fn commit(&self, group: Vec<Pending>) {
         metrics::RAFT_WRITE_GROUP_COMMANDS.observe(group.len() as f64);
         let (commands, replies): (Vec<Command>, Vec<Reply>) = group.into_iter().map(|p| (p.command, p.reply)).unzip();
-        let command =
-            if commands.len() == 1 { commands.into_iter().next().expect("one command") } else { Command::Group(commands) };
+        let command = if commands.len() == 1 {
+            commands.into_iter().next().expect("one command")
+        } else {
+            Command::Group(commands)
+        };
         let answer = leader_write(&self.raft, Request { command }, self.limit).await;
         match answer {
             Ok(resp) if resp.group.len() == replies.len() && replies.len() > 1 => {

@@ -89,7 +89,10 @@ impl RpcClient {
         timeout: Duration,
     ) -> Result<Resp, TransportError> {
         if self.health.as_ref().is_some_and(|h| h.partition.is_isolated()) {
-            return Err(TransportError::Connect { addr: addr.to_string(), message: "partitioned (test switch)".into() });
+            return Err(TransportError::Connect {
+                addr: addr.to_string(),
+                message: "partitioned (test switch)".into(),
+            });
         }
         let body = codec::encode(req)?;
         let mac = self.secret.sign(&body);
@@ -101,7 +104,10 @@ impl RpcClient {
         if status == reqwest::StatusCode::GONE {
             if let Some(h) = &self.health {
                 if h.mark_removed() {
-                    tracing::error!(peer = addr, "this node was removed from the cluster: it stops campaigning and serving writes");
+                    tracing::error!(
+                        peer = addr,
+                        "this node was removed from the cluster: it stops campaigning and serving writes"
+                    );
                 }
             }
         }
@@ -118,7 +124,12 @@ impl RpcClient {
     }
 
     /// [`Self::forward_to`] with its own deadline (a write may take longer than one RPC).
-    pub async fn forward_within(&self, leader: &NodeInfo, req: &Request, timeout: Duration) -> Result<Response, ForwardError> {
+    pub async fn forward_within(
+        &self,
+        leader: &NodeInfo,
+        req: &Request,
+        timeout: Duration,
+    ) -> Result<Response, ForwardError> {
         let answer: Result<Response, Refusal> = self.call(&leader.raft_addr, "forward", req, timeout).await?;
         Ok(answer?)
     }

@@ -179,7 +179,13 @@ impl RpcState {
 }
 
 /// The internal Raft RPC router. Serve it on the raft port only, never on the public one.
-pub fn rpc_router(raft: Raft, secret: Arc<ClusterSecret>, health: Arc<Health>, state: StateHandle, group: super::group::GroupWriter) -> Router {
+pub fn rpc_router(
+    raft: Raft,
+    secret: Arc<ClusterSecret>,
+    health: Arc<Health>,
+    state: StateHandle,
+    group: super::group::GroupWriter,
+) -> Router {
     let state = RpcState { raft, secret, health, state, group };
     Router::new()
         .route("/raft/append", post(append))
@@ -270,7 +276,10 @@ async fn forward(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> 
 async fn forward_group(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
     s.serve("forward_group", headers, body, |s, commands: Vec<Command>| async move {
         if commands.len() > super::group::MAX_GROUP || !commands.iter().all(super::group::groupable) {
-            let e = Refusal::Fatal(format!("a forwarded batch holds at most {} groupable updates", super::group::MAX_GROUP));
+            let e = Refusal::Fatal(format!(
+                "a forwarded batch holds at most {} groupable updates",
+                super::group::MAX_GROUP
+            ));
             return vec![Err(e); commands.len()];
         }
         let answers = s.group.write_forwarded(commands).await;

@@ -51,9 +51,7 @@ pub async fn seed(
     let log = store.open_tree(trees::RAFT_LOG)?;
     let meta_tree = store.open_tree(trees::RAFT_META)?;
     let snapshots = store.open_tree(trees::RAFT_SNAPSHOT)?;
-    let fresh = log
-        .last_in((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))?
-        .is_none()
+    let fresh = log.last_in((std::ops::Bound::Unbounded, std::ops::Bound::Unbounded))?.is_none()
         && meta_tree.get(KEY_VOTE)?.is_none()
         && meta_tree.get(KEY_LAST_PURGED)?.is_none()
         && snapshots.get(KEY_META)?.is_none();
@@ -62,10 +60,7 @@ pub async fn seed(
     }
     // Term 1 led by the new node: its first election (term 1, itself) matches it.
     let log_id = LogId::new(CommittedLeaderId::new(1, node_id), index.max(1));
-    let membership = Membership::new(
-        vec![BTreeSet::from([node_id])],
-        BTreeMap::from([(node_id, info)]),
-    );
+    let membership = Membership::new(vec![BTreeSet::from([node_id])], BTreeMap::from([(node_id, info)]));
     let stored = StoredMembership::new(Some(log_id), membership);
     let payload: SnapshotPayload = (state.clone(), Some(log_id), stored.clone());
     let data = codec::encode(&payload).map_err(StoreError::from)?;

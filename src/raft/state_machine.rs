@@ -13,7 +13,9 @@ use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogId, StorageIOError};
 use tokio::sync::watch;
 
-use super::types::{Entry, LogId, Request, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use super::types::{
+    Entry, LogId, Request, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
 use crate::state::{Applied, ApplyError, ChangeSet, Command, State, StateObserver};
 use crate::store::{trees, Batch, Store, StoreError, Tree};
 use crate::{codec, metrics};

@@ -283,7 +283,10 @@ async fn writes_converge_on_three_nodes_and_followers_forward_to_the_leader() {
     follower.node.wait_applied(last, WAIT).await.unwrap();
     for i in 0..64u8 {
         let host = fqdn(&format!("b{i}.dyn.test"));
-        assert!(follower.node.state.read(|s| s.zones[&fqdn("dyn.test")].rrset(&host, crate::model::RType::A).is_some()));
+        assert!(follower
+            .node
+            .state
+            .read(|s| s.zones[&fqdn("dyn.test")].rrset(&host, crate::model::RType::A).is_some()));
     }
     let host = fqdn("f.dyn.test");
     assert!(follower.node.state.read(|s| s.zones[&fqdn("dyn.test")].rrset(&host, crate::model::RType::A).is_some()));
@@ -318,7 +321,9 @@ async fn vote_requests_from_non_voters_and_retired_ids_never_reach_raft() {
     let vote = || async { node.raft.with_raft_state(|st| *st.vote_ref()).await.unwrap() };
     let before = vote().await;
     let ask = |candidate: NodeId| {
-        let body = crate::codec::encode(&VoteRequest::<NodeId>::new(Vote::new(before.leader_id().term + 5, candidate), None)).unwrap();
+        let body =
+            crate::codec::encode(&VoteRequest::<NodeId>::new(Vote::new(before.leader_id().term + 5, candidate), None))
+                .unwrap();
         signed("/raft/vote", body.clone(), Some(secret.sign(&body)))
     };
     // A retired id is told it is gone.
@@ -328,7 +333,8 @@ async fn vote_requests_from_non_voters_and_retired_ids_never_reach_raft() {
     let resp = router.clone().oneshot(ask(9)).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-    let answer: Result<VoteResponse<NodeId>, openraft::error::RaftError<NodeId>> = crate::codec::decode(&bytes).unwrap();
+    let answer: Result<VoteResponse<NodeId>, openraft::error::RaftError<NodeId>> =
+        crate::codec::decode(&bytes).unwrap();
     assert!(!answer.unwrap().vote_granted);
     assert_eq!(vote().await, before, "the term did not move");
     assert!(node.raft.metrics().borrow().current_leader == Some(1), "still the leader");
@@ -374,6 +380,7 @@ async fn a_batch_to_a_leader_without_the_batch_route_goes_one_by_one() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gone = closed.local_addr().unwrap().to_string();
     drop(closed);
-    let answers = group::forward_batch(&client, 7, &info(&gone), vec![set_a("dyn.test", "x", 1)], Duration::from_secs(2)).await;
+    let answers =
+        group::forward_batch(&client, 7, &info(&gone), vec![set_a("dyn.test", "x", 1)], Duration::from_secs(2)).await;
     assert!(matches!(&answers[0], Err(Refusal::NoQuorum(m)) if m.contains("leader 7 unreachable")), "{answers:?}");
 }

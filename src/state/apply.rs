@@ -73,12 +73,8 @@ impl Tracker {
     }
 }
 
-type Backup = (
-    BTreeMap<Fqdn, Option<Zone>>,
-    BTreeMap<Fqdn, Serial>,
-    BTreeMap<Fqdn, ZoneTransfer>,
-    BTreeMap<Fqdn, Option<Host>>,
-);
+type Backup =
+    (BTreeMap<Fqdn, Option<Zone>>, BTreeMap<Fqdn, Serial>, BTreeMap<Fqdn, ZoneTransfer>, BTreeMap<Fqdn, Option<Host>>);
 
 impl State {
     /// Applies a command outside the log (tests, tools): as entry index 0.
@@ -97,7 +93,10 @@ impl State {
                 if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
                     return Err(ApplyError::MembershipInBatch);
                 }
-                if let Some(c) = cmds.iter().find(|c| (super::apply_registry::is_registry(c) && !matches!(c, Command::UpdateAddresses { .. })) || super::apply_update::is_rfc2136(c)) {
+                if let Some(c) = cmds.iter().find(|c| {
+                    (super::apply_registry::is_registry(c) && !matches!(c, Command::UpdateAddresses { .. }))
+                        || super::apply_update::is_rfc2136(c)
+                }) {
                     return Err(ApplyError::NotInBatch(c.kind().into()));
                 }
                 let backup = self.clone_touched(cmds);
@@ -150,9 +149,11 @@ impl State {
                     zone.serial = zone.serial.next();
                 }
                 serials.push((origin.clone(), zone.serial));
-                let max = self.transfer.get(origin).and_then(|x| x.journal_versions).unwrap_or(DEFAULT_JOURNAL_VERSIONS);
+                let max =
+                    self.transfer.get(origin).and_then(|x| x.journal_versions).unwrap_or(DEFAULT_JOURNAL_VERSIONS);
                 // A change apply did not describe (no tracker entry) clears the journal.
-                let change = t.changes.remove(origin).unwrap_or(ZoneChange { untracked: true, ..ZoneChange::default() });
+                let change =
+                    t.changes.remove(origin).unwrap_or(ZoneChange { untracked: true, ..ZoneChange::default() });
                 journal::record(self.journals.entry(origin.clone()).or_default(), zone, change, max);
             }
         }
@@ -165,9 +166,7 @@ impl State {
             self.registry.record(&host, entry, limit);
         }
         let mut events = t.events;
-        events.extend(
-            serials.iter().map(|(zone, serial)| Event::SerialBumped { zone: zone.clone(), serial: *serial }),
-        );
+        events.extend(serials.iter().map(|(zone, serial)| Event::SerialBumped { zone: zone.clone(), serial: *serial }));
         Applied { events, serials }
     }
 
@@ -243,20 +242,12 @@ impl State {
                 self.set_rrset(zone, name, *rtype, *ttl, data.clone(), t)
             }
             Command::AddRecords { zone, name, rtype, ttl, data } => {
-                let mut merged = self
-                    .zone_mut(zone)?
-                    .rrset(name, *rtype)
-                    .map(|s| s.data.to_vec())
-                    .unwrap_or_default();
+                let mut merged = self.zone_mut(zone)?.rrset(name, *rtype).map(|s| s.data.to_vec()).unwrap_or_default();
                 merged.extend(data.iter().cloned());
                 self.set_rrset(zone, name, *rtype, *ttl, merged, t)
             }
-            Command::DeleteRecordSet { zone, name, rtype } => {
-                self.set_rrset(zone, name, *rtype, 0, Vec::new(), t)
-            }
-            Command::ReplaceZone { zone, soa, serial, records } => {
-                self.replace_zone(zone, soa, *serial, records, t)
-            }
+            Command::DeleteRecordSet { zone, name, rtype } => self.set_rrset(zone, name, *rtype, 0, Vec::new(), t),
+            Command::ReplaceZone { zone, soa, serial, records } => self.replace_zone(zone, soa, *serial, records, t),
             Command::Batch(_) | Command::Group(_) => Err(ApplyError::NestedBatch),
             Command::SetZoneTransfer { zone, transfer } => {
                 self.zone_mut(zone)?;
@@ -471,7 +462,13 @@ pub(super) fn check_record(z: &Zone, name: &Fqdn, rtype: RType, data: &[RData]) 
 }
 
 /// [`check_record`] against the owner's current record sets (`node`) in zone `origin`.
-fn check_record_at(origin: &Fqdn, node: Option<&Node>, name: &Fqdn, rtype: RType, data: &[RData]) -> Result<(), ApplyError> {
+fn check_record_at(
+    origin: &Fqdn,
+    node: Option<&Node>,
+    name: &Fqdn,
+    rtype: RType,
+    data: &[RData],
+) -> Result<(), ApplyError> {
     if !name.is_in(origin) {
         return Err(ApplyError::OutOfZone { name: name.clone(), zone: origin.clone() });
     }
@@ -506,7 +503,6 @@ fn check_record_at(origin: &Fqdn, node: Option<&Node>, name: &Fqdn, rtype: RType
     }
     Ok(())
 }
-
 
 /// What a group changed as a whole (for callers of `apply_at` that want one answer):
 /// the events of its applied commands and each zone's last serial.

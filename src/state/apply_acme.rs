@@ -17,7 +17,8 @@ impl State {
                 if self.rfc2136.acme_accounts.contains_key(&account.username) {
                     return Err(ApplyError::InvalidData(format!("acme-dns account {} exists", account.username)));
                 }
-                let zone = self.zone_for(&account.fulldomain).ok_or_else(|| ApplyError::NoSuchZone(account.zone.clone()))?;
+                let zone =
+                    self.zone_for(&account.fulldomain).ok_or_else(|| ApplyError::NoSuchZone(account.zone.clone()))?;
                 if zone.origin != account.zone || zone.nodes.contains_key(&account.fulldomain) {
                     return Err(ApplyError::NameInUse(account.fulldomain.clone()));
                 }
@@ -50,7 +51,8 @@ impl State {
                 Ok(())
             }
             Command::ExpireRecords { at } => {
-                let due: Vec<_> = self.rfc2136.expiring.iter().filter(|(_, exp)| **exp <= *at).map(|(k, _)| k.clone()).collect();
+                let due: Vec<_> =
+                    self.rfc2136.expiring.iter().filter(|(_, exp)| **exp <= *at).map(|(k, _)| k.clone()).collect();
                 for (zone, name, rtype) in due {
                     self.rfc2136.expiring.remove(&(zone.clone(), name.clone(), rtype));
                     if !self.zones.contains_key(&zone) {

@@ -46,12 +46,7 @@ impl Registry {
     }
 
     pub(super) fn remove_hosts_in(&mut self, zone: &Fqdn) {
-        let gone: Vec<Fqdn> = self
-            .hosts
-            .values()
-            .filter(|h| &h.zone == zone)
-            .map(|h| h.fqdn.clone())
-            .collect();
+        let gone: Vec<Fqdn> = self.hosts.values().filter(|h| &h.zone == zone).map(|h| h.fqdn.clone()).collect();
         for f in gone {
             self.hosts.remove(&f);
             self.history.remove(&f);
@@ -61,26 +56,14 @@ impl Registry {
     /// The domain a host directly below `parent` belongs to: a registered domain, or the
     /// zone apex itself (an implicit public domain).
     pub fn domain(&self, parent: &Fqdn, zone_apex: Option<&Fqdn>) -> Option<Domain> {
-        self.domains
-            .get(parent)
-            .cloned()
-            .or_else(|| zone_apex.filter(|z| *z == parent).map(Domain::implicit))
+        self.domains.get(parent).cloned().or_else(|| zone_apex.filter(|z| *z == parent).map(Domain::implicit))
     }
 }
 
 impl State {
     pub(super) fn apply_registry(&mut self, command: &Command, t: &mut Tracker) -> Result<(), ApplyError> {
         match command {
-            Command::RegisterHost {
-                fqdn,
-                owner,
-                secret_hash,
-                wildcard,
-                comment,
-                ttl,
-                expire,
-                at,
-            } => {
+            Command::RegisterHost { fqdn, owner, secret_hash, wildcard, comment, ttl, expire, at } => {
                 let host = self.new_host(fqdn, owner, secret_hash, *wildcard, comment, *ttl, *expire, *at)?;
                 self.registry.hosts.insert(fqdn.clone(), host);
                 self.sync_host_records(fqdn, t)?;
@@ -108,19 +91,10 @@ impl State {
                 Ok(())
             }
             Command::UpdateHostSettings { fqdn, patch } => self.patch_host(fqdn, patch, t),
-            Command::UpdateAddresses {
-                fqdn,
-                v4,
-                v6,
-                origin,
-                policy,
-            } => self.update_addresses(fqdn, *v4, *v6, origin, *policy, t),
-            Command::RecordRefusedUpdate {
-                fqdn,
-                result,
-                origin,
-                history_limit,
-            } => {
+            Command::UpdateAddresses { fqdn, v4, v6, origin, policy } => {
+                self.update_addresses(fqdn, *v4, *v6, origin, *policy, t)
+            }
+            Command::RecordRefusedUpdate { fqdn, result, origin, history_limit } => {
                 let Some(h) = self.registry.hosts.get_mut(fqdn) else {
                     return Ok(());
                 };
@@ -130,19 +104,10 @@ impl State {
                 Ok(())
             }
             Command::ExpireHosts { at, history_limit } => {
-                let due: Vec<Fqdn> = self
-                    .registry
-                    .hosts
-                    .values()
-                    .filter(|h| h.is_expired_at(*at))
-                    .map(|h| h.fqdn.clone())
-                    .collect();
+                let due: Vec<Fqdn> =
+                    self.registry.hosts.values().filter(|h| h.is_expired_at(*at)).map(|h| h.fqdn.clone()).collect();
                 for fqdn in due {
-                    let origin = Origin {
-                        at: *at,
-                        endpoint: "expiry".into(),
-                        ..Origin::default()
-                    };
+                    let origin = Origin { at: *at, endpoint: "expiry".into(), ..Origin::default() };
                     self.set_addresses(&fqdn, None, None, t)?;
                     if let Some(h) = self.registry.hosts.get(&fqdn) {
                         let old = (h.ipv4, h.ipv6);
@@ -153,28 +118,16 @@ impl State {
                         h.ipv4 = None;
                         h.ipv6 = None;
                     }
-                    t.events.push(Event::HostUpdated {
-                        fqdn,
-                        result: UpdateResult::Expired,
-                        ipv4: None,
-                        ipv6: None,
-                    });
+                    t.events.push(Event::HostUpdated { fqdn, result: UpdateResult::Expired, ipv4: None, ipv6: None });
                 }
                 Ok(())
             }
-            Command::CreateUser {
-                name,
-                comment,
-                domains,
-                at,
-            } => {
+            Command::CreateUser { name, comment, domains, at } => {
                 if self.registry.users.contains_key(name) {
                     return Err(ApplyError::UserExists(name.clone()));
                 }
                 if !valid_user_name(name) {
-                    return Err(ApplyError::InvalidData(format!(
-                        "user name {name:?}: 1-64 of a-z 0-9 - _"
-                    )));
+                    return Err(ApplyError::InvalidData(format!("user name {name:?}: 1-64 of a-z 0-9 - _")));
                 }
                 let user = super::User {
                     name: name.clone(),
@@ -188,11 +141,7 @@ impl State {
                 Ok(())
             }
             Command::DeleteUser { name } => {
-                let user = self
-                    .registry
-                    .users
-                    .remove(name)
-                    .ok_or_else(|| ApplyError::NoSuchUser(name.clone()))?;
+                let user = self.registry.users.remove(name).ok_or_else(|| ApplyError::NoSuchUser(name.clone()))?;
                 for id in user.tokens.keys() {
                     self.registry.tokens.remove(id);
                 }
@@ -206,31 +155,17 @@ impl State {
                 if self.registry.tokens.contains_key(&token.id) {
                     return Err(ApplyError::InvalidData(format!("token id {} is taken", token.id)));
                 }
-                let u = self
-                    .registry
-                    .users
-                    .get_mut(user)
-                    .ok_or_else(|| ApplyError::NoSuchUser(user.clone()))?;
+                let u = self.registry.users.get_mut(user).ok_or_else(|| ApplyError::NoSuchUser(user.clone()))?;
                 u.tokens.insert(token.id.clone(), token.clone());
                 self.registry.tokens.insert(token.id.clone(), user.clone());
-                t.events.push(Event::TokenAdded {
-                    user: user.clone(),
-                    id: token.id.clone(),
-                });
+                t.events.push(Event::TokenAdded { user: user.clone(), id: token.id.clone() });
                 Ok(())
             }
             Command::RevokeToken { user, id } => {
-                let u = self
-                    .registry
-                    .users
-                    .get_mut(user)
-                    .ok_or_else(|| ApplyError::NoSuchUser(user.clone()))?;
+                let u = self.registry.users.get_mut(user).ok_or_else(|| ApplyError::NoSuchUser(user.clone()))?;
                 u.tokens.remove(id).ok_or_else(|| ApplyError::NoSuchToken(id.clone()))?;
                 self.registry.tokens.remove(id);
-                t.events.push(Event::TokenRevoked {
-                    user: user.clone(),
-                    id: id.clone(),
-                });
+                t.events.push(Event::TokenRevoked { user: user.clone(), id: id.clone() });
                 Ok(())
             }
             Command::SetDomain { domain } => {
@@ -241,36 +176,23 @@ impl State {
                     )));
                 }
                 if domain.name.is_wildcard() || domain.min_ttl > domain.max_ttl {
-                    return Err(ApplyError::InvalidData(
-                        "a domain is not a wildcard and min_ttl <= max_ttl".into(),
-                    ));
+                    return Err(ApplyError::InvalidData("a domain is not a wildcard and min_ttl <= max_ttl".into()));
                 }
                 self.registry.domains.insert(domain.name.clone(), domain.clone());
-                t.events.push(Event::DomainSet {
-                    name: domain.name.clone(),
-                });
+                t.events.push(Event::DomainSet { name: domain.name.clone() });
                 Ok(())
             }
             Command::DeleteDomain { name } => {
-                self.registry
-                    .domains
-                    .remove(name)
-                    .ok_or_else(|| ApplyError::NoSuchDomain(name.clone()))?;
+                self.registry.domains.remove(name).ok_or_else(|| ApplyError::NoSuchDomain(name.clone()))?;
                 t.events.push(Event::DomainDeleted { name: name.clone() });
                 Ok(())
             }
-            other => Err(ApplyError::InvalidData(format!(
-                "{} is not a registry command",
-                other.kind()
-            ))),
+            other => Err(ApplyError::InvalidData(format!("{} is not a registry command", other.kind()))),
         }
     }
 
     fn host(&self, fqdn: &Fqdn) -> Result<&Host, ApplyError> {
-        self.registry
-            .hosts
-            .get(fqdn)
-            .ok_or_else(|| ApplyError::NoSuchHost(fqdn.clone()))
+        self.registry.hosts.get(fqdn).ok_or_else(|| ApplyError::NoSuchHost(fqdn.clone()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -289,32 +211,19 @@ impl State {
             return Err(ApplyError::HostExists(fqdn.clone()));
         }
         if fqdn.is_wildcard() || fqdn.labels().any(|l| l.contains('_')) {
-            return Err(ApplyError::InvalidData(format!(
-                "{fqdn} is not a host name (letters, digits, '-')"
-            )));
+            return Err(ApplyError::InvalidData(format!("{fqdn} is not a host name (letters, digits, '-')")));
         }
-        let zone = self
-            .zone_for(fqdn)
-            .ok_or_else(|| ApplyError::NoSuchDomain(fqdn.clone()))?;
-        let parent = fqdn
-            .parent()
-            .filter(|_| fqdn != &zone.origin)
-            .ok_or_else(|| ApplyError::NoSuchDomain(fqdn.clone()))?;
+        let zone = self.zone_for(fqdn).ok_or_else(|| ApplyError::NoSuchDomain(fqdn.clone()))?;
+        let parent =
+            fqdn.parent().filter(|_| fqdn != &zone.origin).ok_or_else(|| ApplyError::NoSuchDomain(fqdn.clone()))?;
         let domain = self
             .registry
             .domain(&parent, Some(&zone.origin))
             .ok_or_else(|| ApplyError::NoSuchDomain(parent.clone()))?;
         if owner != ADMIN_OWNER {
-            let user = self
-                .registry
-                .users
-                .get(owner)
-                .ok_or_else(|| ApplyError::NoSuchUser(owner.into()))?;
+            let user = self.registry.users.get(owner).ok_or_else(|| ApplyError::NoSuchUser(owner.into()))?;
             if !domain.usable_by(Some(user)) {
-                return Err(ApplyError::DomainNotAllowed {
-                    user: owner.into(),
-                    domain: domain.name.clone(),
-                });
+                return Err(ApplyError::DomainNotAllowed { user: owner.into(), domain: domain.name.clone() });
             }
         }
         if zone.nodes.contains_key(fqdn) || zone.nodes.contains_key(&fqdn.wildcard_child()) {
@@ -338,10 +247,8 @@ impl State {
     fn patch_host(&mut self, fqdn: &Fqdn, p: &HostPatch, t: &mut Tracker) -> Result<(), ApplyError> {
         let host = self.host(fqdn)?;
         let zone_apex = host.zone.clone();
-        let domain = self
-            .registry
-            .domain(&host.domain, Some(&zone_apex))
-            .unwrap_or_else(|| Domain::implicit(&zone_apex));
+        let domain =
+            self.registry.domain(&host.domain, Some(&zone_apex)).unwrap_or_else(|| Domain::implicit(&zone_apex));
         if let Some(owner) = &p.owner {
             if owner != ADMIN_OWNER && !self.registry.users.contains_key(owner) {
                 return Err(ApplyError::NoSuchUser(owner.clone()));
@@ -425,11 +332,7 @@ impl State {
                 h.last_change = Some(origin.at);
             }
         }
-        let result = if changed {
-            UpdateResult::Good
-        } else {
-            UpdateResult::NoChange
-        };
+        let result = if changed { UpdateResult::Good } else { UpdateResult::NoChange };
         record_outcome(t, fqdn, zone, origin, old, new, result, policy.history_limit);
         Ok(())
     }
@@ -446,10 +349,7 @@ impl State {
         let host = self.host(fqdn)?.clone();
         let a: Vec<RData> = v4.into_iter().map(RData::A).collect();
         let aaaa: Vec<RData> = v6.into_iter().map(RData::Aaaa).collect();
-        let zone = self
-            .zones
-            .get(&host.zone)
-            .ok_or_else(|| ApplyError::NoSuchZone(host.zone.clone()))?;
+        let zone = self.zones.get(&host.zone).ok_or_else(|| ApplyError::NoSuchZone(host.zone.clone()))?;
         for name in host_names(&host) {
             check_record(zone, &name, RType::A, &a)?;
             check_record(zone, &name, RType::Aaaa, &aaaa)?;
@@ -523,8 +423,5 @@ pub fn valid_user_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name != ADMIN_OWNER
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
-

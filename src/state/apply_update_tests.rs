@@ -25,17 +25,31 @@ fn prereq() -> impl Strategy<Value = Prereq> {
 }
 
 fn op() -> impl Strategy<Value = UpdateOp> {
-    (0u8..6, any::<u8>(), any::<u8>(), any::<u8>(), 1u32..3).prop_map(|(k, n, t, v, ttl)| model::op(&apex(), k, n, t, v, ttl * 60))
+    (0u8..6, any::<u8>(), any::<u8>(), any::<u8>(), 1u32..3)
+        .prop_map(|(k, n, t, v, ttl)| model::op(&apex(), k, n, t, v, ttl * 60))
 }
 
 fn setup() -> State {
     let mut s = State::default();
     let origin = apex();
     let ns = vec![Fqdn::parse("ns0.example").unwrap()];
-    s.apply(&Command::CreateZone { origin: origin.clone(), soa: SoaParams::defaults_for(&origin), ns, ns_ttl: 60, serial: None })
-        .unwrap();
+    s.apply(&Command::CreateZone {
+        origin: origin.clone(),
+        soa: SoaParams::defaults_for(&origin),
+        ns,
+        ns_ttl: 60,
+        serial: None,
+    })
+    .unwrap();
     let policy = vec![PolicyRule { kind: NameMatch::Subdomain, name: "z.test".into(), types: vec![] }];
-    let key = TsigKeyEntry { name: Fqdn::parse("k").unwrap(), algorithm: "hmac-sha256".into(), secret: vec![7; 32], policy, comment: String::new(), created: 0 };
+    let key = TsigKeyEntry {
+        name: Fqdn::parse("k").unwrap(),
+        algorithm: "hmac-sha256".into(),
+        secret: vec![7; 32],
+        policy,
+        comment: String::new(),
+        created: 0,
+    };
     s.apply(&Command::SetTsigKey { key }).unwrap();
     s
 }
@@ -66,17 +80,42 @@ proptest! {
 #[test]
 fn a_key_outside_its_policy_is_refused_and_changes_nothing() {
     let mut s = setup();
-    let narrow = vec![PolicyRule { kind: NameMatch::Pattern, name: "_acme-challenge.*".into(), types: vec![RType::Txt] }];
-    let key = TsigKeyEntry { name: Fqdn::parse("acme").unwrap(), algorithm: "hmac-md5".into(), secret: vec![1; 16], policy: narrow, comment: String::new(), created: 0 };
+    let narrow =
+        vec![PolicyRule { kind: NameMatch::Pattern, name: "_acme-challenge.*".into(), types: vec![RType::Txt] }];
+    let key = TsigKeyEntry {
+        name: Fqdn::parse("acme").unwrap(),
+        algorithm: "hmac-md5".into(),
+        secret: vec![1; 16],
+        policy: narrow,
+        comment: String::new(),
+        created: 0,
+    };
     s.apply(&Command::SetTsigKey { key }).unwrap();
     let txt = |n: &str| UpdateOp::Add { name: Fqdn::parse(n).unwrap(), ttl: 60, data: RData::Txt(vec![b"v".to_vec()]) };
     let run = |s: &mut State, op: UpdateOp| {
-        let cmd = Command::DnsUpdate { zone: apex(), prereqs: vec![], updates: vec![op], key: Some(Fqdn::parse("acme").unwrap()), source: String::new(), at: 0 };
+        let cmd = Command::DnsUpdate {
+            zone: apex(),
+            prereqs: vec![],
+            updates: vec![op],
+            key: Some(Fqdn::parse("acme").unwrap()),
+            source: String::new(),
+            at: 0,
+        };
         let a = s.apply(&cmd).unwrap();
-        a.events.iter().find_map(|e| match e { Event::DnsUpdated { rcode, .. } => Some(*rcode), _ => None }).unwrap()
+        a.events
+            .iter()
+            .find_map(|e| match e {
+                Event::DnsUpdated { rcode, .. } => Some(*rcode),
+                _ => None,
+            })
+            .unwrap()
     };
     assert_eq!(run(&mut s, txt("www.z.test")), rcode::REFUSED);
-    let a = UpdateOp::Add { name: Fqdn::parse("_acme-challenge.www.z.test").unwrap(), ttl: 60, data: RData::A(Ipv4Addr::LOCALHOST) };
+    let a = UpdateOp::Add {
+        name: Fqdn::parse("_acme-challenge.www.z.test").unwrap(),
+        ttl: 60,
+        data: RData::A(Ipv4Addr::LOCALHOST),
+    };
     assert_eq!(run(&mut s, a), rcode::REFUSED, "TXT only");
     assert_eq!(run(&mut s, txt("_acme-challenge.www.z.test")), rcode::NOERROR);
     assert_eq!(s.rfc2136.history.len(), 3);

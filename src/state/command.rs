@@ -21,26 +21,63 @@ pub struct RecordSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Create a zone with its SOA parameters and apex NS set.
-    CreateZone { origin: Fqdn, soa: SoaParams, ns: Vec<Fqdn>, ns_ttl: u32, serial: Option<Serial> },
-    DeleteZone { origin: Fqdn },
+    CreateZone {
+        origin: Fqdn,
+        soa: SoaParams,
+        ns: Vec<Fqdn>,
+        ns_ttl: u32,
+        serial: Option<Serial>,
+    },
+    DeleteZone {
+        origin: Fqdn,
+    },
     /// Change the SOA parameters (not the serial).
-    UpdateSoa { zone: Fqdn, soa: SoaParams },
+    UpdateSoa {
+        zone: Fqdn,
+        soa: SoaParams,
+    },
     /// Replace the record set (name, type) with exactly `data`; empty `data` deletes it.
-    SetRecordSet { zone: Fqdn, name: Fqdn, rtype: RType, ttl: u32, data: Vec<RData> },
+    SetRecordSet {
+        zone: Fqdn,
+        name: Fqdn,
+        rtype: RType,
+        ttl: u32,
+        data: Vec<RData>,
+    },
     /// Add records to a set (created if missing); the TTL applies to the whole set.
-    AddRecords { zone: Fqdn, name: Fqdn, rtype: RType, ttl: u32, data: Vec<RData> },
-    DeleteRecordSet { zone: Fqdn, name: Fqdn, rtype: RType },
+    AddRecords {
+        zone: Fqdn,
+        name: Fqdn,
+        rtype: RType,
+        ttl: u32,
+        data: Vec<RData>,
+    },
+    DeleteRecordSet {
+        zone: Fqdn,
+        name: Fqdn,
+        rtype: RType,
+    },
     /// Replace the whole contents of a zone (zone file import). The serial is taken if
     /// it moves forward (RFC 1982), else the current serial plus one.
-    ReplaceZone { zone: Fqdn, soa: SoaParams, serial: Option<Serial>, records: Vec<RecordSpec> },
+    ReplaceZone {
+        zone: Fqdn,
+        soa: SoaParams,
+        serial: Option<Serial>,
+        records: Vec<RecordSpec>,
+    },
     /// Several commands applied atomically: all or none. Of the registry commands only
     /// `UpdateAddresses` may appear in a batch.
     Batch(Vec<Command>),
     /// Set the zone's secondaries (transfer ACL, NOTIFY targets, IXFR window). Does not
     /// change the zone's data or serial.
-    SetZoneTransfer { zone: Fqdn, transfer: ZoneTransfer },
+    SetZoneTransfer {
+        zone: Fqdn,
+        transfer: ZoneTransfer,
+    },
     /// Record that a Raft node id left the cluster; it can never be added again.
-    RetireNode { id: u64 },
+    RetireNode {
+        id: u64,
+    },
     /// Register a dynamic host `fqdn` (inside a zone, directly below a domain).
     RegisterHost {
         fqdn: Fqdn,
@@ -53,10 +90,18 @@ pub enum Command {
         at: u64,
     },
     /// Remove a host and its records.
-    UnregisterHost { fqdn: Fqdn },
+    UnregisterHost {
+        fqdn: Fqdn,
+    },
     /// Replace the update secret: the old one stops working when this is applied.
-    SetHostSecret { fqdn: Fqdn, secret_hash: String },
-    UpdateHostSettings { fqdn: Fqdn, patch: HostPatch },
+    SetHostSecret {
+        fqdn: Fqdn,
+        secret_hash: String,
+    },
+    UpdateHostSettings {
+        fqdn: Fqdn,
+        patch: HostPatch,
+    },
     /// A dyndns update of one host. Never refused as a whole: refusals (rate limit, abuse
     /// flag, host gone) are outcomes recorded in the host's history.
     UpdateAddresses {
@@ -67,34 +112,83 @@ pub enum Command {
         policy: UpdatePolicy,
     },
     /// An update refused before proposing (wrong secret...): counted and recorded.
-    RecordRefusedUpdate { fqdn: Fqdn, result: UpdateResult, origin: Origin, history_limit: u32 },
+    RecordRefusedUpdate {
+        fqdn: Fqdn,
+        result: UpdateResult,
+        origin: Origin,
+        history_limit: u32,
+    },
     /// Remove the addresses of hosts whose last refresh + expire <= `at`.
-    ExpireHosts { at: u64, history_limit: u32 },
-    CreateUser { name: String, comment: String, domains: Vec<Fqdn>, at: u64 },
+    ExpireHosts {
+        at: u64,
+        history_limit: u32,
+    },
+    CreateUser {
+        name: String,
+        comment: String,
+        domains: Vec<Fqdn>,
+        at: u64,
+    },
     /// Delete a user with its tokens; its hosts stay (owned by nobody but the admin).
-    DeleteUser { name: String },
-    AddToken { user: String, token: Token },
-    RevokeToken { user: String, id: String },
+    DeleteUser {
+        name: String,
+    },
+    AddToken {
+        user: String,
+        token: Token,
+    },
+    RevokeToken {
+        user: String,
+        id: String,
+    },
     /// Create or replace a domain registry entry.
-    SetDomain { domain: Domain },
-    DeleteDomain { name: Fqdn },
+    SetDomain {
+        domain: Domain,
+    },
+    DeleteDomain {
+        name: Fqdn,
+    },
     /// Create or replace a TSIG key (secret and UPDATE policy).
-    SetTsigKey { key: TsigKeyEntry },
-    DeleteTsigKey { name: Fqdn },
+    SetTsigKey {
+        key: TsigKeyEntry,
+    },
+    DeleteTsigKey {
+        name: Fqdn,
+    },
     /// An RFC 2136 UPDATE. Never refused as a whole: the RFC outcome (prerequisite
     /// failure, policy refusal...) is an rcode in `Event::DnsUpdated` and the history;
     /// nothing changes unless the rcode is NOERROR.
-    DnsUpdate { zone: Fqdn, prereqs: Vec<Prereq>, updates: Vec<UpdateOp>, key: Option<Fqdn>, source: String, at: u64 },
+    DnsUpdate {
+        zone: Fqdn,
+        prereqs: Vec<Prereq>,
+        updates: Vec<UpdateOp>,
+        key: Option<Fqdn>,
+        source: String,
+        at: u64,
+    },
     /// Register an acme-dns account (the password arrives hashed).
-    AcmeRegister { account: AcmeAccount },
+    AcmeRegister {
+        account: AcmeAccount,
+    },
     /// acme-dns `/update`: the account's TXT set becomes its two most recent values,
     /// removed again by `ExpireRecords` once `at + lifetime_ms` has passed.
-    AcmeSetTxt { username: String, txt: Vec<u8>, ttl: u32, lifetime_ms: u64, at: u64 },
+    AcmeSetTxt {
+        username: String,
+        txt: Vec<u8>,
+        ttl: u32,
+        lifetime_ms: u64,
+        at: u64,
+    },
     /// Remove records with an automatic lifetime whose time is up at `at` (unix ms).
-    ExpireRecords { at: u64 },
+    ExpireRecords {
+        at: u64,
+    },
     /// Install a new DNS cookie server secret (RFC 7873/9018); the current one becomes
     /// the previous one, still accepted. Generated by the proposer, never by apply.
-    SetCookieSecret { secret: crate::model::cookie::CookieKey, at: u64 },
+    SetCookieSecret {
+        secret: crate::model::cookie::CookieKey,
+        at: u64,
+    },
     /// Independent commands that share one log entry (group commit, `raft::group`): each
     /// is applied as if it were its own entry at this index, with its own result. Last in
     /// the enum, so the encoding of every older variant is unchanged.
@@ -143,34 +237,101 @@ impl Command {
 /// Past-tense facts produced by apply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
-    ZoneCreated { origin: Fqdn, serial: Serial },
-    ZoneDeleted { origin: Fqdn, last_serial: Serial },
-    SoaUpdated { zone: Fqdn },
-    RecordSetChanged { zone: Fqdn, name: Fqdn, rtype: RType, old: Vec<RData>, new: Vec<RData>, ttl: u32 },
-    ZoneReplaced { zone: Fqdn },
-    SerialBumped { zone: Fqdn, serial: Serial },
-    ZoneTransferChanged { zone: Fqdn },
-    NodeRetired { id: u64 },
-    HostRegistered { fqdn: Fqdn },
-    HostUnregistered { fqdn: Fqdn },
-    HostSecretChanged { fqdn: Fqdn },
-    HostSettingsChanged { fqdn: Fqdn },
+    ZoneCreated {
+        origin: Fqdn,
+        serial: Serial,
+    },
+    ZoneDeleted {
+        origin: Fqdn,
+        last_serial: Serial,
+    },
+    SoaUpdated {
+        zone: Fqdn,
+    },
+    RecordSetChanged {
+        zone: Fqdn,
+        name: Fqdn,
+        rtype: RType,
+        old: Vec<RData>,
+        new: Vec<RData>,
+        ttl: u32,
+    },
+    ZoneReplaced {
+        zone: Fqdn,
+    },
+    SerialBumped {
+        zone: Fqdn,
+        serial: Serial,
+    },
+    ZoneTransferChanged {
+        zone: Fqdn,
+    },
+    NodeRetired {
+        id: u64,
+    },
+    HostRegistered {
+        fqdn: Fqdn,
+    },
+    HostUnregistered {
+        fqdn: Fqdn,
+    },
+    HostSecretChanged {
+        fqdn: Fqdn,
+    },
+    HostSettingsChanged {
+        fqdn: Fqdn,
+    },
     /// The outcome of one update attempt (or expiry) for one host.
-    HostUpdated { fqdn: Fqdn, result: UpdateResult, ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr> },
-    UserCreated { name: String },
-    UserDeleted { name: String },
-    TokenAdded { user: String, id: String },
-    TokenRevoked { user: String, id: String },
-    DomainSet { name: Fqdn },
-    DomainDeleted { name: Fqdn },
-    TsigKeySet { name: Fqdn },
-    TsigKeyDeleted { name: Fqdn },
+    HostUpdated {
+        fqdn: Fqdn,
+        result: UpdateResult,
+        ipv4: Option<Ipv4Addr>,
+        ipv6: Option<Ipv6Addr>,
+    },
+    UserCreated {
+        name: String,
+    },
+    UserDeleted {
+        name: String,
+    },
+    TokenAdded {
+        user: String,
+        id: String,
+    },
+    TokenRevoked {
+        user: String,
+        id: String,
+    },
+    DomainSet {
+        name: Fqdn,
+    },
+    DomainDeleted {
+        name: Fqdn,
+    },
+    TsigKeySet {
+        name: Fqdn,
+    },
+    TsigKeyDeleted {
+        name: Fqdn,
+    },
     /// The outcome of one RFC 2136 UPDATE (rcode as in the DNS response).
-    DnsUpdated { zone: Fqdn, key: Option<Fqdn>, rcode: u16 },
-    AcmeRegistered { username: String },
-    RecordsExpired { zone: Fqdn, name: Fqdn, rtype: RType },
+    DnsUpdated {
+        zone: Fqdn,
+        key: Option<Fqdn>,
+        rcode: u16,
+    },
+    AcmeRegistered {
+        username: String,
+    },
+    RecordsExpired {
+        zone: Fqdn,
+        name: Fqdn,
+        rtype: RType,
+    },
     /// The cookie secret was rotated (the secret itself is not in the event).
-    CookieSecretRotated { at: u64 },
+    CookieSecretRotated {
+        at: u64,
+    },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every

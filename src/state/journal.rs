@@ -80,7 +80,8 @@ impl Journal {
     /// `zone_records` is only called when the journal is over its minimum size: counting
     /// a big zone's records on every update would cost more than the update.
     fn prune(&mut self, max_versions: u32, zone_records: impl FnOnce() -> usize) {
-        let max_rrs = if self.rr_count > MIN_JOURNAL_RRS { (zone_records() * 2).max(MIN_JOURNAL_RRS) } else { MIN_JOURNAL_RRS };
+        let max_rrs =
+            if self.rr_count > MIN_JOURNAL_RRS { (zone_records() * 2).max(MIN_JOURNAL_RRS) } else { MIN_JOURNAL_RRS };
         while self.entries.len() > max_versions as usize || (self.rr_count > max_rrs && !self.entries.is_empty()) {
             if let Some(e) = self.entries.pop_front() {
                 self.rr_count -= e.rr_count();
@@ -136,7 +137,13 @@ fn rrs<'a>(name: &'a Fqdn, set: &'a RecordSet) -> impl Iterator<Item = DiffRr> +
 
 /// One RRset's change: with equal TTLs only the differing RRs; a TTL change replaces the
 /// whole set (every RR of an RRset carries the set's TTL).
-fn set_diff(name: &Fqdn, old: Option<&RecordSet>, new: Option<&RecordSet>, removed: &mut Vec<DiffRr>, added: &mut Vec<DiffRr>) {
+fn set_diff(
+    name: &Fqdn,
+    old: Option<&RecordSet>,
+    new: Option<&RecordSet>,
+    removed: &mut Vec<DiffRr>,
+    added: &mut Vec<DiffRr>,
+) {
     match (old, new) {
         (Some(o), Some(n)) if o.ttl == n.ttl => {
             removed.extend(rrs(name, o).filter(|r| !n.data.contains(&r.data)));

@@ -2,10 +2,10 @@
 //! Deterministic: no clock, no randomness, no IO. Time and ids travel in the command.
 
 mod apply;
-mod changes;
-mod apply_registry;
 mod apply_acme;
+mod apply_registry;
 mod apply_update;
+mod changes;
 mod command;
 pub mod journal;
 pub mod registry;
@@ -16,7 +16,10 @@ pub mod update_model;
 pub use apply::{Applied, State};
 pub use changes::{ChangeSet, ZoneNames};
 pub use command::{ApplyError, Command, Event, RecordSpec};
-pub use registry::{ADMIN_OWNER, AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User};
+pub use registry::{
+    AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User,
+    ADMIN_OWNER,
+};
 
 /// Command builders shared by the tests of several modules.
 #[cfg(test)]

@@ -72,9 +72,7 @@ impl Host {
     /// The label left of the domain (EGI's `name`).
     pub fn name(&self) -> &str {
         let full = self.fqdn.as_str();
-        full.strip_suffix(self.domain.as_str())
-            .and_then(|s| s.strip_suffix('.'))
-            .unwrap_or(full)
+        full.strip_suffix(self.domain.as_str()).and_then(|s| s.strip_suffix('.')).unwrap_or(full)
     }
 }
 
@@ -216,7 +214,8 @@ impl UpdatePolicy {
     /// took the requests, so of two concurrent updates (through one node or several) the
     /// one applied second can carry the earlier stamp, and `at < last + 0` refused it.
     pub fn too_soon(&self, last_change: Option<u64>, at: u64) -> bool {
-        self.min_change_interval_ms > 0 && last_change.is_some_and(|last| at < last.saturating_add(self.min_change_interval_ms))
+        self.min_change_interval_ms > 0
+            && last_change.is_some_and(|last| at < last.saturating_add(self.min_change_interval_ms))
     }
 }
 

@@ -42,9 +42,8 @@ fn a_no_op_keeps_the_serial_and_emits_nothing() {
     let again = s.apply(&set_a("dyn.test", "h.dyn.test", &["192.0.2.1"])).unwrap();
     assert!(!again.changed());
     assert_eq!(serial(&s, "dyn.test"), Serial(2));
-    let del_missing = s
-        .apply(&Command::DeleteRecordSet { zone: n("dyn.test"), name: n("x.dyn.test"), rtype: RType::Txt })
-        .unwrap();
+    let del_missing =
+        s.apply(&Command::DeleteRecordSet { zone: n("dyn.test"), name: n("x.dyn.test"), rtype: RType::Txt }).unwrap();
     assert!(!del_missing.changed());
 }
 
@@ -162,14 +161,19 @@ fn registry_command() -> impl Strategy<Value = Command> {
         Just(AddrChange::Remove),
         (1u8..4).prop_map(|o| AddrChange::Set(std::net::Ipv4Addr::new(192, 0, 2, o))),
     ];
-    let v6 = prop_oneof![Just(AddrChange::Keep), Just(AddrChange::Remove), Just(AddrChange::Set("2001:db8::1".parse().unwrap()))];
-    let update = (host.clone(), v4, v6, at.clone(), 0u64..3).prop_map(|(h, v4, v6, at, limit)| Command::UpdateAddresses {
-        fqdn: n(h),
-        v4,
-        v6,
-        origin: Origin { at, endpoint: "test".into(), source: "192.0.2.200".into(), agent: "proptest".into() },
-        policy: UpdatePolicy { min_change_interval_ms: limit * 5000, history_limit: 3 },
-    });
+    let v6 = prop_oneof![
+        Just(AddrChange::Keep),
+        Just(AddrChange::Remove),
+        Just(AddrChange::Set("2001:db8::1".parse().unwrap()))
+    ];
+    let update =
+        (host.clone(), v4, v6, at.clone(), 0u64..3).prop_map(|(h, v4, v6, at, limit)| Command::UpdateAddresses {
+            fqdn: n(h),
+            v4,
+            v6,
+            origin: Origin { at, endpoint: "test".into(), source: "192.0.2.200".into(), agent: "proptest".into() },
+            policy: UpdatePolicy { min_change_interval_ms: limit * 5000, history_limit: 3 },
+        });
     prop_oneof![
         (host.clone(), any::<bool>(), prop::option::of(1u32..20), at.clone()).prop_map(|(h, wildcard, expire, at)| {
             Command::RegisterHost {

@@ -63,7 +63,9 @@ pub fn op(apex: &Fqdn, k: u8, n: u8, t: u8, v: u8, ttl: u32) -> UpdateOp {
 pub fn of_zone(z: &Zone) -> Model {
     z.nodes
         .iter()
-        .flat_map(|(n, node)| node.iter().map(move |(t, set)| ((n.clone(), *t), (set.ttl, set.data.iter().cloned().collect()))))
+        .flat_map(|(n, node)| {
+            node.iter().map(move |(t, set)| ((n.clone(), *t), (set.ttl, set.data.iter().cloned().collect())))
+        })
         .collect()
 }
 

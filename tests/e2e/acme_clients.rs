@@ -76,7 +76,8 @@ impl Pebble {
             .spawn()
             .expect("pebble is installed (Debian package pebble)");
         let p = Pebble { child, directory: format!("https://127.0.0.1:{port}/dir"), ca: cert, log };
-        crate::harness::eventually("pebble listens", WAIT, || std::net::TcpStream::connect(("127.0.0.1", port)).ok()).await;
+        crate::harness::eventually("pebble listens", WAIT, || std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+            .await;
         p
     }
 
@@ -107,7 +108,8 @@ async fn setup(key: &str, algorithm: &str, secret: &str) -> (Cluster, SocketAddr
 async fn issued(c: &Cluster, cert_path: &Path, domain: &str, key: &str) {
     let cert = std::fs::read_to_string(cert_path).expect("the client wrote the certificate");
     assert!(cert.contains("BEGIN CERTIFICATE"), "{cert}");
-    let text = Command::new("openssl").args(["x509", "-noout", "-text"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
+    let text =
+        Command::new("openssl").args(["x509", "-noout", "-text"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
     let text = text.and_then(|mut ch| {
         use std::io::Write;
         ch.stdin.take().expect("stdin").write_all(cert.as_bytes())?;
@@ -121,7 +123,12 @@ async fn issued(c: &Cluster, cert_path: &Path, domain: &str, key: &str) {
         assert!(dig(c.node(i).dns, &[&record, "TXT"]).answer.is_empty(), "node {i} still serves the challenge");
     }
     let (_, h) = c.node(0).api(Method::GET, &format!("/api/v1/updates?key={key}"), None).await;
-    let ok: Vec<_> = h["updates"].as_array().expect("updates").iter().filter(|e| e["rcode"] == "NOERROR" && e["changed"] == true).collect();
+    let ok: Vec<_> = h["updates"]
+        .as_array()
+        .expect("updates")
+        .iter()
+        .filter(|e| e["rcode"] == "NOERROR" && e["changed"] == true)
+        .collect();
     assert_eq!(ok.len(), 2, "present and cleanup: {h}");
 }
 
@@ -136,7 +143,16 @@ async fn lego_gets_a_certificate_from_pebble_with_rfc2136_through_a_follower() {
             .args(["--accept-tos", "--email", "acme@example.test", "--server", &pebble.directory])
             .arg("--path")
             .arg(dir.path().join("lego"))
-            .args(["--dns", "rfc2136", "--dns.disable-cp", "--dns.resolvers", &dns.to_string(), "--domains", &domain, "run"])
+            .args([
+                "--dns",
+                "rfc2136",
+                "--dns.disable-cp",
+                "--dns.resolvers",
+                &dns.to_string(),
+                "--domains",
+                &domain,
+                "run",
+            ])
             .env("LEGO_CA_CERTIFICATES", &pebble.ca)
             .env("RFC2136_NAMESERVER", dns.to_string())
             .env("RFC2136_TSIG_KEY", "lego-key")
@@ -168,8 +184,25 @@ async fn certbot_certonly_gets_a_certificate_from_pebble_with_dns_rfc2136_throug
         Command::new("timeout")
             .arg("180")
             .arg(&py)
-            .args(["-c", "import sys; from certbot.main import main; sys.exit(main())", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email", "-m", "acme@example.test"])
-            .args(["--server", &pebble.directory, "--dns-rfc2136", "--dns-rfc2136-propagation-seconds", "1", "-d", &domain])
+            .args([
+                "-c",
+                "import sys; from certbot.main import main; sys.exit(main())",
+                "certonly",
+                "--non-interactive",
+                "--agree-tos",
+                "--no-eff-email",
+                "-m",
+                "acme@example.test",
+            ])
+            .args([
+                "--server",
+                &pebble.directory,
+                "--dns-rfc2136",
+                "--dns-rfc2136-propagation-seconds",
+                "1",
+                "-d",
+                &domain,
+            ])
             .arg("--dns-rfc2136-credentials")
             .arg(&ini)
             .arg("--config-dir")

@@ -64,7 +64,11 @@ async fn counter_sum(c: &crate::cluster_harness::Cluster, series: &str) -> f64 {
     let mut sum = 0.0;
     for i in c.live() {
         let text = reqwest::get(c.node(i).url("/metrics")).await.unwrap().text().await.unwrap();
-        sum += text.lines().filter_map(|l| l.strip_prefix(series)).filter_map(|v| v.trim().parse::<f64>().ok()).sum::<f64>();
+        sum += text
+            .lines()
+            .filter_map(|l| l.strip_prefix(series))
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .sum::<f64>();
     }
     sum
 }
@@ -77,9 +81,12 @@ async fn an_acme_dns_txt_expires_through_the_log_on_every_node_after_its_configu
     let f = c.follower_of(leader);
     let (s, acct) = c.node(f).api(Method::POST, "/acme-dns/register", None).await;
     assert_eq!(s, 201, "{acct}");
-    let (user, key, sub) = (acct["username"].as_str().unwrap(), acct["password"].as_str().unwrap(), acct["subdomain"].as_str().unwrap());
+    let (user, key, sub) =
+        (acct["username"].as_str().unwrap(), acct["password"].as_str().unwrap(), acct["subdomain"].as_str().unwrap());
     let full = acct["fulldomain"].as_str().unwrap().trim_end_matches('.').to_string();
-    let log_before = c.node(leader).api(Method::GET, "/api/v1/cluster", None).await.1["this_node"]["last_log_index"].as_u64().unwrap();
+    let log_before = c.node(leader).api(Method::GET, "/api/v1/cluster", None).await.1["this_node"]["last_log_index"]
+        .as_u64()
+        .unwrap();
     let sweeps_before = counter_sum(&c, "quorumdns_acme_dns_expiry_sweeps_total{result=\"committed\"}").await;
 
     let token = "t".repeat(43);
@@ -93,16 +100,23 @@ async fn an_acme_dns_txt_expires_through_the_log_on_every_node_after_its_configu
     for i in c.live() {
         let node = c.node(i);
         crate::harness::eventually(&format!("{full} TXT expired on node {i}"), WAIT, || {
-            (node.dig(&[&full, "TXT"]).answer.is_empty() && node.try_serial().is_some_and(|s| s > set_serial)).then_some(())
+            (node.dig(&[&full, "TXT"]).answer.is_empty() && node.try_serial().is_some_and(|s| s > set_serial))
+                .then_some(())
         })
         .await;
     }
     let serial = c.converged_serial().await;
     assert!(serial > set_serial, "the expiry bumped the serial everywhere");
     // Through the log: an entry after the update's, proposed by the leader's sweep.
-    let log_after = c.node(c.leader().await).api(Method::GET, "/api/v1/cluster", None).await.1["this_node"]["last_log_index"].as_u64().unwrap();
+    let log_after = c.node(c.leader().await).api(Method::GET, "/api/v1/cluster", None).await.1["this_node"]
+        ["last_log_index"]
+        .as_u64()
+        .unwrap();
     assert!(log_after >= log_before + 2, "the update and the expiry are log entries ({log_before} -> {log_after})");
-    assert!(counter_sum(&c, "quorumdns_acme_dns_expiry_sweeps_total{result=\"committed\"}").await > sweeps_before, "the sweep committed");
+    assert!(
+        counter_sum(&c, "quorumdns_acme_dns_expiry_sweeps_total{result=\"committed\"}").await > sweeps_before,
+        "the sweep committed"
+    );
     // The account stays; a new value is served again.
     let (s, _) = update(c.node(leader), user, key, sub, &token).await;
     assert_eq!(s, 200);

@@ -34,9 +34,8 @@ async fn a_record_added_through_the_api_is_answered_with_a_serial_one_higher() {
 async fn zones_can_be_created_listed_exported_imported_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path());
-    let (s, b) = node
-        .api(Method::POST, "/api/v1/zones", Some(json!({"name": "second.test", "ns": ["ns1.second.test."]})))
-        .await;
+    let (s, b) =
+        node.api(Method::POST, "/api/v1/zones", Some(json!({"name": "second.test", "ns": ["ns1.second.test."]}))).await;
     assert_eq!(s, 201, "{b}");
     let (_, list) = node.api(Method::GET, "/api/v1/zones", None).await;
     let names: Vec<&str> = list["zones"].as_array().unwrap().iter().map(|z| z["name"].as_str().unwrap()).collect();
@@ -82,16 +81,52 @@ async fn bad_api_input_gets_a_json_error_naming_the_problem_and_changes_nothing(
     let serial = node.serial();
     let records = format!("/api/v1/zones/{ZONE}/records");
     let cases: Vec<(Method, String, Option<serde_json::Value>, u16, &str)> = vec![
-        (Method::POST, records.clone(), Some(json!({"name": "h", "type": "A", "data": ["300.1.2.3"]})), 422, "300.1.2.3"),
+        (
+            Method::POST,
+            records.clone(),
+            Some(json!({"name": "h", "type": "A", "data": ["300.1.2.3"]})),
+            422,
+            "300.1.2.3",
+        ),
         (Method::POST, records.clone(), Some(json!({"name": "h", "type": "BOGUS", "data": ["x"]})), 400, "BOGUS"),
-        (Method::POST, records.clone(), Some(json!({"name": "a..b", "type": "A", "data": ["192.0.2.1"]})), 400, "empty label"),
-        (Method::POST, records.clone(), Some(json!({"name": "h.other.test.", "type": "A", "data": ["192.0.2.1"]})), 422, "not inside zone"),
+        (
+            Method::POST,
+            records.clone(),
+            Some(json!({"name": "a..b", "type": "A", "data": ["192.0.2.1"]})),
+            400,
+            "empty label",
+        ),
+        (
+            Method::POST,
+            records.clone(),
+            Some(json!({"name": "h.other.test.", "type": "A", "data": ["192.0.2.1"]})),
+            422,
+            "not inside zone",
+        ),
         (Method::POST, records.clone(), Some(json!({"name": "h", "type": "A", "data": []})), 400, "at least one"),
-        (Method::POST, records.clone(), Some(json!({"name": "h", "type": "A", "data": ["192.0.2.1"], "extra": 1})), 422, "extra"),
+        (
+            Method::POST,
+            records.clone(),
+            Some(json!({"name": "h", "type": "A", "data": ["192.0.2.1"], "extra": 1})),
+            422,
+            "extra",
+        ),
         (Method::POST, records.clone(), Some(json!({"name": "@", "type": "CNAME", "data": ["x.test."]})), 409, "apex"),
         (Method::DELETE, format!("/api/v1/zones/{ZONE}/records/@/NS"), None, 409, "NS"),
-        (Method::POST, "/api/v1/zones/nope.test/records".into(), Some(json!({"name": "h", "type": "A", "data": ["192.0.2.1"]})), 404, "nope.test"),
-        (Method::POST, "/api/v1/zones".into(), Some(json!({"name": "sub.dyn.example.test", "ns": ["ns1.dyn.example.test."]})), 409, "overlaps"),
+        (
+            Method::POST,
+            "/api/v1/zones/nope.test/records".into(),
+            Some(json!({"name": "h", "type": "A", "data": ["192.0.2.1"]})),
+            404,
+            "nope.test",
+        ),
+        (
+            Method::POST,
+            "/api/v1/zones".into(),
+            Some(json!({"name": "sub.dyn.example.test", "ns": ["ns1.dyn.example.test."]})),
+            409,
+            "overlaps",
+        ),
         (Method::POST, "/api/v1/zones".into(), Some(json!({"name": "x.test", "ns": []})), 400, "name server"),
         (Method::PUT, format!("/api/v1/zones/{ZONE}/import"), Some(json!("not a zone file")), 422, "zone file"),
     ];
@@ -107,7 +142,8 @@ async fn bad_api_input_gets_a_json_error_naming_the_problem_and_changes_nothing(
     // No token or a wrong one: 401.
     let resp = reqwest::Client::new().get(node.url("/api/v1/zones")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    let resp = reqwest::Client::new().get(node.url("/api/v1/zones")).bearer_auth("wrong-token-000000").send().await.unwrap();
+    let resp =
+        reqwest::Client::new().get(node.url("/api/v1/zones")).bearer_auth("wrong-token-000000").send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let body = reqwest::Client::new()
         .post(node.url(&records))
@@ -141,8 +177,11 @@ async fn health_and_metrics_endpoints_answer() {
 #[tokio::test]
 async fn a_big_import_is_not_held_to_the_update_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_dev_config(dir.path(), |dev| dev.replace("[cluster]\n", "[cluster]\nwrite_timeout_ms = 1\n"));
-    let mut zone = String::from("$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n");
+    let node =
+        Node::start_with_dev_config(dir.path(), |dev| dev.replace("[cluster]\n", "[cluster]\nwrite_timeout_ms = 1\n"));
+    let mut zone = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n",
+    );
     for i in 0..20_000 {
         zone.push_str(&format!("h{i} IN A 10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
     }

@@ -113,7 +113,9 @@ async fn removing_the_leader_keeps_the_cluster_writable_and_the_removed_node_can
     eventually("the removed node notices", WAIT, || removed.logged("removed from the cluster").then_some(())).await;
     let (s, r) = removed.api(Method::GET, "/readyz", None).await;
     assert_eq!(s, 503, "{r}");
-    let (s, b) = removed.api(Method::PUT, &format!("/api/v1/zones/{ZONE}/records/x/A"), Some(json!({"data": ["192.0.2.1"]}))).await;
+    let (s, b) = removed
+        .api(Method::PUT, &format!("/api/v1/zones/{ZONE}/records/x/A"), Some(json!({"data": ["192.0.2.1"]})))
+        .await;
     assert_eq!(s, 503, "a removed node refuses writes: {b}");
     for k in 0..5 {
         set_a(c.node(other), &format!("still{k}"), "192.0.2.31").await;
@@ -132,7 +134,8 @@ async fn removing_the_leader_keeps_the_cluster_writable_and_the_removed_node_can
     let dup = Spec { id: c.specs[other].id, ..Spec::new(99, c.root.path(), false, 10) };
     let (s, b) = c.node(other).api(Method::POST, "/api/v1/cluster/nodes", Some(dup.member_json())).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("duplicate_id")), "{b}");
-    let (s, b) = c.node(other).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", c.specs[other].id), None).await;
+    let (s, b) =
+        c.node(other).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", c.specs[other].id), None).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("already_voter")), "{b}");
     let (s, b) = c.node(other).api(Method::POST, "/api/v1/cluster/nodes", Some(json!({"id": 7}))).await;
     assert_eq!(s, 422, "missing addresses: {b}");
@@ -145,7 +148,6 @@ async fn term_of(c: &Cluster, i: usize) -> u64 {
     v["this_node"]["term"].as_u64().expect("term")
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learner_added_to_a_cluster_with_10k_records_catches_up_from_a_snapshot() {
     let mut c = Cluster::start(3, 30).await;
@@ -155,7 +157,8 @@ async fn a_learner_added_to_a_cluster_with_10k_records_catches_up_from_a_snapsho
         zone.push_str(&format!("h{i} 60 IN A 10.{}.{}.{}\n", i / 65536, (i / 256) % 256, i % 256));
     }
     let url = c.node(leader).url(&format!("/api/v1/zones/{ZONE}/import"));
-    let resp = reqwest::Client::new().put(url).bearer_auth(crate::harness::TOKEN).body(zone).send().await.expect("import");
+    let resp =
+        reqwest::Client::new().put(url).bearer_auth(crate::harness::TOKEN).body(zone).send().await.expect("import");
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
     // Enough entries after the import that a snapshot is built and the log is purged.
     for k in 0..60 {

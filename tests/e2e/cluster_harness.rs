@@ -128,7 +128,10 @@ impl Cluster {
     pub async fn start_with_zone(n: u64, snapshot_every: u64, zone_extra: &str) -> Cluster {
         let root = tempfile::tempdir().expect("tempdir");
         let specs: Vec<Spec> = (1..=n)
-            .map(|id| Spec { zone_extra: zone_extra.to_string(), ..Spec::new(id, root.path(), id == 1, snapshot_every) })
+            .map(|id| Spec {
+                zone_extra: zone_extra.to_string(),
+                ..Spec::new(id, root.path(), id == 1, snapshot_every)
+            })
             .collect();
         let mut c = Cluster { nodes: specs.iter().map(|s| Some(s.start())).collect(), specs, root };
         c.wait_serial_on(0).await;
@@ -146,7 +149,8 @@ impl Cluster {
         let entry = self.any_live();
         let (s, b) = self.node(entry).api(Method::POST, "/api/v1/cluster/nodes", Some(body)).await;
         assert_eq!(s, 201, "add node {}: {b}", spec.id);
-        let (s, b) = self.node(entry).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", spec.id), None).await;
+        let (s, b) =
+            self.node(entry).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", spec.id), None).await;
         assert_eq!(s, 200, "promote node {}: {b}", spec.id);
     }
 

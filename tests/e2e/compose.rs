@@ -94,7 +94,8 @@ async fn compose_cluster_from_the_local_image_survives_losing_one_container() {
     let project = format!("qdnse2e{}", std::process::id());
     let c = Compose { project: project.clone(), file: dir.path().join("compose.yaml"), env };
     c.run(&["up", "-d"]);
-    let joined = sh(Command::new(dir.path().join("compose/join.sh")).args(["-p", &project]).envs(c.env.clone()), "join.sh");
+    let joined =
+        sh(Command::new(dir.path().join("compose/join.sh")).args(["-p", &project]).envs(c.env.clone()), "join.sh");
     eprintln!("{joined}");
 
     let dns_addr = |i: usize| SocketAddr::from(([127, 0, 0, 1], dns[i]));

@@ -37,7 +37,11 @@ async fn rfc8906_probes_over_udp_and_tcp() {
     let soa = ZONE;
     let big: Vec<String> = (0..12).map(|i| format!("\"{i}{}\"", "x".repeat(200))).collect();
     let (s, b) = node
-        .api(Method::POST, &format!("/api/v1/zones/{ZONE}/records"), Some(json!({"name": "big", "type": "TXT", "ttl": 300, "data": big})))
+        .api(
+            Method::POST,
+            &format!("/api/v1/zones/{ZONE}/records"),
+            Some(json!({"name": "big", "type": "TXT", "ttl": 300, "data": big})),
+        )
         .await;
     assert!(s == 200 || s == 201, "{s} {b}");
     let big_name = format!("big.{ZONE}");
@@ -54,7 +58,12 @@ async fn rfc8906_probes_over_udp_and_tcp() {
         // Unknown option: ignored, not echoed.
         let d = probe(&node, tcp, &[soa, "SOA", "+edns=0", "+ednsopt=65001:abcdef"]);
         assert_eq!(d.status, "NOERROR", "{t} unknown option\n{}", d.raw);
-        let opt: Vec<&str> = d.raw.lines().skip_while(|l| !l.starts_with(";; OPT PSEUDOSECTION")).take_while(|l| !l.starts_with(";; QUESTION")).collect();
+        let opt: Vec<&str> = d
+            .raw
+            .lines()
+            .skip_while(|l| !l.starts_with(";; OPT PSEUDOSECTION"))
+            .take_while(|l| !l.starts_with(";; QUESTION"))
+            .collect();
         assert_eq!(opt.len(), 2, "{t} only the EDNS line, no option echoed\n{}", d.raw);
         // Unknown EDNS flag: ignored, not echoed (dig shows echoed MBZ bits).
         let d = probe(&node, tcp, &[soa, "SOA", "+edns=0", "+ednsflags=0x0080"]);
@@ -92,7 +101,12 @@ async fn rfc8906_probes_over_udp_and_tcp() {
         // A large answer: TC with the OPT intact over UDP; complete over TCP.
         let d = probe(&node, tcp, &[&big_name, "TXT", "+edns=0", "+ignore", "+nsid"]);
         if tcp {
-            assert_eq!((d.status.as_str(), d.answer.len(), d.has_flag("tc")), ("NOERROR", 12, false), "tcp big\n{}", d.raw);
+            assert_eq!(
+                (d.status.as_str(), d.answer.len(), d.has_flag("tc")),
+                ("NOERROR", 12, false),
+                "tcp big\n{}",
+                d.raw
+            );
         } else {
             assert!(d.has_flag("tc") && d.answer.is_empty(), "udp big: TC expected\n{}", d.raw);
             assert_eq!(edns(&d).as_deref(), Some("; EDNS: version: 0, flags:; udp: 1232"), "udp big\n{}", d.raw);

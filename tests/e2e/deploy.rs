@@ -26,7 +26,9 @@ fn run_ok(cmd: &mut Command, what: &str) -> String {
 fn declared_metrics() -> BTreeSet<String> {
     read("src/metrics.rs")
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub const ")?.split_once(": &str = \"")?.1.split('"').next().map(String::from))
+        .filter_map(|l| {
+            l.trim().strip_prefix("pub const ")?.split_once(": &str = \"")?.1.split('"').next().map(String::from)
+        })
         .collect()
 }
 
@@ -116,7 +118,9 @@ fn compose_and_kubernetes_manifests_parse() {
 #[test]
 fn the_systemd_unit_verifies_and_its_example_config_loads() {
     run_ok(
-        Command::new(crate::harness::binary()).args(["check-config", "--config"]).arg(root().join("deploy/systemd/quorumdns.toml")),
+        Command::new(crate::harness::binary())
+            .args(["check-config", "--config"])
+            .arg(root().join("deploy/systemd/quorumdns.toml")),
         "check-config",
     );
     if Command::new("systemd-analyze").arg("--version").output().is_err() {

@@ -7,7 +7,11 @@ use crate::harness::{Node, ZONE};
 
 pub async fn add(node: &Node, name: &str, rtype: &str, data: &[&str]) -> serde_json::Value {
     let (status, body) = node
-        .api(Method::POST, &format!("/api/v1/zones/{ZONE}/records"), Some(json!({"name": name, "type": rtype, "ttl": 300, "data": data})))
+        .api(
+            Method::POST,
+            &format!("/api/v1/zones/{ZONE}/records"),
+            Some(json!({"name": name, "type": rtype, "ttl": 300, "data": data})),
+        )
         .await;
     assert_eq!(status, 200, "adding {name} {rtype}: {body}");
     body
@@ -42,7 +46,11 @@ async fn positive_answers_are_authoritative_for_every_type() {
 
     let ns = node.dig(&[ZONE, "NS"]);
     assert_eq!(ns.answer_data("NS"), vec!["ns1.dyn.example.test."]);
-    assert!(ns.additional.iter().any(|r| r.name == "ns1.dyn.example.test." && r.data == "127.0.0.1"), "glue: {}", ns.raw);
+    assert!(
+        ns.additional.iter().any(|r| r.name == "ns1.dyn.example.test." && r.data == "127.0.0.1"),
+        "glue: {}",
+        ns.raw
+    );
 
     let a = node.dig(&["www.dyn.example.test", "A"]);
     assert!(a.has_flag("aa"));
@@ -51,7 +59,10 @@ async fn positive_answers_are_authoritative_for_every_type() {
     assert_eq!(node.dig(&["www.dyn.example.test", "AAAA"]).answer_data("AAAA"), vec!["2001:db8::1"]);
     assert_eq!(node.dig(&["txt.dyn.example.test", "TXT"]).answer_data("TXT"), vec!["\"hello world\""]);
     assert_eq!(node.dig(&[ZONE, "MX"]).answer_data("MX"), vec!["10 mail.dyn.example.test."]);
-    assert_eq!(node.dig(&["_sip._tcp.dyn.example.test", "SRV"]).answer_data("SRV"), vec!["10 5 5060 sip.dyn.example.test."]);
+    assert_eq!(
+        node.dig(&["_sip._tcp.dyn.example.test", "SRV"]).answer_data("SRV"),
+        vec!["10 5 5060 sip.dyn.example.test."]
+    );
     assert_eq!(node.dig(&[ZONE, "CAA"]).answer_data("CAA"), vec!["0 issue \"letsencrypt.org\""]);
     // Case is echoed as asked (0x20) and matching ignores it.
     let mixed = node.dig(&["WwW.DyN.example.TEST", "A"]);

@@ -35,11 +35,7 @@ async fn register(node: &Node, fqdn: &str) -> String {
 
 pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the client runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 #[tokio::test]
@@ -47,9 +43,7 @@ async fn ddclient_updates_two_hosts_in_one_request_then_gets_nochg() {
     let ddclient = tool("ddclient");
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start_with_config(dir.path(), FAST);
-    let (s, _) = node
-        .api(Method::POST, "/api/v1/users", Some(json!({"name": "router"})))
-        .await;
+    let (s, _) = node.api(Method::POST, "/api/v1/users", Some(json!({"name": "router"}))).await;
     assert_eq!(s, 201);
     let (_, t) = node.api(Method::POST, "/api/v1/users/router/tokens", None).await;
     let token = t["token"].as_str().unwrap().to_string();
@@ -75,10 +69,7 @@ async fn ddclient_updates_two_hosts_in_one_request_then_gets_nochg() {
     let cache = dir.path().join("ddclient.cache");
     let ddc = |force: bool| {
         let mut c = Command::new(&ddclient);
-        c.args(["-foreground", "-daemon=0", "-verbose", "-file"])
-            .arg(&conf)
-            .arg("-cache")
-            .arg(&cache);
+        c.args(["-foreground", "-daemon=0", "-verbose", "-file"]).arg(&conf).arg("-cache").arg(&cache);
         if force {
             c.arg("-force");
         }
@@ -86,16 +77,8 @@ async fn ddclient_updates_two_hosts_in_one_request_then_gets_nochg() {
     };
     let before = node.serial();
     let out = ddc(false);
-    assert_eq!(
-        out.matches("RECEIVE:  good 198.51.100.23").count(),
-        2,
-        "one line per host:\n{out}"
-    );
-    assert_eq!(
-        out.matches("SENDING:  GET /nic/update").count(),
-        1,
-        "one grouped request:\n{out}"
-    );
+    assert_eq!(out.matches("RECEIVE:  good 198.51.100.23").count(), 2, "one line per host:\n{out}");
+    assert_eq!(out.matches("SENDING:  GET /nic/update").count(), 1, "one grouped request:\n{out}");
     assert!(out.contains("SUCCESS:  updating a.dyn.example.test: good"), "{out}");
     assert_eq!(a_records(&node, "a.dyn.example.test"), vec!["198.51.100.23"]);
     assert_eq!(a_records(&node, "b.dyn.example.test"), vec!["198.51.100.23"]);
@@ -126,18 +109,14 @@ async fn inadyn_custom_provider_updates_then_gets_nochg() {
     std::fs::create_dir_all(&cache).unwrap();
     let ina = || {
         let mut c = Command::new(&inadyn);
-        c.args(["--once", "--force", "--foreground", "--no-pidfile", "-l", "debug", "-f"])
-            .arg(&conf);
+        c.args(["--once", "--force", "--foreground", "--no-pidfile", "-l", "debug", "-f"]).arg(&conf);
         c.arg(format!("--cache-dir={}", cache.display()));
         run(&mut c)
     };
     let before = node.serial();
     let out = ina();
     assert!(out.contains("good 203.0.113.9"), "{out}");
-    assert!(
-        out.contains("Successful alias table update for c.dyn.example.test"),
-        "{out}"
-    );
+    assert!(out.contains("Successful alias table update for c.dyn.example.test"), "{out}");
     assert_eq!(a_records(&node, "c.dyn.example.test"), vec!["203.0.113.9"]);
     let after = node.serial();
     assert!(after > before);
@@ -152,17 +131,11 @@ async fn curl_with_userinfo_and_a_fritzbox_url_with_the_token_in_the_query() {
     let node = Node::start_with_config(dir.path(), FAST);
     let secret = register(&node, "home.dyn.example.test").await;
     let curl = |url: String| run(Command::new("curl").args(["-sS", &url]));
-    let out = curl(format!(
-        "http://home.dyn.example.test:{secret}@{}/nic/update?myip=192.0.2.77",
-        node.http
-    ));
+    let out = curl(format!("http://home.dyn.example.test:{secret}@{}/nic/update?myip=192.0.2.77", node.http));
     assert_eq!(out, "good 192.0.2.77");
     assert_eq!(a_records(&node, "home.dyn.example.test"), vec!["192.0.2.77"]);
     // No myip: curl's own address.
-    let out = curl(format!(
-        "http://home.dyn.example.test:{secret}@{}/nic/update",
-        node.http
-    ));
+    let out = curl(format!("http://home.dyn.example.test:{secret}@{}/nic/update", node.http));
     assert_eq!(out, "good 127.0.0.1");
     // Fritz!Box "user-defined provider": <domain>, <ipaddr>, <ip6addr>, <pass> substituted.
     let url = format!(
@@ -170,16 +143,10 @@ async fn curl_with_userinfo_and_a_fritzbox_url_with_the_token_in_the_query() {
         node.http
     );
     assert_eq!(curl(url), "good 192.0.2.78,2001:db8::78");
-    assert_eq!(
-        node.dig(&["home.dyn.example.test", "AAAA"]).answer_data("AAAA"),
-        vec!["2001:db8::78"]
-    );
+    assert_eq!(node.dig(&["home.dyn.example.test", "AAAA"]).answer_data("AAAA"), vec!["2001:db8::78"]);
     // Wrong secret: badauth and nothing changes.
     let serial = node.serial();
-    let out = curl(format!(
-        "http://home.dyn.example.test:wrong@{}/nic/update?myip=192.0.2.1",
-        node.http
-    ));
+    let out = curl(format!("http://home.dyn.example.test:wrong@{}/nic/update?myip=192.0.2.1", node.http));
     assert_eq!(out, "badauth");
     assert_eq!(node.serial(), serial);
     assert_eq!(a_records(&node, "home.dyn.example.test"), vec!["192.0.2.78"]);
@@ -188,18 +155,12 @@ async fn curl_with_userinfo_and_a_fritzbox_url_with_the_token_in_the_query() {
 #[tokio::test]
 async fn expiry_removes_addresses_of_hosts_not_refreshed_and_keeps_refreshed_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(
-        dir.path(),
-        "[dyndns]\nmin_update_interval_secs = 0\nexpire_sweep_interval_secs = 1\n",
-    );
+    let node =
+        Node::start_with_config(dir.path(), "[dyndns]\nmin_update_interval_secs = 0\nexpire_sweep_interval_secs = 1\n");
     let mut secrets = Vec::new();
     for h in ["stale", "kept"] {
         let (s, b) = node
-            .api(
-                Method::POST,
-                "/api/v1/hosts",
-                Some(json!({"name": h, "domain": "dyn.example.test", "expire": 3})),
-            )
+            .api(Method::POST, "/api/v1/hosts", Some(json!({"name": h, "domain": "dyn.example.test", "expire": 3})))
             .await;
         assert_eq!(s, 201, "{b}");
         secrets.push(b["update_secret"].as_str().unwrap().to_string());
@@ -218,10 +179,7 @@ async fn expiry_removes_addresses_of_hosts_not_refreshed_and_keeps_refreshed_one
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     // Keep refreshing one host (nochg goes through the log and resets its clock).
     loop {
-        assert_eq!(
-            update("kept", &secrets[1]).await.unwrap().text().await.unwrap(),
-            "nochg 192.0.2.90"
-        );
+        assert_eq!(update("kept", &secrets[1]).await.unwrap().text().await.unwrap(), "nochg 192.0.2.90");
         if a_records(&node, "stale.dyn.example.test").is_empty() {
             break;
         }
@@ -230,14 +188,9 @@ async fn expiry_removes_addresses_of_hosts_not_refreshed_and_keeps_refreshed_one
     }
     assert!(node.serial() > serial, "expiry bumps the serial");
     assert_eq!(a_records(&node, "kept.dyn.example.test"), vec!["192.0.2.90"]);
-    let (_, h) = node
-        .api(Method::GET, "/api/v1/hosts/stale.dyn.example.test/history", None)
-        .await;
+    let (_, h) = node.api(Method::GET, "/api/v1/hosts/stale.dyn.example.test/history", None).await;
     assert_eq!(h["history"][0]["result"], "expired", "{h}");
     let metrics = reqwest::get(node.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(
-        metrics.contains(r#"quorumdns_dyndns_updates_total{code="nochg",endpoint="nic_update"}"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"quorumdns_dyndns_updates_total{code="nochg",endpoint="nic_update"}"#), "{metrics}");
     assert!(metrics.contains("quorumdns_dyndns_update_duration_seconds_bucket"));
 }

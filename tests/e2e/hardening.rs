@@ -17,7 +17,9 @@ async fn a_server_cookie_from_one_node_is_valid_on_another() {
     let client = "a1a2a3a4a5a6a7a8";
     let mut full = None;
     for _ in 0..200 {
-        if let Some(x) = cookie(&c.node(0).dig(&[ZONE, "SOA", &format!("+cookie={client}"), "+nobadcookie"])).filter(|x| x.len() == 48) {
+        if let Some(x) = cookie(&c.node(0).dig(&[ZONE, "SOA", &format!("+cookie={client}"), "+nobadcookie"]))
+            .filter(|x| x.len() == 48)
+        {
             full = Some(x);
             break;
         }
@@ -97,7 +99,8 @@ async fn a_burst_from_one_source_is_limited_with_slips_while_others_and_tcp_are_
     // The limited source with a valid server cookie is exempt.
     let client = [9u8; 8];
     let (_, _, answers) = burst("127.0.0.3:0", node.dns, 1, Some(&client));
-    let server_cookie = answers.first().and_then(|r| r.windows(4).position(|w| w == [0, 10, 0, 24]).map(|i| r[i + 4..i + 28].to_vec()));
+    let server_cookie =
+        answers.first().and_then(|r| r.windows(4).position(|w| w == [0, 10, 0, 24]).map(|i| r[i + 4..i + 28].to_vec()));
     let server_cookie = server_cookie.expect("a server cookie in the answer");
     let sock = UdpSocket::bind("127.0.0.3:0").unwrap();
     drop(sock);
@@ -111,11 +114,12 @@ async fn a_burst_from_one_source_is_limited_with_slips_while_others_and_tcp_are_
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     stream.set_read_timeout(Some(limit)).unwrap();
     let mut buf = [0u8; 64];
-    matches!(stream.read(&mut buf), Ok(0) | Err(_)) && {
-        // Err can be a timeout: distinguish by asking again without waiting long.
-        stream.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
-        !matches!(stream.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut)
-    }
+    matches!(stream.read(&mut buf), Ok(0) | Err(_))
+        && {
+            // Err can be a timeout: distinguish by asking again without waiting long.
+            stream.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+            !matches!(stream.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut)
+        }
 }
 
 #[tokio::test]
@@ -161,12 +165,16 @@ async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
 #[tokio::test]
 async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), "[http]\nauth_fail_limit = 5\nauth_fail_window_secs = 60\n\n[dyndns]\nmin_update_interval_secs = 0\n");
+    let node = Node::start_with_config(
+        dir.path(),
+        "[http]\nauth_fail_limit = 5\nauth_fail_window_secs = 60\n\n[dyndns]\nmin_update_interval_secs = 0\n",
+    );
     let fqdn = format!("bf.{ZONE}");
     let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn={fqdn}"), None).await;
     assert_eq!(s, 200, "{b}");
     let secret = b["host"]["update_secret"].as_str().unwrap().to_string();
-    let attacker = reqwest::Client::builder().local_address("127.0.0.5".parse::<std::net::IpAddr>().ok()).build().unwrap();
+    let attacker =
+        reqwest::Client::builder().local_address("127.0.0.5".parse::<std::net::IpAddr>().ok()).build().unwrap();
     let other = reqwest::Client::builder().local_address("127.0.0.6".parse::<std::net::IpAddr>().ok()).build().unwrap();
     let url = node.url(&format!("/nic/update?hostname={fqdn}&myip=192.0.2.44"));
     let mut statuses = Vec::new();
@@ -258,7 +266,10 @@ async fn a_busy_tcp_connection_is_closed_at_its_caps_while_a_new_one_is_served()
         std::thread::sleep(Duration::from_millis(250));
     };
     assert!(answered >= 3, "the busy connection was served until its lifetime ended ({answered} answers)");
-    assert!(closed_after < Duration::from_secs(5), "closed by the lifetime cap, not the idle timeout: {closed_after:?}");
+    assert!(
+        closed_after < Duration::from_secs(5),
+        "closed by the lifetime cap, not the idle timeout: {closed_after:?}"
+    );
 
     // A new connection from the same client is served.
     let mut fresh = TcpStream::connect(node.dns).unwrap();

@@ -25,7 +25,8 @@ fn find(logs: &[String], key: &str) -> Option<SocketAddr> {
         // The address ends at the first character that cannot be part of it (a JSON log
         // line continues with `"}`).
         let rest = &l[i + key.len()..];
-        let end = rest.find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))).unwrap_or(rest.len());
+        let end =
+            rest.find(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))).unwrap_or(rest.len());
         rest[..end].parse().ok()
     })
 }
@@ -33,7 +34,9 @@ fn find(logs: &[String], key: &str) -> Option<SocketAddr> {
 /// The binary under test. `QUORUMDNS_BIN` overrides Cargo's path (useful when several
 /// worktrees share one target directory and may overwrite each other's binaries).
 pub fn binary() -> PathBuf {
-    std::env::var_os("QUORUMDNS_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quorumdns")))
+    std::env::var_os("QUORUMDNS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quorumdns")))
 }
 
 impl Node {
@@ -154,7 +157,12 @@ impl Node {
         format!("http://{}{}", self.http, path)
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut req = reqwest::Client::new().request(method, self.url(path)).bearer_auth(TOKEN);
         if let Some(b) = body {
             req = req.json(&b);
@@ -173,7 +181,11 @@ impl Node {
     /// The zone's SOA serial as this node answers it, if it answers one.
     pub fn try_serial(&self) -> Option<u32> {
         let d = self.dig(&[ZONE, "SOA"]);
-        d.answer.iter().find(|r| r.rtype == "SOA").and_then(|r| r.data.split_whitespace().nth(2)).and_then(|s| s.parse().ok())
+        d.answer
+            .iter()
+            .find(|r| r.rtype == "SOA")
+            .and_then(|r| r.data.split_whitespace().nth(2))
+            .and_then(|s| s.parse().ok())
     }
 
     /// Whether the log mentions `needle`.

@@ -62,7 +62,10 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     let node = Node::start(dir.path());
     // The leader writes the DNS cookie secret in the background after start: let that
     // entry land before the first scrape, or it counts as one of ours.
-    eventually("the cookie secret", Duration::from_secs(20), || node.logged("DNS cookie secret generated").then_some(())).await;
+    eventually("the cookie secret", Duration::from_secs(20), || {
+        node.logged("DNS cookie secret generated").then_some(())
+    })
+    .await;
     let serial0 = node.serial();
     let (_, before) = scrape(&node).await;
 
@@ -117,8 +120,15 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     let resp = reqwest::Client::new().get(node.url("/api/v1/backup")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let (_, s) = scrape(&node).await;
-    assert_eq!(get(&s, "quorumdns_backups_total{result=\"ok\"}") - get(&after, "quorumdns_backups_total{result=\"ok\"}"), 1.0);
-    assert_eq!(get(&s, "quorumdns_raft_snapshots_total{origin=\"built\"}") - get(&after, "quorumdns_raft_snapshots_total{origin=\"built\"}"), 1.0);
+    assert_eq!(
+        get(&s, "quorumdns_backups_total{result=\"ok\"}") - get(&after, "quorumdns_backups_total{result=\"ok\"}"),
+        1.0
+    );
+    assert_eq!(
+        get(&s, "quorumdns_raft_snapshots_total{origin=\"built\"}")
+            - get(&after, "quorumdns_raft_snapshots_total{origin=\"built\"}"),
+        1.0
+    );
     assert!(get(&s, "quorumdns_raft_snapshot_bytes") > 0.0);
     assert_eq!(get(&s, "quorumdns_raft_snapshot_index"), applied);
 }
@@ -126,7 +136,12 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
 /// Sum of `commands_total{result=...}` increases over every kind.
 fn delta_kind(before: &Samples, after: &Samples, result: &str) -> f64 {
     let tag = format!("result=\"{result}\"");
-    let sum = |s: &Samples| s.iter().filter(|(k, _)| k.starts_with("quorumdns_commands_total{") && k.contains(&tag)).map(|(_, v)| v).sum::<f64>();
+    let sum = |s: &Samples| {
+        s.iter()
+            .filter(|(k, _)| k.starts_with("quorumdns_commands_total{") && k.contains(&tag))
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
     sum(after) - sum(before)
 }
 
@@ -185,9 +200,16 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start_with_config(dir.path(), "[dyndns]\nmin_update_interval_secs = 0\n");
     put_a(&node, "www", "192.0.2.1").await;
-    let (s, b) = node.api(Method::PUT, &format!("/api/v1/zones/{ZONE}/records/www/TXT"), Some(json!({"ttl": 60, "data": ["\"v=1\""]}))).await;
+    let (s, b) = node
+        .api(
+            Method::PUT,
+            &format!("/api/v1/zones/{ZONE}/records/www/TXT"),
+            Some(json!({"ttl": 60, "data": ["\"v=1\""]})),
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = node.api(Method::POST, "/api/v1/zones", Some(json!({"name": "second.test", "ns": ["ns1.second.test"]}))).await;
+    let (s, b) =
+        node.api(Method::POST, "/api/v1/zones", Some(json!({"name": "second.test", "ns": ["ns1.second.test"]}))).await;
     assert_eq!(s, 201, "{b}");
     let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn=home.{ZONE}"), None).await;
     assert_eq!(s, 200, "{b}");
@@ -218,7 +240,13 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
         .expect("restore runs");
     assert!(o.status.success(), "restore failed: {}", String::from_utf8_lossy(&o.stderr));
     // Restoring twice into the same directory is refused.
-    let again = Command::new(binary()).args(["restore", "--from"]).arg(&file).args(["--dev", "--data-dir"]).arg(fresh.path()).output().unwrap();
+    let again = Command::new(binary())
+        .args(["restore", "--from"])
+        .arg(&file)
+        .args(["--dev", "--data-dir"])
+        .arg(fresh.path())
+        .output()
+        .unwrap();
     assert!(!again.status.success());
 
     let restored = Node::start_with_config(fresh.path(), "[dyndns]\nmin_update_interval_secs = 0\n");
@@ -241,7 +269,12 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
         })
         .await;
         let rows = |d: &crate::harness::Dig| {
-            let mut v: Vec<String> = d.answer.iter().chain(&d.authority).map(|r| format!("{} {} {} {}", r.name, r.ttl, r.rtype, r.data)).collect();
+            let mut v: Vec<String> = d
+                .answer
+                .iter()
+                .chain(&d.authority)
+                .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.rtype, r.data))
+                .collect();
             v.sort();
             v
         };

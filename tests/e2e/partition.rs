@@ -97,7 +97,10 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
     let old = nodes.iter().position(|n| n.node.service.raft.status().role == "leader").expect("a leader");
     nodes[old].switch.isolate(true);
     let minority = &nodes[old];
-    eventually("the isolated node reports itself stale", WAIT, || minority.node.service.raft.status().stale.then_some(())).await;
+    eventually("the isolated node reports itself stale", WAIT, || {
+        minority.node.service.raft.status().stale.then_some(())
+    })
+    .await;
     let ready = minority.node.service.readiness();
     assert!(!ready.ready && ready.checks.iter().any(|c| c.name == "fresh" && !c.ok), "{ready:?}");
     let (s, b) = put(minority, "refused", "192.0.2.9").await;
@@ -115,7 +118,10 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
     nodes[old].switch.isolate(false);
     for n in &nodes {
         for k in 0..majority.len() {
-            eventually("majority writes everywhere", WAIT, || (answers(n, &format!("during{k}")) == ["192.0.2.2"]).then_some(())).await;
+            eventually("majority writes everywhere", WAIT, || {
+                (answers(n, &format!("during{k}")) == ["192.0.2.2"]).then_some(())
+            })
+            .await;
         }
     }
     let want = eventually("identical state on every node", WAIT, || {
@@ -126,7 +132,11 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
     let serial = want.zones.values().next().expect("zone").serial.0;
     for n in &nodes {
         let soa = dig(n.node.dns_addr, &[ZONE, "SOA"]);
-        assert!(soa.answer.iter().any(|r| r.data.split_whitespace().nth(2) == Some(&serial.to_string())), "{}", soa.raw);
+        assert!(
+            soa.answer.iter().any(|r| r.data.split_whitespace().nth(2) == Some(&serial.to_string())),
+            "{}",
+            soa.raw
+        );
         eventually("fresh again", WAIT, || (!n.node.service.raft.status().stale).then_some(())).await;
     }
     // The write the isolated leader appended but could not commit was overwritten.
@@ -141,7 +151,11 @@ async fn three_nodes() -> Vec<InProc> {
     let nodes = vec![start(1, true).await, start(2, false).await, start(3, false).await];
     for n in &nodes[1..] {
         let s = &n.node.service;
-        let info = NodeInfo { raft_addr: n.node.raft_addr.to_string(), http_addr: n.node.http_addr.to_string(), dns_addr: n.node.dns_addr.to_string() };
+        let info = NodeInfo {
+            raft_addr: n.node.raft_addr.to_string(),
+            http_addr: n.node.http_addr.to_string(),
+            dns_addr: n.node.dns_addr.to_string(),
+        };
         nodes[0].node.service.cluster_add(s.raft.node_id, info, Duration::from_secs(30)).await.expect("add");
         nodes[0].node.service.cluster_promote(s.raft.node_id).await.expect("promote");
     }
@@ -162,9 +176,15 @@ async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering
     let client = reqwest::Client::new();
     let fqdn = format!("late.{ZONE}");
     let register = format!("http://{}/nic/register?fqdn={fqdn}", nodes[leader].node.http_addr);
-    let body: serde_json::Value = client.get(register).bearer_auth(TOKEN).send().await.expect("http").json().await.expect("json");
+    let body: serde_json::Value =
+        client.get(register).bearer_auth(TOKEN).send().await.expect("http").json().await.expect("json");
     let secret = body["host"]["update_secret"].as_str().unwrap_or_else(|| panic!("registered: {body}")).to_string();
-    let knows = |n: &InProc| n.node.service.raft.state.read(|s| s.registry.hosts.keys().any(|h| h.as_str() == fqdn.as_str() || h.as_str() == format!("{fqdn}.")));
+    let knows =
+        |n: &InProc| {
+            n.node.service.raft.state.read(|s| {
+                s.registry.hosts.keys().any(|h| h.as_str() == fqdn.as_str() || h.as_str() == format!("{fqdn}."))
+            })
+        };
     assert!(!knows(&nodes[behind]), "the isolated node cannot know the host yet");
 
     // Ask the node while it is still cut off, and heal while it is answering: it must
@@ -172,18 +192,29 @@ async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering
     let update = format!("http://{}/nic/update?hostname={fqdn}&myip=192.0.2.77", nodes[behind].node.http_addr);
     let asked = tokio::spawn({
         let (client, fqdn, secret) = (client.clone(), fqdn.clone(), secret.clone());
-        async move { client.get(update).basic_auth(&fqdn, Some(&secret)).send().await.expect("http").text().await.expect("body") }
+        async move {
+            client.get(update).basic_auth(&fqdn, Some(&secret)).send().await.expect("http").text().await.expect("body")
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     nodes[behind].switch.isolate(false);
     let text = asked.await.expect("request task");
-    assert_eq!(text.trim(), "good 192.0.2.77", "a node behind the cluster must not answer badauth to a registered host");
+    assert_eq!(
+        text.trim(),
+        "good 192.0.2.77",
+        "a node behind the cluster must not answer badauth to a registered host"
+    );
 
     // A wrong secret is still refused by the same node, now current.
     let update = format!("http://{}/nic/update?hostname={fqdn}&myip=192.0.2.78", nodes[behind].node.http_addr);
     let resp = client.get(update).basic_auth(&fqdn, Some("wrong")).send().await.expect("http");
     assert_eq!(resp.text().await.expect("body").trim(), "badauth");
-    let metrics = reqwest::get(format!("http://{}/metrics", nodes[behind].node.http_addr)).await.expect("http").text().await.expect("body");
+    let metrics = reqwest::get(format!("http://{}/metrics", nodes[behind].node.http_addr))
+        .await
+        .expect("http")
+        .text()
+        .await
+        .expect("body");
     // (Metrics are per process: the three in-process nodes share them.)
     assert!(metrics.contains(r#"quorumdns_auth_rechecks_total{result="caught_up"} "#), "{metrics}");
     for n in &mut nodes {

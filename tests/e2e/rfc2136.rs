@@ -68,13 +68,17 @@ async fn nsupdate_on_a_follower_adds_replaces_and_deletes_with_sha256_and_md5_ke
     let f = c.follower_of(leader);
     let dns = c.node(f).dns;
     let server = format!("server {} {}\n", dns.ip(), dns.port());
-    for (key, label) in [(format!("hmac-sha256:sha-key:{SHA256_SECRET}"), "s"), (format!("hmac-md5:md5-key:{MD5_SECRET}"), "m")] {
+    for (key, label) in
+        [(format!("hmac-sha256:sha-key:{SHA256_SECRET}"), "s"), (format!("hmac-md5:md5-key:{MD5_SECRET}"), "m")]
+    {
         let www = format!("www-{label}.{ZONE}");
         let txt = format!("txt-{label}.{ZONE}");
         // The md5 round lets nsupdate find the zone itself: a signed SOA query first.
         let zone_line = if label == "s" { format!("zone {ZONE}\n") } else { String::new() };
         let serial = c.converged_serial().await;
-        let script = format!("{server}{zone_line}update add {www} 60 A 192.0.2.10\nupdate add {txt} 60 TXT \"hello {label}\"\nsend\n");
+        let script = format!(
+            "{server}{zone_line}update add {www} 60 A 192.0.2.10\nupdate add {txt} 60 TXT \"hello {label}\"\nsend\n"
+        );
         let (ok, out) = nsupdate(&key, &script);
         assert!(ok, "add with {key}: {out}");
         all_nodes_see(&c, &www, "A", &["192.0.2.10"], serial + 1).await;
@@ -105,8 +109,14 @@ async fn nsupdate_on_a_follower_adds_replaces_and_deletes_with_sha256_and_md5_ke
 async fn failed_prerequisites_policy_bad_mac_and_replays_change_nothing() {
     let c = Cluster::start(3, 10_000).await;
     add_key(&c, "sha-key", "hmac-sha256", SHA256_SECRET, json!([{"match": "subdomain", "name": ZONE}])).await;
-    add_key(&c, "acme-key", "hmac-md5", ACME_SECRET, json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]))
-        .await;
+    add_key(
+        &c,
+        "acme-key",
+        "hmac-md5",
+        ACME_SECRET,
+        json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]),
+    )
+    .await;
     let f = c.follower_of(c.leader().await);
     let dns = c.node(f).dns;
     let head = format!("server {} {}\nzone {ZONE}\n", dns.ip(), dns.port());
@@ -132,7 +142,8 @@ async fn failed_prerequisites_policy_bad_mac_and_replays_change_nothing() {
     let acme = format!("hmac-md5:acme-key:{ACME_SECRET}");
     let (ok, out) = nsupdate(&acme, &format!("{head}update add www.{ZONE} 60 TXT \"no\"\nsend\n"));
     assert!(!ok && out.contains("REFUSED"), "{out}");
-    let (ok, out) = nsupdate(&acme, &format!("{head}check-names no\nupdate add _acme-challenge.www.{ZONE} 60 A 192.0.2.1\nsend\n"));
+    let (ok, out) =
+        nsupdate(&acme, &format!("{head}check-names no\nupdate add _acme-challenge.www.{ZONE} 60 A 192.0.2.1\nsend\n"));
     assert!(!ok && out.contains("REFUSED"), "{out}");
     // A wrong secret.
     let wrong = "hmac-sha256:sha-key:d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
@@ -222,8 +233,14 @@ pub fn python() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certbot_dns_rfc2136_adds_and_cleans_up_its_challenge_through_a_follower() {
     let c = Cluster::start(3, 10_000).await;
-    add_key(&c, "certbot-key", "hmac-md5", ACME_SECRET, json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]))
-        .await;
+    add_key(
+        &c,
+        "certbot-key",
+        "hmac-md5",
+        ACME_SECRET,
+        json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]),
+    )
+    .await;
     let f = c.follower_of(c.leader().await);
     let dns = c.node(f).dns;
     let record = format!("_acme-challenge.www.{ZONE}");
@@ -233,7 +250,15 @@ async fn certbot_dns_rfc2136_adds_and_cleans_up_its_challenge_through_a_follower
         let out = Command::new(&py)
             .arg("-c")
             .arg(CERTBOT)
-            .args([&dns.ip().to_string(), &dns.port().to_string(), "certbot-key", ACME_SECRET, &record, "token-123", action])
+            .args([
+                &dns.ip().to_string(),
+                &dns.port().to_string(),
+                "certbot-key",
+                ACME_SECRET,
+                &record,
+                "token-123",
+                action,
+            ])
             .output()
             .expect("python runs");
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -281,7 +306,12 @@ async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() 
     let wrong = "hmac-sha256:xfr-key:d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
     let other = format!("hmac-md5:other-key:{MD5_SECRET}");
     let unknown = format!("hmac-sha256:no-such-key:{SHA256_SECRET}");
-    for (what, k) in [("unsigned", None), ("wrong secret", Some(wrong)), ("a key not in transfer_tsig", Some(other.as_str())), ("an unknown key", Some(unknown.as_str()))] {
+    for (what, k) in [
+        ("unsigned", None),
+        ("wrong secret", Some(wrong)),
+        ("a key not in transfer_tsig", Some(other.as_str())),
+        ("an unknown key", Some(unknown.as_str())),
+    ] {
         let (ok, out) = transfer_ok(dns, k, "AXFR");
         assert!(!ok && !out.contains("192.0.2.77"), "{what} must be refused:\n{out}");
     }
@@ -301,8 +331,10 @@ async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() 
     c.kill9(kill);
     c.restart(kill);
     let dns = c.specs[kill].dns;
-    crate::harness::eventually("a restarted node transfers with a replicated key", crate::cluster_harness::WAIT, || {
-        transfer_ok(dns, Some(other.as_str()), "AXFR").0.then_some(())
-    })
+    crate::harness::eventually(
+        "a restarted node transfers with a replicated key",
+        crate::cluster_harness::WAIT,
+        || transfer_ok(dns, Some(other.as_str()), "AXFR").0.then_some(()),
+    )
     .await;
 }

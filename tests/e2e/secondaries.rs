@@ -38,9 +38,12 @@ impl Daemon {
             .spawn()
             .unwrap_or_else(|e| panic!("{program} runs (tests/run.sh installs bind9 and knot): {e}"));
         let logs = Arc::new(Mutex::new(Vec::new()));
-        for pipe in [child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), child.stdout.take().map(|p| Box::new(p) as _)]
-            .into_iter()
-            .flatten()
+        for pipe in [
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child.stdout.take().map(|p| Box::new(p) as _),
+        ]
+        .into_iter()
+        .flatten()
         {
             let sink = logs.clone();
             std::thread::spawn(move || {
@@ -164,7 +167,8 @@ fn soa_serial(server: SocketAddr) -> Option<u32> {
 }
 
 async fn set_secondaries(node: &Node, notify: &[SocketAddr]) {
-    let body = json!({"allow_transfer": ["127.0.0.0/8"], "notify": notify.iter().map(|a| a.to_string()).collect::<Vec<_>>()});
+    let body =
+        json!({"allow_transfer": ["127.0.0.0/8"], "notify": notify.iter().map(|a| a.to_string()).collect::<Vec<_>>()});
     let (s, b) = node.api(Method::PUT, &format!("/api/v1/zones/{ZONE}/secondaries"), Some(body)).await;
     assert_eq!(s, 200, "{b}");
 }
@@ -272,7 +276,10 @@ async fn transfers_outside_the_acl_or_with_a_bad_tsig_are_refused_and_counted() 
     assert!(records.is_empty() && text.contains("Transfer failed"), "unsigned from 127.0.0.1 is refused:\n{text}");
     let wrong = format!("hmac-sha256:xfr-key:{WRONG_B64}");
     let (records, text) = axfr_records(node.dns, &["-y", &wrong]);
-    assert!(text.contains("BADSIG") && !records.iter().any(|l| l.contains("\tSOA\t")), "a wrong key transfers nothing:\n{text}");
+    assert!(
+        text.contains("BADSIG") && !records.iter().any(|l| l.contains("\tSOA\t")),
+        "a wrong key transfers nothing:\n{text}"
+    );
 
     // dig signs the request and checks the signature of every response message.
     let right = format!("hmac-sha256:xfr-key:{KEY_B64}");

@@ -10,41 +10,16 @@ use std::time::Duration;
 use crate::harness::{binary, eventually, Node, TOKEN, ZONE};
 
 fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The test CA of `dir` (made on first use): what clients trust.
 fn ca(dir: &Path) -> PathBuf {
     if !dir.join("ca.crt").exists() {
         let subj = ["-subj", "/CN=quorumdns test CA"];
-        let key = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-        ];
-        openssl(
-            &[
-                &["req", "-x509"][..],
-                &key,
-                &subj,
-                &["-keyout", "ca.key", "-out", "ca.crt"],
-            ]
-            .concat(),
-            dir,
-        );
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"];
+        openssl(&[&["req", "-x509"][..], &key, &subj, &["-keyout", "ca.key", "-out", "ca.crt"]].concat(), dir);
     }
     dir.join("ca.crt")
 }
@@ -53,52 +28,14 @@ fn ca(dir: &Path) -> PathBuf {
 /// `dir`, written to `<name>.crt` and `<name>.key` there.
 fn issued(dir: &Path, name: &str, serial: u32) -> (PathBuf, PathBuf) {
     ca(dir);
-    let (crt, key, csr, ext) = (
-        format!("{name}.crt"),
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.ext"),
-    );
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let newkey = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-new"][..],
-            &newkey,
-            &["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr],
-        ]
-        .concat(),
-        dir,
-    );
+    let (crt, key, csr, ext) =
+        (format!("{name}.crt"), format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"));
+    std::fs::write(dir.join(&ext), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    let newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(&[&["req", "-new"][..], &newkey, &["-subj", "/CN=127.0.0.1", "-keyout", &key, "-out", &csr]].concat(), dir);
     let serial = serial.to_string();
-    let sign = [
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-set_serial",
-        &serial,
-        "-days",
-        "2",
-    ];
-    openssl(
-        &[&sign[..], &["-extfile", &ext, "-out", &crt]].concat(),
-        dir,
-    );
+    let sign = ["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", &serial, "-days", "2"];
+    openssl(&[&sign[..], &["-extfile", &ext, "-out", &crt]].concat(), dir);
     (dir.join(crt), dir.join(key))
 }
 
@@ -120,32 +57,17 @@ fn served_serial(addr: std::net::SocketAddr) -> Option<String> {
 }
 
 fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let out = Command::new("curl").args(["-sS", "--max-time", "10"]).args(args).output().expect("curl runs");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn client(ca: &Path) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-    reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .build()
-        .unwrap()
+    reqwest::Client::builder().add_root_certificate(ca).build().unwrap()
 }
 
 fn metric(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    metrics.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
 fn tls_config(cert: &Path, key: &Path, reload_secs: u64) -> String {
@@ -162,19 +84,13 @@ type Pair = (PathBuf, PathBuf);
 /// paths of the pair the node is configured with (`live`, not written yet).
 fn two_certificates(one: u32, two: u32) -> (tempfile::TempDir, [Pair; 2], Pair) {
     let certs = tempfile::tempdir().unwrap();
-    let pairs = [
-        issued(certs.path(), "one", one),
-        issued(certs.path(), "two", two),
-    ];
+    let pairs = [issued(certs.path(), "one", one), issued(certs.path(), "two", two)];
     let live = (certs.path().join("live.crt"), certs.path().join("live.key"));
     (certs, pairs, live)
 }
 
 fn hangup(node: &Node) {
-    let status = Command::new("kill")
-        .args(["-HUP", &node.pid().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-HUP", &node.pid().to_string()]).status().unwrap();
     assert!(status.success());
 }
 
@@ -193,20 +109,12 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     let fqdn = format!("tls.{ZONE}");
     let body = register(&https, &node, &fqdn).await;
     let secret = update_secret(&body);
-    assert!(
-        body.to_string().contains("https://"),
-        "update URLs use https: {body}"
-    );
+    assert!(body.to_string().contains("https://"), "update URLs use https: {body}");
 
     // A dyndns2 update with curl over https, trusting only our certificate.
     let ca1 = ca(certs.path()).display().to_string();
-    let out = curl(&[
-        "--cacert",
-        &ca1,
-        "-u",
-        &format!("{fqdn}:{secret}"),
-        &format!("{base}/nic/update?myip=192.0.2.55"),
-    ]);
+    let out =
+        curl(&["--cacert", &ca1, "-u", &format!("{fqdn}:{secret}"), &format!("{base}/nic/update?myip=192.0.2.55")]);
     assert_eq!(out, "good 192.0.2.55");
     assert_eq!(node.dig(&[&fqdn, "A"]).answer_data("A"), vec!["192.0.2.55"]);
     // Without the CA, curl refuses the self-signed certificate: it really is TLS.
@@ -214,11 +122,7 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     assert!(out.contains("certificate"), "{out}");
 
     // Plain HTTP on the TLS port: a clear 400, and the node goes on.
-    let out = curl(&[
-        "-w",
-        "\n%{http_code}",
-        &format!("http://{}/nic/update?myip=192.0.2.56", node.http),
-    ]);
+    let out = curl(&["-w", "\n%{http_code}", &format!("http://{}/nic/update?myip=192.0.2.56", node.http)]);
     assert!(out.ends_with("\n400") && out.contains("https://"), "{out}");
     assert!(node.is_running());
 
@@ -226,92 +130,41 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     replace(&cert2, &cert);
     replace(&key2, &key);
     hangup(&node);
-    eventually("the new certificate", Duration::from_secs(20), || {
-        (served_serial(node.http)? == "2002").then_some(())
-    })
-    .await;
+    eventually("the new certificate", Duration::from_secs(20), || (served_serial(node.http)? == "2002").then_some(()))
+        .await;
     let ca2 = ca1.clone();
-    let out = curl(&[
-        "--cacert",
-        &ca2,
-        "-u",
-        &format!("{fqdn}:{secret}"),
-        &format!("{base}/nic/update?myip=192.0.2.57"),
-    ]);
+    let out =
+        curl(&["--cacert", &ca2, "-u", &format!("{fqdn}:{secret}"), &format!("{base}/nic/update?myip=192.0.2.57")]);
     assert_eq!(out, "good 192.0.2.57");
 
     // A broken certificate at reload: logged, counted, and the previous one stays.
-    std::fs::write(
-        &cert,
-        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
+        .unwrap();
     hangup(&node);
-    let plain = eventually(
-        "the plain-http listener address",
-        Duration::from_secs(5),
-        || {
-            node.logs.lock().unwrap().iter().find_map(|l| {
-                l.split("plain-http listener (no TLS) on ")
-                    .nth(1)
-                    .map(|a| a.trim().to_string())
-            })
-        },
-    )
+    let plain = eventually("the plain-http listener address", Duration::from_secs(5), || {
+        node.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.split("plain-http listener (no TLS) on ").nth(1).map(|a| a.trim().to_string()))
+    })
     .await;
     let metrics_url = format!("http://{plain}/metrics");
     let mut metrics = String::new();
     for _ in 0..200 {
-        metrics = reqwest::get(&metrics_url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metric(
-            &metrics,
-            "quorumdns_http_tls_reloads_total{result=\"error\"} ",
-        ) >= 1
-        {
+        metrics = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
+        if metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"error\"} ") >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(
-        metric(
-            &metrics,
-            "quorumdns_http_tls_reloads_total{result=\"error\"} "
-        ),
-        1,
-        "{metrics}"
-    );
-    assert_eq!(
-        metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"ok\"} "),
-        1
-    );
-    assert!(
-        metric(
-            &metrics,
-            "quorumdns_http_tls_handshakes_total{result=\"ok\"} "
-        ) >= 3
-    );
-    assert!(
-        metric(
-            &metrics,
-            "quorumdns_http_tls_handshakes_total{result=\"plain_http\"} "
-        ) >= 1
-    );
+    assert_eq!(metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"error\"} "), 1, "{metrics}");
+    assert_eq!(metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"ok\"} "), 1);
+    assert!(metric(&metrics, "quorumdns_http_tls_handshakes_total{result=\"ok\"} ") >= 3);
+    assert!(metric(&metrics, "quorumdns_http_tls_handshakes_total{result=\"plain_http\"} ") >= 1);
     assert!(node.logged("TLS certificate reload failed"));
-    assert_eq!(
-        served_serial(node.http).as_deref(),
-        Some("2002"),
-        "the previous certificate stays in service"
-    );
-    let r = client(&ca(certs.path()))
-        .get(format!("{base}/livez"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(served_serial(node.http).as_deref(), Some("2002"), "the previous certificate stays in service");
+    let r = client(&ca(certs.path())).get(format!("{base}/livez")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(node.is_running());
 }
@@ -323,21 +176,11 @@ fn start_fails(config: &Path, data_dir: &Path) -> String {
         .arg(config)
         .arg("--data-dir")
         .arg(data_dir)
-        .args([
-            "--dns-addr",
-            "127.0.0.1:0",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--raft-addr",
-            "127.0.0.1:0",
-        ])
+        .args(["--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"])
         .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
         .output()
         .unwrap();
-    assert!(
-        !out.status.success(),
-        "serve started with a bad certificate"
-    );
+    assert!(!out.status.success(), "serve started with a bad certificate");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -349,25 +192,14 @@ async fn changed_certificate_files_are_picked_up_and_a_bad_file_at_start_is_name
     // A key that does not belong to the certificate: the node does not start, and says
     // which files.
     let config = dir.path().join("bad.toml");
-    let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml"))
-        .unwrap();
+    let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
     std::fs::write(&config, format!("{dev}\n{}", tls_config(&cert1, &key2, 0))).unwrap();
     let err = start_fails(&config, &dir.path().join("bad"));
-    assert!(
-        err.contains("http.tls_key") && err.contains(&key2.display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains("http.tls_key") && err.contains(&key2.display().to_string()), "{err}");
     let missing = certs.path().join("missing.crt");
-    std::fs::write(
-        &config,
-        format!("{dev}\n{}", tls_config(&missing, &key1, 0)),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("{dev}\n{}", tls_config(&missing, &key1, 0))).unwrap();
     let err = start_fails(&config, &dir.path().join("bad"));
-    assert!(
-        err.contains("cannot read http.tls_cert") && err.contains(&missing.display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains("cannot read http.tls_cert") && err.contains(&missing.display().to_string()), "{err}");
 
     // Polling: replaced files are served without a signal.
     replace(&cert1, &cert);
@@ -392,21 +224,14 @@ async fn changed_certificate_files_are_picked_up_and_a_bad_file_at_start_is_name
 
 /// Registers `fqdn` over https; the answer carries the host's update secret.
 async fn register(https: &reqwest::Client, node: &Node, fqdn: &str) -> serde_json::Value {
-    let r = https
-        .get(format!("https://{}/nic/register?fqdn={fqdn}", node.http))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r =
+        https.get(format!("https://{}/nic/register?fqdn={fqdn}", node.http)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
 fn update_secret(registered: &serde_json::Value) -> String {
-    registered["host"]["update_secret"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    registered["host"]["update_secret"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -436,10 +261,7 @@ async fn ddclient_and_inadyn_update_over_https_trusting_a_private_ca() {
         .arg("-cache")
         .arg(&cache));
     assert!(out.contains("RECEIVE:  good 198.51.100.31"), "{out}");
-    assert_eq!(
-        node.dig(&[&dd_host, "A"]).answer_data("A"),
-        vec!["198.51.100.31"]
-    );
+    assert_eq!(node.dig(&[&dd_host, "A"]).answer_data("A"), vec!["198.51.100.31"]);
 
     let inadyn_conf = format!(
         "period = 60\nca-trust-file = {ca_file}\ncustom quorumdns {{\n  ssl = true\n  username = {ina_host}\n  \
@@ -450,41 +272,21 @@ async fn ddclient_and_inadyn_update_over_https_trusting_a_private_ca() {
     std::fs::write(&conf, inadyn_conf).unwrap();
     let cache = dir.path().join("inadyn-cache");
     std::fs::create_dir_all(&cache).unwrap();
-    let once = [
-        "--once",
-        "--force",
-        "--foreground",
-        "--no-pidfile",
-        "-l",
-        "debug",
-        "-f",
-    ];
-    let out = run(Command::new(&inadyn)
-        .args(once)
-        .arg(&conf)
-        .arg(format!("--cache-dir={}", cache.display())));
+    let once = ["--once", "--force", "--foreground", "--no-pidfile", "-l", "debug", "-f"];
+    let out = run(Command::new(&inadyn).args(once).arg(&conf).arg(format!("--cache-dir={}", cache.display())));
     assert!(out.contains("good 203.0.113.19"), "{out}");
-    assert_eq!(
-        node.dig(&[&ina_host, "A"]).answer_data("A"),
-        vec!["203.0.113.19"]
-    );
+    assert_eq!(node.dig(&[&ina_host, "A"]).answer_data("A"), vec!["203.0.113.19"]);
 }
 
 /// Runs the CLI's `zone list` against `server`; the exit status and what it printed.
 fn zone_list(server: &str, cacert: Option<&Path>) -> (bool, String) {
     let mut cmd = Command::new(binary());
-    cmd.args(["zone", "list", "--server", server])
-        .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
-        .env_remove("QUORUMDNS_CACERT");
+    cmd.args(["zone", "list", "--server", server]).env("QUORUMDNS_ADMIN_TOKEN", TOKEN).env_remove("QUORUMDNS_CACERT");
     if let Some(ca) = cacert {
         cmd.arg("--cacert").arg(ca);
     }
     let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 

@@ -38,18 +38,30 @@ async fn refused_updates_are_in_the_history_of_the_node_that_answered_and_not_in
     let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
     let subdomain = json!([{"match": "subdomain", "name": ZONE}]);
     let acme_only = json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]);
-    add_tsig_keys(&c, &[("hist-key", "hmac-sha256", SECRET, subdomain), ("narrow-key", "hmac-sha256", NARROW_SECRET, acme_only)]).await;
+    add_tsig_keys(
+        &c,
+        &[("hist-key", "hmac-sha256", SECRET, subdomain), ("narrow-key", "hmac-sha256", NARROW_SECRET, acme_only)],
+    )
+    .await;
     let leader = c.leader().await;
     let f = c.follower_of(leader);
     let serial = c.converged_serial().await;
     let log_before = last_log_index(&c, leader).await;
 
-    let key = |name: &str, secret: &[u8]| TsigKey::new(Fqdn::parse(name).unwrap(), Algorithm::HmacSha256, secret.to_vec());
+    let key =
+        |name: &str, secret: &[u8]| TsigKey::new(Fqdn::parse(name).unwrap(), Algorithm::HmacSha256, secret.to_vec());
     let now = tsig::now();
     // (what, signing key and time, rcode, reason, TSIG error, key in the history)
     let cases: [Case; 5] = [
         ("unsigned", None, 5, "unsigned", None, None),
-        ("badsig", Some((key("hist-key", b"not-the-secret-0123456789abcdef"), now)), 9, "bad_tsig", Some("BADSIG"), Some("hist-key")),
+        (
+            "badsig",
+            Some((key("hist-key", b"not-the-secret-0123456789abcdef"), now)),
+            9,
+            "bad_tsig",
+            Some("BADSIG"),
+            Some("hist-key"),
+        ),
         ("badkey", Some((key("no-such-key", SECRET), now)), 9, "bad_tsig", Some("BADKEY"), Some("no-such-key")),
         ("badtime", Some((key("hist-key", SECRET), now - 3600)), 9, "bad_tsig", Some("BADTIME"), Some("hist-key")),
         ("policy", Some((key("narrow-key", NARROW_SECRET), now)), 5, "policy", None, Some("narrow-key")),
@@ -85,10 +97,18 @@ async fn refused_updates_are_in_the_history_of_the_node_that_answered_and_not_in
         assert_eq!(e["zone"], ZONE, "{what}: {e}");
         assert!(e["source"].as_str().is_some_and(|s| s.starts_with("127.0.0.1:")), "{what}: {e}");
         let change = format!("add www.{ZONE}. 60 A 192.0.2.{}", n + 1);
-        assert!(e["changes"][0].as_str().is_some_and(|c| c.starts_with(&change.replace(". 60", " 60")) || c.starts_with(&change)), "{what}: {e}");
+        assert!(
+            e["changes"][0]
+                .as_str()
+                .is_some_and(|c| c.starts_with(&change.replace(". 60", " 60")) || c.starts_with(&change)),
+            "{what}: {e}"
+        );
         assert_eq!(e["changed"], false);
     }
-    assert!(!h.to_string().contains(&b64(SECRET)) && !h.to_string().contains(&b64(NARROW_SECRET)), "no secret in the history");
+    assert!(
+        !h.to_string().contains(&b64(SECRET)) && !h.to_string().contains(&b64(NARROW_SECRET)),
+        "no secret in the history"
+    );
     let (_, only) = c.node(f).api(Method::GET, "/api/v1/updates?key=narrow-key", None).await;
     assert_eq!(only["updates"].as_array().map(Vec::len), Some(1), "filter by key: {only}");
 
@@ -103,9 +123,16 @@ async fn refused_updates_are_in_the_history_of_the_node_that_answered_and_not_in
         let all = h["updates"].as_array().expect("updates");
         let replicated: Vec<&Value> = all.iter().filter(|e| e["replicated"] == true).collect();
         assert_eq!(replicated.len(), 1, "node {i}: {h}");
-        assert_eq!((replicated[0]["rcode"].as_str(), replicated[0]["key"].as_str()), (Some("NOERROR"), Some("hist-key")));
+        assert_eq!(
+            (replicated[0]["rcode"].as_str(), replicated[0]["key"].as_str()),
+            (Some("NOERROR"), Some("hist-key"))
+        );
         assert_eq!(replicated[0]["changed"], true);
         let local = all.len() - replicated.len();
-        assert_eq!(local, if i == f { 55 } else { 0 }, "node {i} lists only the refusals it answered (serial {serial})");
+        assert_eq!(
+            local,
+            if i == f { 55 } else { 0 },
+            "node {i} lists only the refusals it answered (serial {serial})"
+        );
     }
 }

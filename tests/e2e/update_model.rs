@@ -128,8 +128,13 @@ fn transferred(server: SocketAddr, key: &str) -> Model {
     let d = dig(server, &["-y", key, "+onesoa", ZONE, "AXFR"]);
     let zone = Fqdn::parse(ZONE).expect("zone name");
     // dig prints the transfer's TSIG RRs too (owner: the key, class ANY): not zone data.
-    let text: String = d.raw.lines().filter(|l| l.split_whitespace().nth(3) != Some("TSIG")).map(|l| format!("{l}\n")).collect();
-    assert!(text.lines().filter(|l| l.split_whitespace().nth(3) == Some("SOA")).count() == 1, "AXFR from {server}:\n{}", d.raw);
+    let text: String =
+        d.raw.lines().filter(|l| l.split_whitespace().nth(3) != Some("TSIG")).map(|l| format!("{l}\n")).collect();
+    assert!(
+        text.lines().filter(|l| l.split_whitespace().nth(3) == Some("SOA")).count() == 1,
+        "AXFR from {server}:\n{}",
+        d.raw
+    );
     let parsed = zonefile::parse(&text, &zone).unwrap_or_else(|e| panic!("AXFR from {server} parses: {e}\n{}", d.raw));
     model::of_records(parsed.records.into_iter().map(|r| (r.name, r.ttl, r.data)))
 }
@@ -152,12 +157,23 @@ async fn random_updates_through_any_node_match_the_reference_model_on_every_node
     let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
     let subdomain = json!([{"match": "subdomain", "name": ZONE}]);
     let acme_only = json!([{"match": "pattern", "name": "_acme-challenge.*", "types": ["TXT"]}]);
-    add_tsig_keys(&c, &[("model-key", "hmac-sha256", SECRET, subdomain), ("narrow-key", "hmac-md5", NARROW_SECRET, acme_only)]).await;
+    add_tsig_keys(
+        &c,
+        &[("model-key", "hmac-sha256", SECRET, subdomain), ("narrow-key", "hmac-md5", NARROW_SECRET, acme_only)],
+    )
+    .await;
     let allowed = TsigKey::new(Fqdn::parse("model-key").unwrap(), Algorithm::HmacSha256, SECRET.to_vec());
     let narrow = TsigKey::new(Fqdn::parse("narrow-key").unwrap(), Algorithm::HmacMd5, NARROW_SECRET.to_vec());
-    let wrong = TsigKey::new(Fqdn::parse("model-key").unwrap(), Algorithm::HmacSha256, b"not-the-secret-0123456789abcdef".to_vec());
+    let wrong = TsigKey::new(
+        Fqdn::parse("model-key").unwrap(),
+        Algorithm::HmacSha256,
+        b"not-the-secret-0123456789abcdef".to_vec(),
+    );
     let axfr_key = format!("hmac-sha256:model-key:{}", b64(SECRET));
-    let (s, b) = c.node(0).api(Method::PUT, &format!("/api/v1/zones/{ZONE}/secondaries"), Some(json!({"transfer_tsig": ["model-key"]}))).await;
+    let (s, b) = c
+        .node(0)
+        .api(Method::PUT, &format!("/api/v1/zones/{ZONE}/secondaries"), Some(json!({"transfer_tsig": ["model-key"]})))
+        .await;
     assert_eq!(s, 200, "{b}");
 
     let serial0 = c.converged_serial().await;
@@ -165,8 +181,12 @@ async fn random_updates_through_any_node_match_the_reference_model_on_every_node
     assert!(!expected.is_empty(), "the zone has its apex NS");
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for i in 0..MESSAGES {
-        let prereqs: Vec<Prereq> = (0..rng.gen_range(0..3)).map(|_| model::prereq(&apex, rng.gen(), rng.gen(), rng.gen_range(0..5), rng.gen())).collect();
-        let ops: Vec<UpdateOp> = (0..rng.gen_range(1..5)).map(|_| model::op(&apex, rng.gen(), rng.gen(), rng.gen(), rng.gen(), 60 * rng.gen_range(1..3))).collect();
+        let prereqs: Vec<Prereq> = (0..rng.gen_range(0..3))
+            .map(|_| model::prereq(&apex, rng.gen(), rng.gen(), rng.gen_range(0..5), rng.gen()))
+            .collect();
+        let ops: Vec<UpdateOp> = (0..rng.gen_range(1..5))
+            .map(|_| model::op(&apex, rng.gen(), rng.gen(), rng.gen(), rng.gen(), 60 * rng.gen_range(1..3)))
+            .collect();
         let soa_add = rng.gen_ratio(1, 10);
         let signer = match rng.gen_range(0..20) {
             0 => Signer::Unsigned,
@@ -198,7 +218,11 @@ async fn random_updates_through_any_node_match_the_reference_model_on_every_node
         let ctx = format!("seed {seed}, message {i} to node {node} over {} by {signer:?}:\n  prereqs {prereqs:?}\n  updates {ops:?}\n  soa_add {soa_add}", if tcp { "tcp" } else { "udp" });
         assert_eq!(rcode::name(got), rcode::name(want), "{ctx}");
         let after = c.node(node).serial();
-        assert_eq!(after != before, next != expected, "serial bumped exactly when the zone changed ({before} -> {after}); {ctx}");
+        assert_eq!(
+            after != before,
+            next != expected,
+            "serial bumped exactly when the zone changed ({before} -> {after}); {ctx}"
+        );
         *counts.entry(format!("{signer:?} {}", rcode::name(got))).or_default() += 1;
         expected = next;
     }

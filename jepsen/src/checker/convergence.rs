@@ -48,10 +48,11 @@ fn check_measured(p: &Prepared, result: &mut CheckResult) {
         any = true;
         let at = show_time(*time_ns);
         match after_heal_ms {
-            None => result.anomaly(format!("the nodes did not converge within {bound_ms} ms after healing (reported at {at})")),
-            Some(ms) if ms > bound_ms => {
-                result.anomaly(format!("the nodes converged {ms} ms after healing, over the bound of {bound_ms} ms (reported at {at})"))
-            }
+            None => result
+                .anomaly(format!("the nodes did not converge within {bound_ms} ms after healing (reported at {at})")),
+            Some(ms) if ms > bound_ms => result.anomaly(format!(
+                "the nodes converged {ms} ms after healing, over the bound of {bound_ms} ms (reported at {at})"
+            )),
             Some(_) => {}
         }
         if let Some(ms) = after_heal_ms {

@@ -128,7 +128,11 @@ pub(super) fn check_register(writes: &[RegWrite], reads: &[RegRead]) -> Vec<Viol
     let mut clusters: Vec<Cluster> = std::iter::once(initial)
         .chain(writes.iter().enumerate().map(|(i, w)| {
             let complete = w.complete.map_or(INFINITY, time);
-            Cluster { first_complete: (complete, OpRef::Write(i)), last_invoke: (time(w.invoke), OpRef::Write(i)), read: false }
+            Cluster {
+                first_complete: (complete, OpRef::Write(i)),
+                last_invoke: (time(w.invoke), OpRef::Write(i)),
+                read: false,
+            }
         }))
         .collect();
     for (j, r) in reads.iter().enumerate() {
@@ -244,7 +248,12 @@ impl HostRegister<'_> {
         } else {
             format!("{} was invoked last and {} completed first", self.op(zone.lo_op), self.op(zone.hi_op))
         };
-        format!("{} must be written and read within [{} .. {}]: {by}", self.value(zone), show_zone_time(zone.lo), show_zone_time(zone.hi))
+        format!(
+            "{} must be written and read within [{} .. {}]: {by}",
+            self.value(zone),
+            show_zone_time(zone.lo),
+            show_zone_time(zone.hi)
+        )
     }
 
     fn explain(&self, host: &str, violation: &Violation) -> String {

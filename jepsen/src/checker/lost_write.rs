@@ -41,7 +41,10 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
     for (host, last) in hosts {
         for &node in &nodes {
             let Some(observed) = finals.get(&(node, host)) else {
-                result.anomaly(format!("node {node} reported no final read of {host}, which had acknowledged writes (last: {})", describe(last)));
+                result.anomaly(format!(
+                    "node {node} reported no final read of {host}, which had acknowledged writes (last: {})",
+                    describe(last)
+                ));
                 continue;
             };
             for f in observed {
@@ -58,7 +61,10 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
 /// Why a final read of a host with acknowledged writes shows a lost write, if it does.
 fn final_problem(p: &Prepared, f: &FinalObs, last_acked: &Completed) -> Option<String> {
     let Some(value) = f.value else {
-        return Some(format!("acknowledged write lost, the host has no address (last acknowledged: {})", describe(last_acked)));
+        return Some(format!(
+            "acknowledged write lost, the host has no address (last acknowledged: {})",
+            describe(last_acked)
+        ));
     };
     let write = match p.write_of(value) {
         Some(w) if w.op.host() == f.host => w,

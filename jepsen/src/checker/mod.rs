@@ -272,7 +272,13 @@ impl<'a> ReadObs<'a> {
                 Op::LeaderRead { .. } | Op::DnsRead { .. },
                 Outcome::Ok(OpResult::Read { value, serial, serial_before }),
                 Some(complete_ns),
-            ) => Some(ReadObs { op, complete_ns, value: value.as_deref(), serial: *serial, serial_before: *serial_before }),
+            ) => Some(ReadObs {
+                op,
+                complete_ns,
+                value: value.as_deref(),
+                serial: *serial,
+                serial_before: *serial_before,
+            }),
             _ => None,
         }
     }
@@ -366,7 +372,15 @@ mod tests {
         let names: Vec<&str> = summary.results.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,
-            ["well_formed", "lost_write", "phantom_read", "linearizable", "serial_divergence", "serial_monotonic", "convergence"]
+            [
+                "well_formed",
+                "lost_write",
+                "phantom_read",
+                "linearizable",
+                "serial_divergence",
+                "serial_monotonic",
+                "convergence"
+            ]
         );
         let json = serde_json::to_string(&summary).expect("a summary serializes");
         let back: Summary = serde_json::from_str(&json).expect("and reads back");
@@ -429,7 +443,11 @@ mod tests {
             let summary = Summary::new(check_all(&history));
             assert!(summary.passed, "seed {seed}:\n{summary}");
             let checked = |name: &str| summary.results.iter().find(|r| r.name == name).map_or(0, |r| r.checked);
-            assert!(checked("linearizable") > 1500 && checked("serial_divergence") > 500 && checked("serial_monotonic") > 500);
+            assert!(
+                checked("linearizable") > 1500
+                    && checked("serial_divergence") > 500
+                    && checked("serial_monotonic") > 500
+            );
         }
     }
 
@@ -447,7 +465,11 @@ mod tests {
         let prepared = Prepared::new(&history.events, history.completed().expect("pairs"));
         let paired = started.elapsed();
         let linearizable = linearizable::check(&prepared);
-        eprintln!("pairing: {paired:?}; then linearizable: {} ops in {:?}", linearizable.checked, started.elapsed() - paired);
+        eprintln!(
+            "pairing: {paired:?}; then linearizable: {} ops in {:?}",
+            linearizable.checked,
+            started.elapsed() - paired
+        );
         assert!(elapsed < std::time::Duration::from_secs(1), "{elapsed:?}");
     }
 }

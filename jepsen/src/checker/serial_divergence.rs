@@ -50,7 +50,10 @@ mod tests {
             .dns_read(2, 2, "h1", 41, 42, Some("10.0.0.2"), 7)
             .dns_read(3, 3, "h1", 43, 44, Some("10.0.0.1"), 7)
             .build();
-        assert_anomaly(&run(&h, check), &["h1 at serial 7", "node 2 answered 10.0.0.2", "node 3 answered 10.0.0.1", "process 3"]);
+        assert_anomaly(
+            &run(&h, check),
+            &["h1 at serial 7", "node 2 answered 10.0.0.2", "node 3 answered 10.0.0.1", "process 3"],
+        );
     }
 
     #[test]
@@ -60,7 +63,10 @@ mod tests {
             .dns_read(2, 2, "h1", 21, 22, None, 3)
             .final_read(2, "h1", Some("10.0.0.1"), 3, 100)
             .build();
-        assert_anomaly(&run(&h, check), &["node 2 answered <none>", "node 2 answered 10.0.0.1", "final read on node 2"]);
+        assert_anomaly(
+            &run(&h, check),
+            &["node 2 answered <none>", "node 2 answered 10.0.0.1", "final read on node 2"],
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Nemesis { time_ns, name, start: true, detail } if name == WIPE => Some((wiped_node(detail)?, *time_ns)),
+            Event::Nemesis { time_ns, name, start: true, detail } if name == WIPE => {
+                Some((wiped_node(detail)?, *time_ns))
+            }
             _ => None,
         })
         .collect();

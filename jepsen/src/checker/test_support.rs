@@ -45,31 +45,71 @@ impl Builder {
     }
 
     /// A read of any kind that completes Ok with `result`.
-    pub(super) fn read(mut self, process: u64, node: NodeId, op: Op, invoke: u64, complete: u64, result: OpResult) -> Self {
+    pub(super) fn read(
+        mut self,
+        process: u64,
+        node: NodeId,
+        op: Op,
+        invoke: u64,
+        complete: u64,
+        result: OpResult,
+    ) -> Self {
         self.invoke(process, node, invoke, op);
         self.complete(process, node, End::Ok(complete), result);
         self
     }
 
-    pub(super) fn leader_read(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>) -> Self {
+    pub(super) fn leader_read(
+        self,
+        process: u64,
+        node: NodeId,
+        host: &str,
+        invoke: u64,
+        complete: u64,
+        value: Option<&str>,
+    ) -> Self {
         let result = OpResult::Read { value: value.map(Into::into), serial: None, serial_before: None };
         self.read(process, node, Op::LeaderRead { host: host.into() }, invoke, complete, result)
     }
 
     /// A DNS read whose SOA bracket held at `serial`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn dns_read(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, value: Option<&str>, serial: u32) -> Self {
+    pub(super) fn dns_read(
+        self,
+        process: u64,
+        node: NodeId,
+        host: &str,
+        invoke: u64,
+        complete: u64,
+        value: Option<&str>,
+        serial: u32,
+    ) -> Self {
         let result = OpResult::Read { value: value.map(Into::into), serial: Some(serial), serial_before: Some(serial) };
         self.read(process, node, Op::DnsRead { host: host.into() }, invoke, complete, result)
     }
 
     /// A DNS read whose SOA bracket did not hold: only the serial before is known.
-    pub(super) fn dns_read_unbracketed(self, process: u64, node: NodeId, host: &str, invoke: u64, complete: u64, serial_before: u32) -> Self {
+    pub(super) fn dns_read_unbracketed(
+        self,
+        process: u64,
+        node: NodeId,
+        host: &str,
+        invoke: u64,
+        complete: u64,
+        serial_before: u32,
+    ) -> Self {
         let result = OpResult::Read { value: None, serial: None, serial_before: Some(serial_before) };
         self.read(process, node, Op::DnsRead { host: host.into() }, invoke, complete, result)
     }
 
-    pub(super) fn final_read(mut self, node: NodeId, host: &str, value: Option<&str>, serial: u32, time_ns: u64) -> Self {
+    pub(super) fn final_read(
+        mut self,
+        node: NodeId,
+        host: &str,
+        value: Option<&str>,
+        serial: u32,
+        time_ns: u64,
+    ) -> Self {
         self.events.push(Event::Final { time_ns, node, host: host.into(), value: value.map(Into::into), serial });
         self
     }
@@ -165,7 +205,6 @@ impl Rng {
     }
 }
 
-
 /// The history of a correct 5-node cluster, `ops` operations on `hosts` hosts by 10
 /// clients: writes (10% failed, 10% unknown: applied later or never) enter one log at an
 /// instant of their interval, leader reads return the log's state at an instant of theirs,
@@ -214,7 +253,9 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
                 };
                 match end {
                     End::Ok(_) => log.push((at, rng.next(), host, value.clone())),
-                    End::Info(_) if rng.chance(50) => log.push((invoke + rng.below(100), rng.next(), host, value.clone())),
+                    End::Info(_) if rng.chance(50) => {
+                        log.push((invoke + rng.below(100), rng.next(), host, value.clone()))
+                    }
                     _ => {}
                 }
                 Plan::Write { value, end }
@@ -250,7 +291,9 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
         let host = format!("h{}", op.host);
         builder = match &op.what {
             Plan::Write { value, end } => builder.write(op.process, op.node, &host, value, op.invoke, *end),
-            Plan::LeaderRead => builder.leader_read(op.process, op.node, &host, op.invoke, op.complete, value_at(op.host, op.at)),
+            Plan::LeaderRead => {
+                builder.leader_read(op.process, op.node, &host, op.invoke, op.complete, value_at(op.host, op.at))
+            }
             Plan::DnsRead { bracketed } => {
                 let now = applied(op.node, op.at);
                 let before = applied(op.node, op.invoke);

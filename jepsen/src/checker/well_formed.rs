@@ -39,7 +39,11 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
     let mut unknown_of: HashMap<u64, usize> = HashMap::new();
     for (i, op) in p.ops.iter().enumerate() {
         if let Some(&unknown) = unknown_of.get(&op.process) {
-            result.anomaly(format!("process reused after an unknown outcome: {}, then {}", describe(&p.ops[unknown]), describe(op)));
+            result.anomaly(format!(
+                "process reused after an unknown outcome: {}, then {}",
+                describe(&p.ops[unknown]),
+                describe(op)
+            ));
         }
         if matches!(op.outcome, Outcome::Info(_)) {
             unknown_of.insert(op.process, i);
@@ -47,7 +51,8 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
         if let Outcome::Ok(result_kind) = &op.outcome {
             let fits = matches!(
                 (&op.op, result_kind),
-                (Op::Write { .. }, OpResult::Written) | (Op::LeaderRead { .. } | Op::DnsRead { .. }, OpResult::Read { .. })
+                (Op::Write { .. }, OpResult::Written)
+                    | (Op::LeaderRead { .. } | Op::DnsRead { .. }, OpResult::Read { .. })
             );
             if !fits {
                 result.anomaly(format!("result does not fit the operation: {}", describe(op)));
@@ -55,12 +60,19 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
         }
         if let Outcome::Ok(OpResult::Read { serial: Some(serial), serial_before: Some(before), .. }) = &op.outcome {
             if serial != before {
-                result.anomaly(format!("bracketed serial {serial} differs from the serial before {before}: {}", describe(op)));
+                result.anomaly(format!(
+                    "bracketed serial {serial} differs from the serial before {before}: {}",
+                    describe(op)
+                ));
             }
         }
         if let Op::Write { value, .. } = &op.op {
             if let Some(&first) = first_write_of.get(value.as_str()) {
-                result.anomaly(format!("value {value} written twice: {} and {}", describe(&p.ops[first]), describe(op)));
+                result.anomaly(format!(
+                    "value {value} written twice: {} and {}",
+                    describe(&p.ops[first]),
+                    describe(op)
+                ));
             } else {
                 first_write_of.insert(value, i);
             }
@@ -91,11 +103,12 @@ mod tests {
 
     #[test]
     fn process_reused_after_unknown_outcome() {
-        let h = Builder::new()
-            .write(1, 1, "h1", "10.0.0.1", 1, End::Info(2))
-            .leader_read(1, 1, "h1", 3, 4, None)
-            .build();
-        assert_anomaly(&run(&h, check), &["process reused after an unknown outcome", "process 1 on node 1: leader read"]);
+        let h =
+            Builder::new().write(1, 1, "h1", "10.0.0.1", 1, End::Info(2)).leader_read(1, 1, "h1", 3, 4, None).build();
+        assert_anomaly(
+            &run(&h, check),
+            &["process reused after an unknown outcome", "process 1 on node 1: leader read"],
+        );
     }
 
     #[test]

@@ -6,10 +6,7 @@ use hickory_proto::rr::{RData as H, Record, RecordType};
 use super::*;
 
 fn rows(records: &[Record]) -> Vec<(String, RecordType, u32, String)> {
-    records
-        .iter()
-        .map(|r| (r.name.to_ascii(), r.record_type(), r.ttl, r.data.to_string()))
-        .collect()
+    records.iter().map(|r| (r.name.to_ascii(), r.record_type(), r.ttl, r.data.to_string())).collect()
 }
 
 fn rrs(m: &Message, section: &[Record], t: RecordType) -> Vec<String> {
@@ -205,8 +202,14 @@ fn names_below_a_delegation_get_a_referral_with_glue() {
         assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name}");
         assert!(!m.metadata.authoritative, "{name}: a referral is not authoritative");
         assert!(m.answers.is_empty(), "{name}");
-        assert_eq!(rows(&m.authorities), vec![("deleg.example.test.".into(), RecordType::NS, 3600, "ns.deleg.example.test.".into())]);
-        assert_eq!(rows(&m.additionals), vec![("ns.deleg.example.test.".into(), RecordType::A, 3600, "192.0.2.100".into())]);
+        assert_eq!(
+            rows(&m.authorities),
+            vec![("deleg.example.test.".into(), RecordType::NS, 3600, "ns.deleg.example.test.".into())]
+        );
+        assert_eq!(
+            rows(&m.additionals),
+            vec![("ns.deleg.example.test.".into(), RecordType::A, 3600, "192.0.2.100".into())]
+        );
     }
     // DS is answered by the parent side: NODATA, authoritative.
     let m = ask(&snap, &query("deleg.example.test.", RecordType::DS));

@@ -9,7 +9,10 @@ use hickory_proto::rr::RecordType;
 use super::*;
 
 fn big_zone(hosts: usize) -> Zone {
-    let mut z = zone("big.test", &[("big.test", RType::Ns, 3600, "ns1.big.test."), ("ns1.big.test", RType::A, 3600, "192.0.2.53")]);
+    let mut z = zone(
+        "big.test",
+        &[("big.test", RType::Ns, 3600, "ns1.big.test."), ("ns1.big.test", RType::A, 3600, "192.0.2.53")],
+    );
     for i in 0..hosts {
         let mut node = crate::model::Node::new();
         let ip = std::net::Ipv4Addr::from(0x0a00_0000u32 + i as u32);

@@ -50,7 +50,8 @@ fn command() -> impl Strategy<Value = Command> {
         data,
     });
     let z = zone.clone();
-    let delete = (name(), rdata()).prop_map(move |(name, (rtype, _))| Command::DeleteRecordSet { zone: z.clone(), name, rtype });
+    let delete =
+        (name(), rdata()).prop_map(move |(name, (rtype, _))| Command::DeleteRecordSet { zone: z.clone(), name, rtype });
     let z = zone.clone();
     let replace = proptest::collection::vec((name(), (1u8..4)), 0..4).prop_map(move |rows| {
         let mut records: Vec<RecordSpec> = rows

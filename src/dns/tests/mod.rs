@@ -122,7 +122,6 @@ pub fn ask_via(snap: &DnsSnapshot, m: &Message, ctx: QueryContext) -> Message {
     Message::from_vec(&out).expect("response decodes")
 }
 
-
 pub fn aaaa(ip: &str) -> Ipv6Addr {
     ip.parse().expect("test ip")
 }

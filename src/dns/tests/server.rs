@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use super::*;
 use crate::dns::server::{DnsServer, DnsServerConfig};
 
-async fn start(config: DnsServerConfig) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn start(
+    config: DnsServerConfig,
+) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<std::io::Result<()>>) {
     let snap = Arc::new(ArcSwap::from_pointee(example_snapshot()));
     let server = DnsServer::bind_with("127.0.0.1:0".parse().unwrap(), snap, config).expect("bind");
     let addr = server.local_addr();

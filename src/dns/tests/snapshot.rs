@@ -12,7 +12,10 @@ use crate::metrics::{ZONE_RECORDS_GAUGE, ZONE_SERIAL_GAUGE};
 use crate::state::StateObserver;
 
 fn other_zone() -> Zone {
-    zone("other.test", &[("www.other.test", RType::A, 60, "198.51.100.1"), ("other.test", RType::Ns, 60, "ns.other.test.")])
+    zone(
+        "other.test",
+        &[("www.other.test", RType::A, 60, "198.51.100.1"), ("other.test", RType::Ns, 60, "ns.other.test.")],
+    )
 }
 
 #[test]
@@ -42,7 +45,10 @@ fn incremental_build_reuses_unchanged_zones_and_drops_removed_ones() {
 #[test]
 fn publisher_swaps_snapshots_and_sets_zone_gauges() {
     let publisher = SnapshotPublisher::new();
-    let mut z = zone("gauge.test", &[("gauge.test", RType::Ns, 60, "ns.gauge.test."), ("a.gauge.test", RType::A, 60, "192.0.2.1")]);
+    let mut z = zone(
+        "gauge.test",
+        &[("gauge.test", RType::Ns, 60, "ns.gauge.test."), ("a.gauge.test", RType::A, 60, "192.0.2.1")],
+    );
     z.serial = Serial(77);
     let mut state = state_of(vec![z]);
     publisher.state_changed(&state, None, 1);

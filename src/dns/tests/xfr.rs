@@ -25,7 +25,13 @@ const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fn create(origin: &str) -> Command {
     let o = fqdn(origin);
-    Command::CreateZone { soa: SoaParams::defaults_for(&o), ns: vec![o.child("ns1").unwrap()], origin: o, ns_ttl: 3600, serial: None }
+    Command::CreateZone {
+        soa: SoaParams::defaults_for(&o),
+        ns: vec![o.child("ns1").unwrap()],
+        origin: o,
+        ns_ttl: 3600,
+        serial: None,
+    }
 }
 
 fn set_a(name: &str, ips: &[[u8; 4]]) -> Command {
@@ -136,15 +142,28 @@ fn ixfr_sends_the_difference_sequence_from_the_client_serial() {
     state.apply(&set_a(&format!("h0.{ORIGIN}"), &[[192, 0, 2, 9]])).unwrap();
     let new = state.zones[&fqdn(ORIGIN)].serial.0;
     let before = counter("IXFR", "ixfr");
-    let rrs = decode(&transfer(&state, &config("127.0.0.0/8", false), &xfr_query(RecordType::IXFR, Some(old)), "127.0.0.1"));
+    let rrs =
+        decode(&transfer(&state, &config("127.0.0.0/8", false), &xfr_query(RecordType::IXFR, Some(old)), "127.0.0.1"));
     let summary: Vec<(RecordType, String)> = rrs
         .iter()
-        .map(|r| (r.record_type(), if r.record_type() == RecordType::SOA { serial_of(r).to_string() } else { r.data.to_string() }))
+        .map(|r| {
+            (
+                r.record_type(),
+                if r.record_type() == RecordType::SOA { serial_of(r).to_string() } else { r.data.to_string() },
+            )
+        })
         .collect();
     let soa = |s: u32| (RecordType::SOA, s.to_string());
     assert_eq!(
         summary,
-        vec![soa(new), soa(old), (RecordType::A, "10.0.0.0".into()), soa(new), (RecordType::A, "192.0.2.9".into()), soa(new)]
+        vec![
+            soa(new),
+            soa(old),
+            (RecordType::A, "10.0.0.0".into()),
+            soa(new),
+            (RecordType::A, "192.0.2.9".into()),
+            soa(new)
+        ]
     );
     assert_eq!(counter("IXFR", "ixfr"), before + 1);
 }
@@ -157,7 +176,12 @@ fn ixfr_for_the_current_serial_is_one_soa_and_an_unknown_serial_gets_the_full_zo
     let current = decode(&transfer(&state, &cfg, &xfr_query(RecordType::IXFR, Some(zone.serial.0)), "127.0.0.1"));
     assert_eq!(current.len(), 1);
     assert_eq!(serial_of(&current[0]), zone.serial.0);
-    let full = decode(&transfer(&state, &cfg, &xfr_query(RecordType::IXFR, Some(zone.serial.0.wrapping_sub(1000))), "127.0.0.1"));
+    let full = decode(&transfer(
+        &state,
+        &cfg,
+        &xfr_query(RecordType::IXFR, Some(zone.serial.0.wrapping_sub(1000))),
+        "127.0.0.1",
+    ));
     assert_eq!(full.len(), zone.record_count() + 1);
 }
 

@@ -32,11 +32,11 @@ use tracing::Instrument;
 use super::rr;
 use super::tsig::{self, Algorithm, KeyRing, ResponseSigner, TsigKey, Verified};
 use crate::metrics::{DNS_UPDATES_TOTAL, DNS_UPDATE_DURATION, TSIG_FAILURES_TOTAL};
-use crate::service::Service;
 use crate::model::Fqdn;
+use crate::service::Service;
 use crate::state::rfc2136::{rcode, UpdateOp};
-use rejected::{Reason, RejectedUpdate};
 use crate::state::{Command, Event, State, StateObserver};
+use rejected::{Reason, RejectedUpdate};
 
 /// UPDATEs over UDP in flight at once; more are dropped (the client retries).
 const MAX_UDP_IN_FLIGHT: usize = 256;
@@ -61,7 +61,11 @@ impl std::fmt::Debug for UpdateHandler {
 
 impl UpdateHandler {
     pub fn new(keys: Arc<ArcSwap<KeyRing>>) -> Arc<Self> {
-        Arc::new(UpdateHandler { service: OnceLock::new(), keys, udp_slots: Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT)) })
+        Arc::new(UpdateHandler {
+            service: OnceLock::new(),
+            keys,
+            udp_slots: Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT)),
+        })
     }
 
     /// The service is created after the DNS listeners (it needs their address); until it
@@ -128,7 +132,14 @@ impl UpdateHandler {
                 tracing::info!(tsig_error = tsig_error_name(error), "update refused: TSIG");
                 let parsed = parse::parse(msg).ok();
                 let claimed = rejected::wire_name(&tsig.key_name);
-                self.reject(parsed.as_ref(), claimed, peer, rcode::NOTAUTH, Reason::BadTsig, Some(tsig_error_name(error)));
+                self.reject(
+                    parsed.as_ref(),
+                    claimed,
+                    peer,
+                    rcode::NOTAUTH,
+                    Reason::BadTsig,
+                    Some(tsig_error_name(error)),
+                );
                 let mut r = header(id, rcode::NOTAUTH, zone_section);
                 tsig::append_error(&mut r, error, &tsig, key.as_deref(), now);
                 return r;
@@ -144,7 +155,15 @@ impl UpdateHandler {
     }
 
     /// Keeps a refused UPDATE in this node's ring (once the service is there to hold it).
-    fn reject(&self, parsed: Option<&parse::ParsedUpdate>, key: Option<Fqdn>, peer: SocketAddr, rc: u16, reason: Reason, tsig_error: Option<&'static str>) {
+    fn reject(
+        &self,
+        parsed: Option<&parse::ParsedUpdate>,
+        key: Option<Fqdn>,
+        peer: SocketAddr,
+        rc: u16,
+        reason: Reason,
+        tsig_error: Option<&'static str>,
+    ) {
         let Some(svc) = self.service.get() else { return };
         svc.rejected_updates.push(RejectedUpdate {
             at: crate::dyndns::now_ms(),

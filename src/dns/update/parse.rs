@@ -103,7 +103,8 @@ fn prereq(r: &Record) -> Result<Prereq, u16> {
 fn update(r: &Record) -> Result<Option<UpdateOp>, u16> {
     let n = name(&r.name)?;
     let t = r.record_type();
-    if matches!(t, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) || u16::from(t) == 253 || u16::from(t) == 254 {
+    if matches!(t, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) || u16::from(t) == 253 || u16::from(t) == 254
+    {
         return Err(rcode::FORMERR);
     }
     match r.dns_class {

@@ -58,10 +58,7 @@ impl Fixture {
     }
 
     pub async fn with(f: impl FnOnce(&mut DyndnsConfig)) -> Fixture {
-        let mut config = DyndnsConfig {
-            refusal_record_interval_secs: 3600,
-            ..DyndnsConfig::default()
-        };
+        let mut config = DyndnsConfig { refusal_record_interval_secs: 3600, ..DyndnsConfig::default() };
         f(&mut config);
         let dir = tempfile::tempdir().unwrap();
         let settings = RaftSettings {
@@ -76,18 +73,16 @@ impl Fixture {
             stale_after_ms: 2000,
             partition: crate::raft::PartitionSwitch::default(),
         };
-        let raft = crate::raft::open(settings, Arc::new(crate::dns::SnapshotPublisher::new()))
-            .await
-            .unwrap();
-        raft.initialize(BTreeMap::from([(1, NodeInfo::default())]))
-            .await
-            .unwrap();
-        raft.raft
-            .wait(Some(Duration::from_secs(20)))
-            .metrics(|m| m.current_leader.is_some(), "leader")
-            .await
-            .unwrap();
-        let svc = Service::new(raft, Secret::new(ADMIN, "test").unwrap(), Duration::from_secs(5), NodeInfo::default(), Vec::new());
+        let raft = crate::raft::open(settings, Arc::new(crate::dns::SnapshotPublisher::new())).await.unwrap();
+        raft.initialize(BTreeMap::from([(1, NodeInfo::default())])).await.unwrap();
+        raft.raft.wait(Some(Duration::from_secs(20))).metrics(|m| m.current_leader.is_some(), "leader").await.unwrap();
+        let svc = Service::new(
+            raft,
+            Secret::new(ADMIN, "test").unwrap(),
+            Duration::from_secs(5),
+            NodeInfo::default(),
+            Vec::new(),
+        );
         let o = n("dyn.test");
         let zone = Command::CreateZone {
             soa: SoaParams::defaults_for(&o),
@@ -100,12 +95,7 @@ impl Fixture {
         let dyn_ = Dyndns::new(svc.clone(), config);
         let router = crate::http::router_with(svc.clone(), dyn_.clone())
             .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 77], 40000))));
-        Fixture {
-            router,
-            svc,
-            _dyn: dyn_,
-            _dir: dir,
-        }
+        Fixture { router, svc, _dyn: dyn_, _dir: dir }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Answer {
@@ -113,11 +103,7 @@ impl Fixture {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     pub async fn get_with(&self, uri: &str, basic: Option<(&str, &str)>, headers: &[(&str, &str)]) -> Answer {
@@ -152,22 +138,13 @@ impl Fixture {
         uri: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let b = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"));
+        let b = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
         let req = match body {
-            Some(j) => b
-                .header("content-type", "application/json")
-                .body(Body::from(j.to_string()))
-                .unwrap(),
+            Some(j) => b.header("content-type", "application/json").body(Body::from(j.to_string())).unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };
         let a = self.send(req).await;
-        (
-            a.status.as_u16(),
-            serde_json::from_str(&a.body).unwrap_or(serde_json::Value::String(a.body)),
-        )
+        (a.status.as_u16(), serde_json::from_str(&a.body).unwrap_or(serde_json::Value::String(a.body)))
     }
 
     pub async fn api(&self, method: &str, uri: &str, body: Option<serde_json::Value>) -> serde_json::Value {
@@ -184,8 +161,7 @@ impl Fixture {
 
     /// Creates a user with one token; returns the token.
     pub async fn user(&self, name: &str) -> String {
-        self.api("POST", "/api/v1/users", Some(serde_json::json!({"name": name})))
-            .await;
+        self.api("POST", "/api/v1/users", Some(serde_json::json!({"name": name}))).await;
         let b = self.api("POST", &format!("/api/v1/users/{name}/tokens"), None).await;
         b["token"].as_str().unwrap().to_string()
     }
@@ -195,13 +171,7 @@ impl Fixture {
     }
 
     pub fn addrs(&self, fqdn: &str) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
-        self.svc.raft.state.read(|s| {
-            s.registry
-                .hosts
-                .get(&n(fqdn))
-                .map(|h| (h.ipv4, h.ipv6))
-                .unwrap_or_default()
-        })
+        self.svc.raft.state.read(|s| s.registry.hosts.get(&n(fqdn)).map(|h| (h.ipv4, h.ipv6)).unwrap_or_default())
     }
 
     pub fn faults(&self, fqdn: &str) -> u64 {
@@ -210,13 +180,10 @@ impl Fixture {
 
     /// Record sets by owner name (DNS data only).
     pub fn zone(&self) -> BTreeMap<String, crate::model::Node> {
-        self.svc.raft.state.read(|s| {
-            s.zones[&n("dyn.test")]
-                .nodes
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect()
-        })
+        self.svc
+            .raft
+            .state
+            .read(|s| s.zones[&n("dyn.test")].nodes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
 
     pub fn zone_for(&self, name: &str) -> Option<crate::model::Node> {

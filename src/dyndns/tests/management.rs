@@ -9,13 +9,7 @@ use super::fixture::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_answers_exactly_the_egi_fields_with_a_one_time_secret() {
     let fx = Fixture::new().await;
-    let b = fx
-        .api(
-            "GET",
-            "/nic/register?name=test&domain=dyn.test&comment=c1&wildcard=yes",
-            None,
-        )
-        .await;
+    let b = fx.api("GET", "/nic/register?name=test&domain=dyn.test&comment=c1&wildcard=yes", None).await;
     assert_eq!(b["status"], "ok");
     assert_eq!(b["message"], "Host registered.");
     let host = b["host"].as_object().unwrap();
@@ -48,25 +42,16 @@ async fn register_answers_exactly_the_egi_fields_with_a_one_time_secret() {
     assert_eq!(b["host"]["name"], "test");
     assert_eq!(b["host"]["wildcard"], true);
     let secret = b["host"]["update_secret"].as_str().unwrap();
-    assert!(b["host"]["IPv4_update_url_basic_auth"]
-        .as_str()
-        .unwrap()
-        .contains(&format!("test.dyn.test:{secret}@")));
+    assert!(b["host"]["IPv4_update_url_basic_auth"].as_str().unwrap().contains(&format!("test.dyn.test:{secret}@")));
     // Stored only as an argon2id hash.
-    let stored = fx
-        .svc
-        .raft
-        .state
-        .read(|s| s.registry.hosts.values().next().unwrap().secret_hash.clone());
+    let stored = fx.svc.raft.state.read(|s| s.registry.hosts.values().next().unwrap().secret_hash.clone());
     assert!(stored.starts_with("$argon2id$") && !stored.contains(secret));
     // The wildcard follows the host.
     fx.get("/nic/update?myip=192.0.2.50", Some(("test.dyn.test", secret)))
         .await
         .assert_text(StatusCode::OK, "good 192.0.2.50");
     assert!(fx.zone_for("*.test.dyn.test").is_some());
-    let (s, e) = fx
-        .api_as(ADMIN, "GET", "/nic/register?name=test&domain=dyn.test", None)
-        .await;
+    let (s, e) = fx.api_as(ADMIN, "GET", "/nic/register?name=test&domain=dyn.test", None).await;
     assert_eq!((s, e["status"].as_str()), (409, Some("error")), "{e}");
 }
 
@@ -80,17 +65,13 @@ async fn a_rotated_secret_stops_the_old_one_at_once() {
     let b = fx.api("GET", "/nic/generate_secret?fqdn=h.dyn.test", None).await;
     let new = b["host"]["update_secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
-    fx.get("/nic/update?myip=192.0.2.2", Some(("h.dyn.test", &old)))
-        .await
-        .assert_text(StatusCode::OK, "badauth");
+    fx.get("/nic/update?myip=192.0.2.2", Some(("h.dyn.test", &old))).await.assert_text(StatusCode::OK, "badauth");
     fx.get("/nic/update?myip=192.0.2.2", Some(("h.dyn.test", &new)))
         .await
         .assert_text(StatusCode::OK, "good 192.0.2.2");
     let b = fx.api("POST", "/api/v1/hosts/h.dyn.test/secret", None).await;
     let newer = b["update_secret"].as_str().unwrap();
-    fx.get("/nic/update?myip=192.0.2.3", Some(("h.dyn.test", &new)))
-        .await
-        .assert_text(StatusCode::OK, "badauth");
+    fx.get("/nic/update?myip=192.0.2.3", Some(("h.dyn.test", &new))).await.assert_text(StatusCode::OK, "badauth");
     fx.get("/nic/update?myip=192.0.2.3", Some(("h.dyn.test", newer)))
         .await
         .assert_text(StatusCode::OK, "good 192.0.2.3");
@@ -112,27 +93,18 @@ async fn users_see_and_update_only_their_own_hosts() {
     fx.get("/nic/update?hostname=a.dyn.test&myip=192.0.2.1", Some(("bob", &bob)))
         .await
         .assert_text(StatusCode::OK, "nohost");
-    fx.get(
-        "/nic/update?hostname=a.dyn.test&myip=192.0.2.1",
-        Some(("alice", &alice)),
-    )
-    .await
-    .assert_text(StatusCode::OK, "good 192.0.2.1");
+    fx.get("/nic/update?hostname=a.dyn.test&myip=192.0.2.1", Some(("alice", &alice)))
+        .await
+        .assert_text(StatusCode::OK, "good 192.0.2.1");
     // A private domain is usable only by its users.
-    fx.api(
-        "POST",
-        "/api/v1/domains",
-        Some(json!({"name": "dyn.test", "public": false, "owner": "alice"})),
-    )
-    .await;
+    fx.api("POST", "/api/v1/domains", Some(json!({"name": "dyn.test", "public": false, "owner": "alice"}))).await;
     let (s, _) = fx.api_as(&bob, "GET", "/nic/register?fqdn=b.dyn.test", None).await;
     assert_eq!(s, 403);
     let (_, d) = fx.api_as(&alice, "GET", "/nic/domains", None).await;
     assert_eq!(d["private"][0]["name"], "dyn.test", "{d}");
     // A revoked token is refused.
     let id = alice.split('.').next().unwrap();
-    fx.api("DELETE", &format!("/api/v1/users/alice/tokens/{id}"), None)
-        .await;
+    fx.api("DELETE", &format!("/api/v1/users/alice/tokens/{id}"), None).await;
     let (s, _) = fx.api_as(&alice, "GET", "/nic/hosts", None).await;
     assert_eq!(s, 401);
 }
@@ -144,9 +116,7 @@ async fn history_records_accepted_and_refused_updates_with_index_and_serial() {
     fx.get("/nic/update?myip=192.0.2.1", Some(("h.dyn.test", &secret)))
         .await
         .assert_text(StatusCode::OK, "good 192.0.2.1");
-    fx.get("/nic/update?myip=192.0.2.1", Some(("h.dyn.test", "nope")))
-        .await
-        .assert_text(StatusCode::OK, "badauth");
+    fx.get("/nic/update?myip=192.0.2.1", Some(("h.dyn.test", "nope"))).await.assert_text(StatusCode::OK, "badauth");
     let h = fx.api("GET", "/api/v1/hosts/h.dyn.test/history", None).await;
     let entries = h["history"].as_array().unwrap();
     assert_eq!(entries.len(), 2, "{h}");
@@ -167,10 +137,7 @@ async fn openapi_describes_every_route_of_the_router() {
     let fx = Fixture::new().await;
     let doc = fx.api("GET", "/api/v1/openapi.json", None).await;
     assert_eq!(doc["openapi"], "3.0.3");
-    let sources = [
-        include_str!("../../http/mod.rs"),
-        include_str!("../../http/dyn_routes.rs"),
-    ];
+    let sources = [include_str!("../../http/mod.rs"), include_str!("../../http/dyn_routes.rs")];
     let mut routes = 0;
     for src in sources {
         for chunk in src.split(".route(").skip(1) {
@@ -179,10 +146,7 @@ async fn openapi_describes_every_route_of_the_router() {
             for m in ["get", "post", "put", "patch", "delete"] {
                 let used = methods.contains(&format!("{m}(")) || methods.contains(&format!(".{m}("));
                 if used {
-                    assert!(
-                        doc["paths"][path][m].is_object(),
-                        "{m} {path} missing from openapi.json"
-                    );
+                    assert!(doc["paths"][path][m].is_object(), "{m} {path} missing from openapi.json");
                 }
             }
             routes += 1;

@@ -10,7 +10,13 @@ fn n(s: &str) -> Fqdn {
 
 fn create() -> Command {
     let o = n("z.test");
-    Command::CreateZone { soa: SoaParams::defaults_for(&o), ns: vec![n("ns1.z.test")], origin: o, ns_ttl: 3600, serial: None }
+    Command::CreateZone {
+        soa: SoaParams::defaults_for(&o),
+        ns: vec![n("ns1.z.test")],
+        origin: o,
+        ns_ttl: 3600,
+        serial: None,
+    }
 }
 
 fn a(ip: u8) -> RData {
@@ -62,7 +68,13 @@ fn the_window_is_bounded_by_the_zone_setting() {
     let transfer = ZoneTransfer { journal_versions: Some(3), ..ZoneTransfer::default() };
     s.apply(&Command::SetZoneTransfer { zone: n("z.test"), transfer }).unwrap();
     for i in 0..10 {
-        let cmd = Command::SetRecordSet { zone: n("z.test"), name: n("h.z.test"), rtype: RType::A, ttl: 60, data: vec![a(i)] };
+        let cmd = Command::SetRecordSet {
+            zone: n("z.test"),
+            name: n("h.z.test"),
+            rtype: RType::A,
+            ttl: 60,
+            data: vec![a(i)],
+        };
         s.apply(&cmd).unwrap();
     }
     assert_eq!(s.journals[&n("z.test")].entries.len(), 3);
@@ -77,11 +89,8 @@ fn name() -> impl Strategy<Value = Fqdn> {
 fn rdata() -> impl Strategy<Value = (RType, Vec<RData>)> {
     prop_oneof![
         proptest::collection::vec((1u8..5).prop_map(a), 0..3).prop_map(|d| (RType::A, d)),
-        proptest::collection::vec(
-            (0u8..3).prop_map(|i| RData::Txt(vec![vec![b'a' + i]])),
-            0..3
-        )
-        .prop_map(|d| (RType::Txt, d)),
+        proptest::collection::vec((0u8..3).prop_map(|i| RData::Txt(vec![vec![b'a' + i]])), 0..3)
+            .prop_map(|d| (RType::Txt, d)),
         proptest::collection::vec(prop_oneof![Just(n("ns1.z.test")), Just(n("ns2.z.test"))].prop_map(RData::Ns), 0..2)
             .prop_map(|d| (RType::Ns, d)),
     ]

@@ -23,10 +23,7 @@ fn stale_leader_read_after_ack() {
 
 #[test]
 fn initial_value_read_after_ack() {
-    let h = Builder::new()
-        .write(1, 1, "h1", "10.0.0.1", 10, End::Ok(20))
-        .leader_read(2, 2, "h1", 21, 25, None)
-        .build();
+    let h = Builder::new().write(1, 1, "h1", "10.0.0.1", 10, End::Ok(20)).leader_read(2, 2, "h1", 21, 25, None).build();
     assert_anomaly(&run(&h, check), &["<none> must stay current over [start .. ", "process 2"]);
 }
 
@@ -41,7 +38,10 @@ fn reads_going_back_in_time_while_writes_are_concurrent() {
         .leader_read(3, 3, "h1", 21, 30, Some("10.0.0.2"))
         .leader_read(3, 3, "h1", 31, 40, Some("10.0.0.1"))
         .build();
-    assert_anomaly(&run(&h, check), &["10.0.0.2 must be written and read within", "but 10.0.0.1 must stay current", "leader read h1 [0.000000031s"]);
+    assert_anomaly(
+        &run(&h, check),
+        &["10.0.0.2 must be written and read within", "but 10.0.0.1 must stay current", "leader read h1 [0.000000031s"],
+    );
     let fine = Builder::new()
         .write(1, 1, "h1", "10.0.0.1", 10, End::Ok(100))
         .write(2, 2, "h1", "10.0.0.2", 11, End::Ok(100))
@@ -86,10 +86,7 @@ fn failed_write_read_and_read_before_write() {
 
 #[test]
 fn dns_reads_are_not_on_the_leader_path() {
-    let h = Builder::new()
-        .write(1, 1, "h1", "10.0.0.1", 10, End::Ok(20))
-        .dns_read(2, 2, "h1", 21, 25, None, 1)
-        .build();
+    let h = Builder::new().write(1, 1, "h1", "10.0.0.1", 10, End::Ok(20)).dns_read(2, 2, "h1", 21, 25, None, 1).build();
     assert_passed(&run(&h, check));
 }
 
@@ -97,7 +94,10 @@ fn dns_reads_are_not_on_the_leader_path() {
 fn touching_zones_are_concurrent() {
     // Forward zones [1, 5] and [5, 9] share only an instant: a linearization exists.
     let writes = [RegWrite { invoke: 0, complete: Some(1) }, RegWrite { invoke: 4, complete: Some(5) }];
-    let reads = [RegRead { invoke: 5, complete: 6, of: ReadOf::Write(0) }, RegRead { invoke: 9, complete: 10, of: ReadOf::Write(1) }];
+    let reads = [
+        RegRead { invoke: 5, complete: 6, of: ReadOf::Write(0) },
+        RegRead { invoke: 9, complete: 10, of: ReadOf::Write(1) },
+    ];
     assert!(check_register(&writes, &reads).is_empty());
     assert!(exhaustive(&writes, &reads));
 }
@@ -131,7 +131,10 @@ fn exhaustive(writes: &[RegWrite], reads: &[RegRead]) -> bool {
             for op in (0..n).filter(|op| placed & (1 << op) == 0) {
                 let invoke = self.interval(op).0;
                 let blocked = (0..n).any(|x| {
-                    x != op && placed & (1 << x) == 0 && self.required & (1 << x) != 0 && self.interval(x).1.is_some_and(|c| c < invoke)
+                    x != op
+                        && placed & (1 << x) == 0
+                        && self.required & (1 << x) != 0
+                        && self.interval(x).1.is_some_and(|c| c < invoke)
                 });
                 if blocked {
                     continue;
@@ -253,7 +256,11 @@ fn agrees_with_exhaustive_search_on_random_histories() {
         }
         let expected = exhaustive(&writes, &reads);
         let violations = check_register(&writes, &reads);
-        assert_eq!(violations.is_empty(), expected, "round {round}: writes {writes:?} reads {reads:?} violations {violations:?}");
+        assert_eq!(
+            violations.is_empty(),
+            expected,
+            "round {round}: writes {writes:?} reads {reads:?} violations {violations:?}"
+        );
         if simulated {
             assert!(expected, "the simulated register is linearizable: writes {writes:?} reads {reads:?}");
         }
