@@ -292,7 +292,7 @@ pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
         );
         let parsed = zonefile::parse(&text, &z.name).map_err(|e| NodeError::Zone(format!("{}: {e}", z.name)))?;
         let mut records = parsed.records;
-        records.extend(z.ns.iter().map(|ns| crate::state::RecordSpec {
+        records.extend(z.ns.iter().map(|ns| crate::model::RecordSpec {
             name: z.name.clone(),
             ttl: z.ns_ttl,
             data: RData::Ns(ns.clone()),

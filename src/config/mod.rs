@@ -78,7 +78,7 @@ impl TsigKeyConfig {
     pub fn load(&self) -> Result<crate::dns::tsig::TsigKey, ConfigError> {
         use base64::Engine;
         let bad = |m: String| ConfigError::Invalid(format!("tsig_key {}: {m}", self.name));
-        let algorithm = crate::dns::tsig::Algorithm::parse(&self.algorithm).ok_or_else(|| {
+        let algorithm = crate::model::tsig::Algorithm::parse(&self.algorithm).ok_or_else(|| {
             bad(format!("unsupported algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha256/384/512)", self.algorithm))
         })?;
         let text = match (&self.secret, &self.secret_file, &self.secret_env) {

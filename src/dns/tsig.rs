@@ -16,6 +16,7 @@ use sha2::{Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::rr::{self, RrPos};
+use crate::model::tsig::Algorithm;
 use crate::model::Fqdn;
 
 pub const TYPE_TSIG: u16 = 250;
@@ -31,72 +32,22 @@ pub mod error {
     pub const BADTIME: u16 = 18;
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Algorithm {
-    HmacMd5,
-    HmacSha1,
-    HmacSha256,
-    HmacSha384,
-    HmacSha512,
-}
-
-impl Algorithm {
-    pub fn parse(s: &str) -> Option<Algorithm> {
-        match s.trim_end_matches('.').to_ascii_lowercase().as_str() {
-            "hmac-md5" | "hmac-md5.sig-alg.reg.int" => Some(Algorithm::HmacMd5),
-            "hmac-sha1" => Some(Algorithm::HmacSha1),
-            "hmac-sha256" => Some(Algorithm::HmacSha256),
-            "hmac-sha384" => Some(Algorithm::HmacSha384),
-            "hmac-sha512" => Some(Algorithm::HmacSha512),
-            _ => None,
+/// The MAC of `parts` under `secret` with `algorithm`.
+fn mac(algorithm: Algorithm, secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        // HMAC takes keys of any length: new_from_slice cannot fail here.
+        let Ok(mut m) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else { return Vec::new() };
+        for p in parts {
+            m.update(p);
         }
+        m.finalize().into_bytes().to_vec()
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::HmacMd5 => "hmac-md5",
-            Algorithm::HmacSha1 => "hmac-sha1",
-            Algorithm::HmacSha256 => "hmac-sha256",
-            Algorithm::HmacSha384 => "hmac-sha384",
-            Algorithm::HmacSha512 => "hmac-sha512",
-        }
-    }
-
-    /// The algorithm name as it appears in TSIG RRs (RFC 8945 §6).
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            Algorithm::HmacMd5 => "hmac-md5.sig-alg.reg.int",
-            other => other.as_str(),
-        }
-    }
-
-    /// The algorithm name in (lowercase, uncompressed) wire form.
-    fn wire(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
-        for label in self.wire_name().split('.') {
-            out.push(label.len() as u8);
-            out.extend_from_slice(label.as_bytes());
-        }
-        out.push(0);
-        out
-    }
-
-    fn mac(self, secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        fn run<M: Mac + hmac::digest::KeyInit>(secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-            // HMAC takes keys of any length: new_from_slice cannot fail here.
-            let Ok(mut m) = <M as hmac::digest::KeyInit>::new_from_slice(secret) else { return Vec::new() };
-            for p in parts {
-                m.update(p);
-            }
-            m.finalize().into_bytes().to_vec()
-        }
-        match self {
-            Algorithm::HmacMd5 => run::<Hmac<Md5>>(secret, parts),
-            Algorithm::HmacSha1 => run::<Hmac<Sha1>>(secret, parts),
-            Algorithm::HmacSha256 => run::<Hmac<Sha256>>(secret, parts),
-            Algorithm::HmacSha384 => run::<Hmac<Sha384>>(secret, parts),
-            Algorithm::HmacSha512 => run::<Hmac<Sha512>>(secret, parts),
-        }
+    match algorithm {
+        Algorithm::HmacMd5 => run::<Hmac<Md5>>(secret, parts),
+        Algorithm::HmacSha1 => run::<Hmac<Sha1>>(secret, parts),
+        Algorithm::HmacSha256 => run::<Hmac<Sha256>>(secret, parts),
+        Algorithm::HmacSha384 => run::<Hmac<Sha384>>(secret, parts),
+        Algorithm::HmacSha512 => run::<Hmac<Sha512>>(secret, parts),
     }
 }
 
@@ -245,7 +196,7 @@ pub fn verify_request(msg: &[u8], tsig: Option<TsigRr>, keys: &KeyRing, now: u64
     };
     let body = unsigned_prefix(msg, &t);
     let vars = variables(&t.key_name, &t.algorithm, t.time_signed, t.fudge, t.error, &t.other);
-    let expected = key.algorithm.mac(&key.secret, &[&body, &vars]);
+    let expected = mac(key.algorithm, &key.secret, &[&body, &vars]);
     if expected.len() != t.mac.len() || !bool::from(expected.ct_eq(&t.mac)) {
         return Verified::Invalid { error: error::BADSIG, tsig: t, key: Some(key) };
     }
@@ -281,7 +232,7 @@ fn append_rr(msg: &mut Vec<u8>, key_name: &[u8], algorithm: &[u8], time: u64, ma
 pub fn sign_request(msg: &mut Vec<u8>, key: &TsigKey, now: u64) -> Vec<u8> {
     let (name, alg) = (key.name.to_wire(), key.algorithm.wire());
     let vars = variables(&name, &alg, now, FUDGE, error::NOERROR, &[]);
-    let mac = key.algorithm.mac(&key.secret, &[msg, &vars]);
+    let mac = mac(key.algorithm, &key.secret, &[msg, &vars]);
     append_rr(msg, &name, &alg, now, &mac, error::NOERROR, &[]);
     mac
 }
@@ -310,7 +261,7 @@ impl ResponseSigner {
             timers.extend_from_slice(&FUDGE.to_be_bytes());
             timers
         };
-        let mac = self.key.algorithm.mac(&self.key.secret, &[&prior, msg, &vars]);
+        let mac = mac(self.key.algorithm, &self.key.secret, &[&prior, msg, &vars]);
         append_rr(msg, &name, &alg, now, &mac, error::NOERROR, &[]);
         self.prior_mac = mac;
         self.first = false;
@@ -325,7 +276,7 @@ pub fn append_error(msg: &mut Vec<u8>, error_code: u16, request: &TsigRr, key: O
             let other = time48(now);
             let prior = mac_prefix(&request.mac);
             let vars = variables(&request.key_name, &request.algorithm, request.time_signed, FUDGE, error_code, &other);
-            let mac = key.algorithm.mac(&key.secret, &[&prior, msg, &vars]);
+            let mac = mac(key.algorithm, &key.secret, &[&prior, msg, &vars]);
             append_rr(msg, &request.key_name, &request.algorithm, request.time_signed, &mac, error_code, &other);
         }
         None => append_rr(msg, &request.key_name, &request.algorithm, request.time_signed, &[], error_code, &[]),
@@ -360,7 +311,7 @@ impl ResponseVerifier {
             timers.extend_from_slice(&t.fudge.to_be_bytes());
             timers
         };
-        let expected = self.key.algorithm.mac(&self.key.secret, &[&prior, &body, &vars]);
+        let expected = mac(self.key.algorithm, &self.key.secret, &[&prior, &body, &vars]);
         if expected.len() != t.mac.len() || !bool::from(expected.ct_eq(&t.mac)) {
             return Err(error::BADSIG);
         }

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::auth::Admin;
 use super::error::ApiError;
 use super::extract::{JsonBody, Path, Query};
-use crate::dns::tsig::Algorithm;
+use crate::model::tsig::Algorithm;
 use crate::model::{Fqdn, RType};
 use crate::service::Service;
 use crate::state::rfc2136::{rcode, NameMatch, PolicyRule, TsigKeyEntry};

@@ -7,13 +7,14 @@ pub mod presentation;
 pub mod rcode;
 pub mod record;
 pub mod serial;
+pub mod tsig;
 pub mod transfer;
 pub mod zone;
 pub mod zonefile;
 
 pub use name::{Fqdn, NameError};
 pub use node::Node;
-pub use record::{RData, RDataError, RType, RecordSet};
+pub use record::{RData, RDataError, RType, RecordSet, RecordSpec};
 pub use serial::Serial;
 pub use transfer::ZoneTransfer;
 pub use zone::{SoaParams, Zone};

@@ -148,3 +148,18 @@ mod tests {
         assert!(RData::parse(RType::Soa, "x").is_err());
     }
 }
+
+impl RData {
+    /// Parses RFC 1035 presentation format (`10 mail.example.test.`, `"v=spf1 -all"`).
+    /// Relative names are not accepted here: the API and the zone file importer make
+    /// names absolute before calling this.
+    pub fn parse(rtype: RType, text: &str) -> Result<RData, RDataError> {
+        parse_rdata(rtype, text)
+    }
+}
+
+impl fmt::Display for RData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_rdata(self, f)
+    }
+}

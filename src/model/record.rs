@@ -226,24 +226,19 @@ impl RData {
         self.write_wire(&mut v);
         v.len()
     }
-
-    /// Parses RFC 1035 presentation format (`10 mail.example.test.`, `"v=spf1 -all"`).
-    /// Relative names are not accepted here: the API and the zone file importer make
-    /// names absolute before calling this.
-    pub fn parse(rtype: RType, text: &str) -> Result<RData, RDataError> {
-        crate::model::presentation::parse_rdata(rtype, text)
-    }
-}
-
-impl fmt::Display for RData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::model::presentation::fmt_rdata(self, f)
-    }
 }
 
 /// The records of a set: the first inline, since most sets hold one (an owner's A
 /// address), which saves a 48-byte allocation per set.
 pub type RDataList = SmallVec<[RData; 1]>;
+
+/// One record as carried by commands: owner, type, TTL, data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSpec {
+    pub name: Fqdn,
+    pub ttl: u32,
+    pub data: RData,
+}
 
 /// All records of one type at one name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

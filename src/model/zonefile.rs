@@ -11,7 +11,7 @@ use super::name::Fqdn;
 use super::presentation::from_hickory;
 use super::serial::Serial;
 use super::zone::{SoaParams, Zone};
-use crate::state::RecordSpec;
+use super::record::RecordSpec;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneFileError {

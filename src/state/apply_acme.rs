@@ -1,9 +1,8 @@
 //! Apply for the acme-dns surface and records with an automatic lifetime.
 //! Deterministic: times (`at`) arrive in the commands; expiry is proposed by the leader.
 
-use super::apply::Tracker;
-use super::command::{ApplyError, Command, Event};
-use super::State;
+use super::command::{ApplyError, Command, Event, Family};
+use super::machine::{State, Tracker};
 use crate::model::{RData, RType};
 
 /// TXT values an acme-dns account keeps (acme-dns keeps two: a certificate for a name and
@@ -66,7 +65,7 @@ impl State {
                 }
                 Ok(())
             }
-            other => Err(ApplyError::InvalidData(format!("{} is not an RFC 2136 command", other.kind()))),
+            other => Err(other.not_in_family(Family::Acme)),
         }
     }
 }

@@ -3,35 +3,15 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::apply::{check_record, Tracker};
-use super::command::{ApplyError, Command, Event};
+use super::command::{ApplyError, Command, Event, Family};
+use super::machine::{check_record, State, Tracker};
 use super::registry::{
     AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, UpdatePolicy, UpdateResult, ADMIN_OWNER,
 };
-use super::State;
 use crate::model::{Fqdn, RData, RType, Serial};
 
 /// Default TTL of host records.
 pub const DEFAULT_HOST_TTL: u32 = 60;
-
-pub(super) fn is_registry(cmd: &Command) -> bool {
-    matches!(
-        cmd,
-        Command::RegisterHost { .. }
-            | Command::UnregisterHost { .. }
-            | Command::SetHostSecret { .. }
-            | Command::UpdateHostSettings { .. }
-            | Command::UpdateAddresses { .. }
-            | Command::RecordRefusedUpdate { .. }
-            | Command::ExpireHosts { .. }
-            | Command::CreateUser { .. }
-            | Command::DeleteUser { .. }
-            | Command::AddToken { .. }
-            | Command::RevokeToken { .. }
-            | Command::SetDomain { .. }
-            | Command::DeleteDomain { .. }
-    )
-}
 
 impl Registry {
     pub(super) fn record(&mut self, host: &Fqdn, entry: HistoryEntry, limit: u32) {
@@ -187,7 +167,7 @@ impl State {
                 t.events.push(Event::DomainDeleted { name: name.clone() });
                 Ok(())
             }
-            other => Err(ApplyError::InvalidData(format!("{} is not a registry command", other.kind()))),
+            other => Err(other.not_in_family(Family::Registry)),
         }
     }
 

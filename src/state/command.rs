@@ -8,15 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::registry::{AddrChange, Domain, HostPatch, Origin, Token, UpdatePolicy, UpdateResult};
 use super::rfc2136::{AcmeAccount, Prereq, TsigKeyEntry, UpdateOp};
-use crate::model::{Fqdn, RData, RType, Serial, SoaParams, ZoneTransfer};
-
-/// One record as carried by commands: owner, type, TTL, data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordSpec {
-    pub name: Fqdn,
-    pub ttl: u32,
-    pub data: RData,
-}
+use crate::model::{Fqdn, RData, RType, RecordSpec, Serial, SoaParams, ZoneTransfer};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -231,6 +223,84 @@ impl Command {
             Command::SetCookieSecret { .. } => "set_cookie_secret",
             Command::Group(_) => "group",
         }
+    }
+}
+
+/// Which part of apply handles a command. `Command::family` matches every variant without
+/// a wildcard, and so does the dispatch in `apply`: a new command compiles only once it has
+/// a family, and the batching and grouping rules follow from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Zones, their SOA, record sets, imports, transfer settings (`apply_zone`).
+    Zone,
+    /// `Batch`: all or nothing.
+    Batch,
+    /// `Group`: independent commands sharing one log entry.
+    Group,
+    /// Retired Raft node ids.
+    Membership,
+    /// The DNS cookie secret.
+    Cookie,
+    /// Dynamic hosts, users, tokens, domains (`apply_registry`).
+    Registry,
+    /// TSIG keys and RFC 2136 UPDATE (`apply_rfc2136`).
+    Rfc2136,
+    /// acme-dns accounts and records with a lifetime (`apply_acme`).
+    Acme,
+}
+
+impl Command {
+    pub fn family(&self) -> Family {
+        match self {
+            Command::CreateZone { .. }
+            | Command::DeleteZone { .. }
+            | Command::UpdateSoa { .. }
+            | Command::SetRecordSet { .. }
+            | Command::AddRecords { .. }
+            | Command::DeleteRecordSet { .. }
+            | Command::ReplaceZone { .. }
+            | Command::SetZoneTransfer { .. } => Family::Zone,
+            Command::Batch(_) => Family::Batch,
+            Command::Group(_) => Family::Group,
+            Command::RetireNode { .. } => Family::Membership,
+            Command::SetCookieSecret { .. } => Family::Cookie,
+            Command::RegisterHost { .. }
+            | Command::UnregisterHost { .. }
+            | Command::SetHostSecret { .. }
+            | Command::UpdateHostSettings { .. }
+            | Command::UpdateAddresses { .. }
+            | Command::RecordRefusedUpdate { .. }
+            | Command::ExpireHosts { .. }
+            | Command::CreateUser { .. }
+            | Command::DeleteUser { .. }
+            | Command::AddToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::SetDomain { .. }
+            | Command::DeleteDomain { .. } => Family::Registry,
+            Command::SetTsigKey { .. } | Command::DeleteTsigKey { .. } | Command::DnsUpdate { .. } => {
+                Family::Rfc2136
+            }
+            Command::AcmeRegister { .. } | Command::AcmeSetTxt { .. } | Command::ExpireRecords { .. } => {
+                Family::Acme
+            }
+        }
+    }
+
+    /// Whether the command may be part of a `Batch` (membership and nested batches are
+    /// refused with their own errors): zone commands, the cookie secret, and of the
+    /// registry only address updates.
+    pub fn batchable(&self) -> bool {
+        match self.family() {
+            Family::Zone | Family::Cookie | Family::Batch | Family::Group | Family::Membership => true,
+            Family::Registry => matches!(self, Command::UpdateAddresses { .. }),
+            Family::Rfc2136 | Family::Acme => false,
+        }
+    }
+
+    /// The refusal of a family's apply handed a command of another family (a dispatch bug;
+    /// deterministic like every refusal).
+    pub(super) fn not_in_family(&self, family: Family) -> ApplyError {
+        ApplyError::InvalidData(format!("{} is not a {family:?} command", self.kind()))
     }
 }
 

@@ -4,18 +4,20 @@
 mod apply;
 mod apply_acme;
 mod apply_registry;
-mod apply_update;
+mod apply_rfc2136;
+mod apply_zone;
 mod changes;
 mod command;
 pub mod journal;
+mod machine;
 pub mod registry;
 pub mod rfc2136;
 #[doc(hidden)]
 pub mod update_model;
 
-pub use apply::{Applied, State};
+pub use machine::{Applied, State};
 pub use changes::{ChangeSet, ZoneNames};
-pub use command::{ApplyError, Command, Event, RecordSpec};
+pub use command::{ApplyError, Command, Event, Family};
 pub use registry::{
     AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User,
     ADMIN_OWNER,

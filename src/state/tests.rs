@@ -315,7 +315,7 @@ proptest! {
 #[test]
 fn a_replaced_zone_is_the_same_in_any_record_order_and_conflicts_change_nothing() {
     use crate::model::SoaParams;
-    use crate::state::RecordSpec;
+    use crate::model::RecordSpec;
     let z = n("imp.test");
     let spec = |name: &str, ttl: u32, data: RData| RecordSpec { name: n(name), ttl, data };
     let a = |ip: &str| RData::A(ip.parse().unwrap());

@@ -1,7 +1,7 @@
 //! A reference model of RFC 2136 UPDATE for tests: a flat (name, type) -> (ttl, set) map
 //! written straight from §3.2 (prerequisites) and §3.4.2 (updates), with this server's
 //! rules for CNAME conflicts and the apex NS. The property test of `State::apply`
-//! (`apply_update_tests.rs`) and the cluster test of real UPDATE messages
+//! (`apply_rfc2136_tests.rs`) and the cluster test of real UPDATE messages
 //! (tests/e2e/update_model.rs) both check the server against it, with messages drawn by
 //! the same generators ([`prereq`], [`op`]) over a few names, types and values.
 //!

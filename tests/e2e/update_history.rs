@@ -5,7 +5,8 @@
 //! the changes asked and the result; accepted UPDATEs are in the replicated history on
 //! every node.
 
-use quorumdns::dns::tsig::{self, Algorithm, TsigKey};
+use quorumdns::dns::tsig::{self, TsigKey};
+use quorumdns::model::tsig::Algorithm;
 use quorumdns::model::{Fqdn, RData};
 use quorumdns::state::rfc2136::UpdateOp;
 use reqwest::Method;

@@ -13,7 +13,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use quorumdns::dns::tsig::{self, Algorithm, TsigKey};
+use quorumdns::dns::tsig::{self, TsigKey};
+use quorumdns::model::tsig::Algorithm;
 use quorumdns::model::{zonefile, Fqdn, RData};
 use quorumdns::state::rfc2136::{rcode, Prereq, UpdateOp};
 use quorumdns::state::update_model::{self as model, Model};

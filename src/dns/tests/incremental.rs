@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use super::fqdn;
 use crate::dns::snapshot::DnsSnapshot;
 use crate::model::{Fqdn, RData, RType, SoaParams};
-use crate::state::{ChangeSet, Command, RecordSpec, State};
+use crate::model::RecordSpec;
+use crate::state::{ChangeSet, Command, State};
 
 const ORIGIN: &str = "z.test";
 

@@ -14,7 +14,8 @@ use tokio::sync::watch;
 
 use super::*;
 use crate::dns::server::{DnsServer, DnsServerConfig};
-use crate::dns::tsig::{self, Algorithm, KeyRing, ResponseVerifier, TsigKey};
+use crate::dns::tsig::{self, KeyRing, ResponseVerifier, TsigKey};
+use crate::model::tsig::Algorithm;
 use crate::dns::xfr::{self, XfrConfig};
 use crate::metrics::XFR_REQUESTS_TOTAL;
 use crate::model::ZoneTransfer;

@@ -30,7 +30,8 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::rr;
-use super::tsig::{self, Algorithm, KeyRing, ResponseSigner, TsigKey, Verified};
+use super::tsig::{self, KeyRing, ResponseSigner, TsigKey, Verified};
+use crate::model::tsig::Algorithm;
 use crate::metrics::{DNS_UPDATES_TOTAL, DNS_UPDATE_DURATION, TSIG_FAILURES_TOTAL};
 use crate::model::Fqdn;
 use crate::service::Service;

@@ -2,7 +2,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::ZoneTransfer;
-use crate::state::{Command, RecordSpec, State};
+use crate::model::RecordSpec;
+use crate::state::{Command, State};
 
 fn n(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()

@@ -10,23 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use super::apply::{check_record, Tracker};
-use super::command::{ApplyError, Command, Event};
+use super::command::{ApplyError, Command, Event, Family};
+use super::machine::{check_record, State, Tracker};
 use super::rfc2136::{rcode, Prereq, UpdateHistoryEntry, UpdateOp};
-use super::State;
 use crate::model::{Fqdn, Node, RData, RType, RecordSet, Zone};
-
-pub(super) fn is_rfc2136(cmd: &Command) -> bool {
-    matches!(
-        cmd,
-        Command::SetTsigKey { .. }
-            | Command::DeleteTsigKey { .. }
-            | Command::DnsUpdate { .. }
-            | Command::AcmeRegister { .. }
-            | Command::AcmeSetTxt { .. }
-            | Command::ExpireRecords { .. }
-    )
-}
 
 /// The request fields of an UPDATE, as carried by the command.
 pub struct UpdateRequest<'a> {
@@ -40,7 +27,7 @@ impl State {
     pub(super) fn apply_rfc2136(&mut self, command: &Command, t: &mut Tracker) -> Result<(), ApplyError> {
         match command {
             Command::SetTsigKey { key } => {
-                if crate::dns::tsig::Algorithm::parse(&key.algorithm).is_none() {
+                if crate::model::tsig::Algorithm::parse(&key.algorithm).is_none() {
                     return Err(ApplyError::InvalidData(format!("unsupported TSIG algorithm {:?}", key.algorithm)));
                 }
                 if key.secret.len() < 16 {
@@ -75,7 +62,7 @@ impl State {
                 t.events.push(Event::DnsUpdated { zone: zone.clone(), key: key.clone(), rcode: rc });
                 Ok(())
             }
-            other => self.apply_acme(other, t),
+            other => Err(other.not_in_family(Family::Rfc2136)),
         }
     }
 
@@ -235,5 +222,5 @@ fn plan_writes(zone: &Zone, touched: &BTreeMap<Fqdn, Node>) -> Result<Vec<Write>
 }
 
 #[cfg(test)]
-#[path = "apply_update_tests.rs"]
+#[path = "apply_rfc2136_tests.rs"]
 mod tests;
