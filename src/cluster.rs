@@ -66,7 +66,7 @@ impl Service {
                 |left| {
                     let change = change.clone();
                     async move {
-                        let raft = &self.raft;
+                        let raft = self.raft_node();
                         match crate::raft::membership::leader_change(&raft.raft, &raft.state, change, left).await {
                             Err(MembershipError::Refused(r)) => Err(r),
                             other => Ok(other),
@@ -76,7 +76,7 @@ impl Service {
                 |leader, left| {
                     let change = change.clone();
                     async move {
-                        match self.raft.client().membership(&leader, &change, left).await {
+                        match self.raft_node().client().membership(&leader, &change, left).await {
                             Err(e) => Err(ForwardError::Transport(e)),
                             Ok(Err(MembershipError::Refused(r))) => Err(ForwardError::Remote(r)),
                             Ok(other) => Ok(other),
@@ -91,22 +91,26 @@ impl Service {
     /// Bootstraps the cluster from this node: alone, or with a static list of voters
     /// (which must include this node). Then creates the configured zones.
     pub async fn cluster_init(&self, members: BTreeMap<NodeId, NodeInfo>) -> Result<Vec<NodeId>, ClusterError> {
-        let members =
-            if members.is_empty() { BTreeMap::from([(self.raft.node_id, self.self_info.clone())]) } else { members };
-        if !members.contains_key(&self.raft.node_id) {
+        let members = if members.is_empty() {
+            BTreeMap::from([(self.raft_node().node_id, self.self_info().clone())])
+        } else {
+            members
+        };
+        if !members.contains_key(&self.raft_node().node_id) {
             return Err(ClusterError::Invalid(format!(
                 "the member list must include this node (id {})",
-                self.raft.node_id
+                self.raft_node().node_id
             )));
         }
         if members.keys().any(|id| *id == 0) {
             return Err(ClusterError::Invalid("node ids start at 1".into()));
         }
-        let initialized = self.raft.raft.is_initialized().await.map_err(|e| SubmitError::Internal(e.to_string()))?;
+        let initialized =
+            self.raft_node().raft.is_initialized().await.map_err(|e| SubmitError::Internal(e.to_string()))?;
         if initialized {
             return Err(ClusterError::AlreadyInitialized);
         }
-        self.raft.initialize(members.clone()).await.map_err(|e| SubmitError::Internal(e.to_string()))?;
+        self.raft_node().initialize(members.clone()).await.map_err(|e| SubmitError::Internal(e.to_string()))?;
         tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "initialized the cluster");
         self.create_configured_zones().await?;
         Ok(members.into_keys().collect())
@@ -114,15 +118,14 @@ impl Service {
 
     /// Creates the zones of the config that do not exist yet (first start of a cluster).
     pub async fn create_configured_zones(&self) -> Result<(), SubmitError> {
-        for z in &self.zones {
-            if self.raft.state.read(|s| s.zones.contains_key(&z.name)) {
+        for (zone, cmd) in self.initial_zones() {
+            if self.read(|s| s.zones.contains_key(zone)) {
                 continue;
             }
-            let cmd = crate::node::zone_command(z).map_err(|e| SubmitError::Internal(e.to_string()))?;
-            match self.submit_within(cmd, crate::service::BULK_WRITE_TIMEOUT).await {
-                Ok(_) => tracing::info!(zone = %z.name, "created configured zone"),
+            match self.submit_within(cmd.clone(), crate::service::BULK_WRITE_TIMEOUT).await {
+                Ok(_) => tracing::info!(zone = %zone, "created configured zone"),
                 Err(SubmitError::Refused(e)) => {
-                    tracing::warn!(zone = %z.name, error = %e, "configured zone not created")
+                    tracing::warn!(zone = %zone, error = %e, "configured zone not created")
                 }
                 Err(e) => return Err(e),
             }
@@ -138,16 +141,16 @@ impl Service {
         wait: Duration,
     ) -> Result<MembershipOutcome, ClusterError> {
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        self.change(MembershipChange::AddLearner { id, info, wait_ms }, self.write_timeout + wait).await
+        self.change(MembershipChange::AddLearner { id, info, wait_ms }, self.write_timeout() + wait).await
     }
 
     pub async fn cluster_promote(&self, id: NodeId) -> Result<MembershipOutcome, ClusterError> {
-        self.change(MembershipChange::Promote { id }, self.write_timeout).await
+        self.change(MembershipChange::Promote { id }, self.write_timeout()).await
     }
 
     /// Removes a member (the leader included) and retires its id for good.
     pub async fn cluster_remove(&self, id: NodeId) -> Result<MembershipOutcome, ClusterError> {
-        let outcome = self.change(MembershipChange::Remove { id }, self.write_timeout).await?;
+        let outcome = self.change(MembershipChange::Remove { id }, self.write_timeout()).await?;
         tracing::info!(node = id, "removed from the cluster; retiring its id");
         // After removing the leader a new one is elected first; `submit` follows it.
         self.submit(Command::RetireNode { id }).await?;
@@ -156,16 +159,16 @@ impl Service {
 
     /// Every member's view, asked over the internal RPC in parallel.
     pub async fn cluster_status(&self) -> ClusterStatus {
-        let this_node = self.raft.status();
-        let stored = self.raft.raft.metrics().borrow().membership_config.clone();
+        let this_node = self.raft_node().status();
+        let stored = self.raft_node().raft.metrics().borrow().membership_config.clone();
         let membership = stored.membership();
         let voters: Vec<NodeId> = membership.voter_ids().collect();
         let nodes: Vec<(NodeId, NodeInfo)> = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
         let asks = nodes.iter().map(|(id, info)| async move {
-            if *id == self.raft.node_id {
-                return Ok(self.raft.status());
+            if *id == self.raft_node().node_id {
+                return Ok(self.raft_node().status());
             }
-            self.raft.client().status(&info.raft_addr, STATUS_TIMEOUT).await.map_err(|e| e.to_string())
+            self.raft_node().client().status(&info.raft_addr, STATUS_TIMEOUT).await.map_err(|e| e.to_string())
         });
         let answers = futures::future::join_all(asks).await;
         let leader = this_node.leader;
@@ -197,7 +200,7 @@ impl Service {
                 }
             })
             .collect();
-        let retired = self.raft.state.read(|s| s.retired_nodes.iter().copied().collect());
+        let retired = self.read(|s| s.retired_nodes.iter().copied().collect());
         ClusterStatus { this_node, leader, members, retired }
     }
 }
@@ -215,25 +218,25 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 /// replicated retired set, or a membership that no longer names it. A removed node stops
 /// campaigning (it cannot disturb the others) and refuses writes; `/readyz` says why.
 pub async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let me = svc.raft.node_id;
+    let me = svc.node_id();
     let mut announced = false;
     loop {
-        let status = svc.raft.status();
+        let status = svc.raft_node().status();
         crate::metrics::RAFT_STALE.set(i64::from(status.stale));
         crate::metrics::RAFT_TERM.set(i64::try_from(status.term).unwrap_or(i64::MAX));
         crate::metrics::RAFT_IS_LEADER.set(i64::from(status.role == "leader"));
-        let stored = svc.raft.raft.metrics().borrow().membership_config.clone();
+        let stored = svc.raft_node().raft.metrics().borrow().membership_config.clone();
         let member = stored.membership().get_node(&me).is_some();
         let initialized = stored.membership().voter_ids().next().is_some();
-        let retired = svc.raft.state.read(|s| s.retired_nodes.contains(&me));
+        let retired = svc.read(|s| s.retired_nodes.contains(&me));
         // An initialized membership that does not name this node: it was removed (a node
         // waiting to join has no membership at all until the leader adds it).
         if retired || (initialized && !member) {
-            svc.raft.health.mark_removed();
+            svc.health().mark_removed();
         }
-        if svc.raft.health.is_removed() && !announced {
+        if svc.health().is_removed() && !announced {
             announced = true;
-            svc.raft.raft.runtime_config().elect(false);
+            svc.raft_node().raft.runtime_config().elect(false);
             tracing::error!(
                 node_id = me,
                 "this node was removed from the cluster: it no longer campaigns or takes writes; \

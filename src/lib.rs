@@ -17,6 +17,7 @@ pub mod model;
 pub mod node;
 pub mod ops;
 pub mod raft;
+pub mod secret;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -10,15 +10,15 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Config, Secret, ZoneConfig};
+use crate::config::Config;
 use crate::dns::notify::Notifier;
 use crate::dns::xfr::XfrConfig;
 use crate::dns::{DnsServer, DnsServerConfig, SnapshotPublisher};
 use crate::model::ZoneTransfer;
-use crate::model::{zonefile, RData, SoaParams};
 use crate::raft::{NodeInfo, PartitionSwitch, RaftSettings};
+use crate::secret::Secret;
 use crate::service::Service;
-use crate::state::{Command, Observers};
+use crate::state::Observers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -106,17 +106,11 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     tracing::info!("raft listening on {raft_addr}");
 
     let dns_config = DnsServerConfig {
-        tcp_idle_timeout: Duration::from_secs(config.dns.tcp_idle_timeout_secs),
-        max_tcp_connections: config.dns.tcp_max_connections,
         xfr,
         update: Some(update.clone()),
         policy: Arc::new(config.dns.edns_policy(cookie_keys)),
         rrl: Arc::new(crate::dns::rrl::Rrl::new(config.dns.rrl())),
-        max_tcp_per_client: config.dns.tcp_max_per_client,
-        tcp_max_lifetime: Duration::from_secs(config.dns.tcp_max_lifetime_secs),
-        tcp_max_queries: config.dns.tcp_max_queries,
-        udp_coalesce: Duration::from_micros(config.dns.udp_coalesce_us),
-        ..DnsServerConfig::default()
+        ..DnsServerConfig::from_config(&config.dns)
     };
     let dns = DnsServer::bind_with(n.dns_addr, snapshot.clone(), dns_config).map_err(|e| NodeError::Bind {
         what: "dns",
@@ -140,15 +134,24 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
     let info =
         NodeInfo { raft_addr: raft_addr.to_string(), http_addr: http_addr.to_string(), dns_addr: dns_addr.to_string() };
     let write_timeout = Duration::from_millis(c.write_timeout_ms);
-    let service = Service::new(raft, admin_token, write_timeout, info, config.zones.clone());
+    let initial_zones = config
+        .zones
+        .iter()
+        .map(|z| z.command().map(|c| (z.name.clone(), c)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| NodeError::Zone(e.to_string()))?;
+    let service = Service::new(raft, admin_token, write_timeout, info, initial_zones);
     update.set_service(service.clone());
-    let dyndns_config = crate::config::DyndnsConfig { https: tls.is_some(), ..config.dyndns.clone() };
+    let dyndns_config = crate::dyndns::config::DyndnsConfig { https: tls.is_some(), ..config.dyndns.clone() };
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), dyndns_config);
     crate::ops::probe_storage(&service).await;
     tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
     public_tasks.spawn(crate::dyndns::expiry::run(dyndns.clone(), public_rx.clone()));
-    public_tasks.spawn(crate::http::acme_dns::expiry(service.clone(), public_rx.clone()));
-    let router = crate::http::router_full(service.clone(), dyndns, &config.http);
+    let acme_dns = Arc::new(config.acme_dns());
+    public_tasks.spawn(crate::http::acme_dns::expiry(service.clone(), acme_dns.clone(), public_rx.clone()));
+    let context =
+        crate::http::RouterContext { http: config.http.clone(), acme_dns, rejected_updates: update.rejected() };
+    let router = crate::http::router_full(service.clone(), dyndns, context);
     if let Some(addr) = config.http.plain_addr {
         let plain = bind_tcp("plain http", addr).await?;
         let local = plain.local_addr().map_err(|error| NodeError::Bind { what: "plain http", addr, error })?;
@@ -175,7 +178,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         tasks.spawn(crate::dns::cookie_secret::ensure(service.clone(), stop_rx.clone()));
     }
 
-    let initialized = service.raft.raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
+    let initialized = service.raft_node().raft.is_initialized().await.map_err(|e| NodeError::Raft(e.to_string()))?;
     let mut node = RunningNode { dns_addr, http_addr, raft_addr, service, stop, tasks, public_stop, public_tasks };
     if config.cluster.bootstrap && !initialized {
         if let Err(e) = bootstrap(&node.service).await {
@@ -196,14 +199,14 @@ impl RunningNode {
     /// The public API stops first and drains while Raft still runs, so an in-flight update
     /// still commits (and, on a follower, is applied here) before the node answers it.
     pub async fn shutdown(&mut self) {
-        self.service.raft.health.mark_shutting_down();
+        self.service.health().mark_shutting_down();
         crate::metrics::SHUTTING_DOWN.set(1);
         let _ = self.public_stop.send(true);
         while self.public_tasks.join_next().await.is_some() {}
         tracing::info!("public API drained; stopping DNS and Raft");
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
-        if let Err(e) = self.service.raft.shutdown().await {
+        if let Err(e) = self.service.raft_node().shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
         tracing::info!("node stopped");
@@ -242,14 +245,17 @@ where
 /// First start of a bootstrap node: a one-member cluster, then the configured zones. A
 /// node that already belongs to a cluster skips this (its peers may be down right now).
 async fn bootstrap(svc: &Service) -> Result<(), NodeError> {
-    svc.raft.initialize_single(svc.self_info.clone()).await.map_err(|e| NodeError::Bootstrap(e.to_string()))?;
+    svc.raft_node()
+        .initialize_single(svc.self_info().clone())
+        .await
+        .map_err(|e| NodeError::Bootstrap(e.to_string()))?;
     wait_for_leader(svc, Duration::from_secs(30)).await?;
     svc.create_configured_zones().await.map_err(|e| NodeError::Bootstrap(e.to_string()))
 }
 
 async fn wait_for_leader(svc: &Service, limit: Duration) -> Result<(), NodeError> {
     let deadline = Instant::now() + limit;
-    let mut rx = svc.raft.raft.metrics();
+    let mut rx = svc.raft_node().raft.metrics();
     loop {
         if rx.borrow().current_leader.is_some() {
             return Ok(());
@@ -260,46 +266,6 @@ async fn wait_for_leader(svc: &Service, limit: Duration) -> Result<(), NodeError
         }
         let _ = tokio::time::timeout(left, rx.changed()).await;
     }
-}
-
-/// The command that creates a configured zone with its static records, atomically.
-pub fn zone_command(z: &ZoneConfig) -> Result<Command, NodeError> {
-    let d = SoaParams::defaults_for(&z.name);
-    let soa = SoaParams {
-        mname: z.ns.first().cloned().unwrap_or(d.mname),
-        rname: z.rname.clone().unwrap_or(d.rname),
-        refresh: z.refresh.unwrap_or(d.refresh),
-        retry: z.retry.unwrap_or(d.retry),
-        expire: z.expire.unwrap_or(d.expire),
-        minimum: z.minimum.unwrap_or(d.minimum),
-        ttl: z.soa_ttl.unwrap_or(d.ttl),
-    };
-    let mut cmds = vec![Command::CreateZone {
-        origin: z.name.clone(),
-        soa: soa.clone(),
-        ns: z.ns.clone(),
-        ns_ttl: z.ns_ttl,
-        serial: None,
-    }];
-    if !z.records.is_empty() {
-        // Parse the static records as a zone file fragment under a synthetic SOA.
-        let text = format!(
-            "$ORIGIN {origin}\n@ {ttl} IN SOA {soa}\n{records}\n",
-            origin = z.name.to_dotted(),
-            ttl = soa.ttl,
-            soa = soa.presentation(crate::model::Serial(1)),
-            records = z.records.join("\n")
-        );
-        let parsed = zonefile::parse(&text, &z.name).map_err(|e| NodeError::Zone(format!("{}: {e}", z.name)))?;
-        let mut records = parsed.records;
-        records.extend(z.ns.iter().map(|ns| crate::model::RecordSpec {
-            name: z.name.clone(),
-            ttl: z.ns_ttl,
-            data: RData::Ns(ns.clone()),
-        }));
-        cmds.push(Command::ReplaceZone { zone: z.name.clone(), soa, serial: Some(crate::model::Serial(1)), records });
-    }
-    Ok(if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) })
 }
 
 /// This node's TSIG keys and per-zone transfer settings from its config file.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::config::{Secret, ZoneConfig};
-use crate::raft::{ForwardError, NodeId, NodeInfo, RaftNode, Refusal, Request, WriteError};
-use crate::state::{Applied, ApplyError, Command};
+use crate::model::Fqdn;
+use crate::raft::{ForwardError, Health, NodeId, NodeInfo, NodeStatus, RaftNode, Refusal, Request, WriteError};
+use crate::secret::Secret;
+use crate::state::{Applied, ApplyError, Command, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -32,16 +33,19 @@ pub struct Committed {
     pub applied: Applied,
 }
 
+/// The write and read paths every front end shares. Its fields are private: front ends
+/// read the local replica through [`Service::read`] and write through [`Service::submit`];
+/// the modules that manage Raft itself (`cluster`, `ops`, `node`) reach it through
+/// [`Service::raft_node`].
 pub struct Service {
-    pub raft: RaftNode,
-    pub admin_token: Secret,
-    pub write_timeout: Duration,
+    raft: RaftNode,
+    admin_token: Secret,
+    write_timeout: Duration,
     /// This node's own addresses (what `cluster init` registers).
-    pub self_info: NodeInfo,
-    /// Zones from the config, created by whichever node initializes the cluster.
-    pub zones: Vec<ZoneConfig>,
-    /// UPDATEs this node refused before Raft (not in the replicated history).
-    pub rejected_updates: crate::dns::update::rejected::RejectedRing,
+    self_info: NodeInfo,
+    /// The commands that create the configured zones (`[[zone]]`), proposed by whichever
+    /// node initializes the cluster.
+    initial_zones: Vec<(Fqdn, Command)>,
 }
 
 /// The deadline of bulk writes (zone imports, the configured zones a cluster starts with):
@@ -59,9 +63,69 @@ impl Service {
         admin_token: Secret,
         write_timeout: Duration,
         self_info: NodeInfo,
-        zones: Vec<ZoneConfig>,
+        initial_zones: Vec<(Fqdn, Command)>,
     ) -> Arc<Self> {
-        Arc::new(Service { raft, admin_token, write_timeout, self_info, zones, rejected_updates: Default::default() })
+        Arc::new(Service { raft, admin_token, write_timeout, self_info, initial_zones })
+    }
+
+    /// Reads this node's replica of the state (what it serves; not linearizable: see
+    /// [`Self::read_barrier`]).
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        self.raft.state.read(f)
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.raft.node_id
+    }
+
+    /// This node's addresses.
+    pub fn self_info(&self) -> &NodeInfo {
+        &self.self_info
+    }
+
+    /// The deadline of an ordinary write (`cluster.write_timeout_ms`).
+    pub fn write_timeout(&self) -> Duration {
+        self.write_timeout
+    }
+
+    /// Whether `token` is the admin token (constant time).
+    pub fn is_admin_token(&self, token: &[u8]) -> bool {
+        self.admin_token.matches(token)
+    }
+
+    /// The leader this node knows of, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.raft.metrics().borrow().current_leader
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.raft.node_id)
+    }
+
+    /// The last log index this node applied.
+    pub fn applied_index(&self) -> u64 {
+        *self.raft.applied.borrow()
+    }
+
+    /// This node's Raft status (role, term, log, lag).
+    pub fn status(&self) -> NodeStatus {
+        self.raft.status()
+    }
+
+    /// Liveness facts (removed, shutting down, storage probes).
+    pub fn health(&self) -> &Health {
+        &self.raft.health
+    }
+
+    /// The configured zones' create commands.
+    pub fn initial_zones(&self) -> &[(Fqdn, Command)] {
+        &self.initial_zones
+    }
+
+    /// The Raft node itself, for the modules that manage Raft (membership, backups,
+    /// metrics, start and stop); front ends use the methods above.
+    pub fn raft_node(&self) -> &RaftNode {
+        &self.raft
     }
 
     /// Proposes `command` through the leader (this node or, forwarded, another) and returns
@@ -276,9 +340,9 @@ impl Service {
 
 /// `storage_writable`: the last storage probe (a tiny write + flush, `ops::probe_storage`)
 /// succeeded, recently.
-fn storage_check(health: &crate::raft::Health) -> Check {
+fn storage_check(health: &Health) -> Check {
     let (failed, since_ok) = health.storage_status();
-    let limit = crate::ops::PROBE_STALE_AFTER;
+    let limit = crate::raft::health::PROBE_STALE_AFTER;
     let ok = !failed && since_ok.is_some_and(|d| d <= limit);
     let detail = match since_ok {
         Some(d) => format!(

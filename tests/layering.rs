@@ -22,7 +22,7 @@ use syn::visit::Visit;
 /// The layers, lowest first. A module may use modules of lower layers only; the modules
 /// in one layer do not use each other. Keep in step with docs/ARCHITECTURE.md.
 const LAYERS: &[&[&str]] = &[
-    &["metrics", "codec"],
+    &["metrics", "codec", "secret"],
     &["heap"],
     &["model"],
     &["state"],
@@ -81,9 +81,9 @@ fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|a| {
-        a.path().is_ident("cfg") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string().contains("test"))
-    })
+    attrs
+        .iter()
+        .any(|a| a.path().is_ident("cfg") && a.meta.require_list().is_ok_and(|l| l.tokens.to_string().contains("test")))
 }
 
 /// Collects paths (as segment lists relative to the module) and `use` trees.
@@ -258,10 +258,7 @@ fn load(src: &Path) -> BTreeMap<ModPath, Module> {
             .map(|p| p.last().cloned().unwrap_or_default())
             .collect();
         if is_test_file(&file) {
-            modules.insert(
-                here,
-                Module { file, reexports: BTreeMap::new(), paths: Vec::new() },
-            );
+            modules.insert(here, Module { file, reexports: BTreeMap::new(), paths: Vec::new() });
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("readable source");

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
+use super::client::ClientArgs;
 use super::serve::ServeArgs;
-use super::ClientArgs;
 use crate::ops::backup;
 use crate::raft::NodeInfo;
 

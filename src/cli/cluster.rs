@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
-use super::ClientArgs;
+use super::client::ClientArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClusterCommand {

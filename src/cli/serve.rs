@@ -3,8 +3,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::config::{Config, Overrides, Secret};
+use crate::config::{Config, Overrides};
 use crate::node::{self, StartOptions};
+use crate::secret::Secret;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["config", "dev"])))]

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::ClientArgs;
+use super::client::ClientArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TsigCommand {

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::ClientArgs;
+use super::client::ClientArgs;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ZoneCommand {

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::model::Fqdn;
+pub use crate::dns::config::{DnsConfig, TsigKeyConfig};
+use crate::model::{zonefile, Fqdn, RData, SoaParams};
+use crate::state::Command;
 
-mod dyndns;
-mod http;
-mod secrets;
-pub use dyndns::DyndnsConfig;
-pub use http::HttpConfig;
-pub use secrets::{Secret, SecretError};
+pub use crate::dyndns::config::DyndnsConfig;
+pub use crate::http::config::HttpConfig;
+pub use crate::raft::config::ClusterConfig;
+use crate::secret::SecretError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,52 +54,6 @@ pub struct Config {
     pub tsig_keys: Vec<TsigKeyConfig>,
 }
 
-/// A TSIG key. The secret (base64, as `tsig-keygen`/`keymgr` print it) comes from
-/// exactly one of `secret_file`, `secret_env` or, for tests only, `secret`.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TsigKeyConfig {
-    pub name: Fqdn,
-    /// hmac-sha256, hmac-sha384 or hmac-sha512.
-    pub algorithm: String,
-    pub secret: Option<String>,
-    pub secret_file: Option<PathBuf>,
-    pub secret_env: Option<String>,
-}
-
-impl std::fmt::Debug for TsigKeyConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TsigKeyConfig({} {}, <secret redacted>)", self.name, self.algorithm)
-    }
-}
-
-impl TsigKeyConfig {
-    /// The key with its secret loaded and decoded.
-    pub fn load(&self) -> Result<crate::dns::tsig::TsigKey, ConfigError> {
-        use base64::Engine;
-        let bad = |m: String| ConfigError::Invalid(format!("tsig_key {}: {m}", self.name));
-        let algorithm = crate::model::tsig::Algorithm::parse(&self.algorithm).ok_or_else(|| {
-            bad(format!("unsupported algorithm {:?} (hmac-md5, hmac-sha1, hmac-sha256/384/512)", self.algorithm))
-        })?;
-        let text = match (&self.secret, &self.secret_file, &self.secret_env) {
-            (Some(s), None, None) => s.clone(),
-            (None, Some(path), None) => std::fs::read_to_string(path)
-                .map_err(|e| bad(format!("cannot read secret file {}: {e}", path.display())))?,
-            (None, None, Some(var)) => {
-                std::env::var(var).map_err(|_| bad(format!("environment variable {var} is not set")))?
-            }
-            _ => return Err(bad("give exactly one of secret, secret_file, secret_env".into())),
-        };
-        let secret = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|_| bad("secret is not valid base64".into()))?;
-        if secret.len() < 16 {
-            return Err(bad("secret shorter than 16 octets".into()));
-        }
-        Ok(crate::dns::tsig::TsigKey::new(self.name.clone(), algorithm, secret))
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
@@ -117,119 +71,6 @@ pub struct NodeConfig {
 pub struct AuthConfig {
     /// File holding the admin bearer token. `QUORUMDNS_ADMIN_TOKEN` overrides it.
     pub admin_token_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterConfig {
-    /// File holding the shared secret that authenticates Raft RPCs between nodes.
-    /// `QUORUMDNS_CLUSTER_SECRET` overrides it.
-    pub secret_file: Option<PathBuf>,
-    /// Initialize a single-member cluster on first start. `false` for nodes that join an
-    /// existing cluster (`cluster add`) or are initialized with `cluster init --member ...`.
-    pub bootstrap: bool,
-    pub heartbeat_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    pub rpc_timeout_ms: u64,
-    /// How long a write may wait for commit and apply before the client gets 503.
-    pub write_timeout_ms: u64,
-    /// Build a Raft snapshot (and purge the log behind it) every this many entries.
-    pub snapshot_every: u64,
-    /// A node reports itself stale (metric `quorumdns_raft_stale`, `/readyz`) when it has
-    /// not heard from a leader (as leader: from a quorum) for this long.
-    pub stale_after_ms: u64,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        ClusterConfig {
-            secret_file: None,
-            bootstrap: true,
-            heartbeat_ms: 250,
-            election_timeout_min_ms: 1000,
-            election_timeout_max_ms: 2000,
-            rpc_timeout_ms: 2000,
-            write_timeout_ms: 5000,
-            snapshot_every: 10_000,
-            stale_after_ms: 3000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DnsConfig {
-    pub tcp_idle_timeout_secs: u64,
-    pub tcp_max_connections: usize,
-    /// Open TCP connections per client address (0 = no limit).
-    pub tcp_max_per_client: usize,
-    /// A TCP connection is closed once it is this old, between messages (0 = no limit).
-    pub tcp_max_lifetime_secs: u64,
-    /// A TCP connection is closed after this many messages (0 = no limit).
-    pub tcp_max_queries: usize,
-    /// Microseconds a UDP loop waits for more queries to arrive before reading the next
-    /// batch, when the last read found queries waiting and the batch was small (moderate
-    /// load); 0 reads at once. See `dns::udp`.
-    pub udp_coalesce_us: u64,
-    /// RFC 5001 name server identifier of this node (printable, at most 128 octets).
-    pub nsid: Option<String>,
-    /// DNS cookies (RFC 7873/9018) with the cluster's replicated secret.
-    pub cookies: bool,
-    /// Answer UDP queries that carry a client cookie without a valid server cookie with
-    /// BADCOOKIE (the client retries with the fresh cookie).
-    pub require_cookies: bool,
-    /// UDP response rate limiting: responses per second per (client prefix, answer);
-    /// 0 disables it. See docs/security.md.
-    pub rrl_responses_per_second: u32,
-    pub rrl_burst: u32,
-    /// Every Nth limited response is sent as TC=1 (or BADCOOKIE); 0 drops them all.
-    pub rrl_slip: u32,
-    pub rrl_ipv4_prefix: u8,
-    pub rrl_ipv6_prefix: u8,
-}
-
-impl Default for DnsConfig {
-    fn default() -> Self {
-        DnsConfig {
-            tcp_idle_timeout_secs: 10,
-            tcp_max_connections: 1024,
-            tcp_max_per_client: 32,
-            tcp_max_lifetime_secs: 120,
-            tcp_max_queries: 0,
-            udp_coalesce_us: crate::dns::server::DEFAULT_UDP_COALESCE_US,
-            nsid: None,
-            cookies: true,
-            require_cookies: false,
-            rrl_responses_per_second: 0,
-            rrl_burst: 20,
-            rrl_slip: 2,
-            rrl_ipv4_prefix: 24,
-            rrl_ipv6_prefix: 56,
-        }
-    }
-}
-
-impl DnsConfig {
-    /// The EDNS policy (NSID, cookies) of this node; `keys` are the replicated secrets.
-    pub fn edns_policy(&self, keys: std::sync::Arc<crate::dns::cookie::CookieKeys>) -> crate::dns::edns::EdnsPolicy {
-        crate::dns::edns::EdnsPolicy {
-            nsid: self.nsid.as_ref().map(|n| n.as_bytes().to_vec()),
-            cookies: self.cookies.then_some(keys),
-            require_cookies: self.require_cookies,
-        }
-    }
-
-    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
-        crate::dns::rrl::RrlConfig {
-            responses_per_second: self.rrl_responses_per_second,
-            burst: self.rrl_burst.max(1),
-            slip: self.rrl_slip,
-            ipv4_prefix: self.rrl_ipv4_prefix.min(32),
-            ipv6_prefix: self.rrl_ipv6_prefix.min(128),
-            ..crate::dns::rrl::RrlConfig::default()
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -282,6 +123,66 @@ pub struct ZoneConfig {
     /// before the leader's sweep removes it through the log (seconds; default 24 h).
     #[serde(default = "default_acme_txt_lifetime")]
     pub acme_dns_txt_lifetime_secs: u64,
+}
+
+impl ZoneConfig {
+    /// The command that creates a configured zone with its static records, atomically.
+    pub fn command(&self) -> Result<Command, ConfigError> {
+        let z = self;
+        let d = SoaParams::defaults_for(&z.name);
+        let soa = SoaParams {
+            mname: z.ns.first().cloned().unwrap_or(d.mname),
+            rname: z.rname.clone().unwrap_or(d.rname),
+            refresh: z.refresh.unwrap_or(d.refresh),
+            retry: z.retry.unwrap_or(d.retry),
+            expire: z.expire.unwrap_or(d.expire),
+            minimum: z.minimum.unwrap_or(d.minimum),
+            ttl: z.soa_ttl.unwrap_or(d.ttl),
+        };
+        let mut cmds = vec![Command::CreateZone {
+            origin: z.name.clone(),
+            soa: soa.clone(),
+            ns: z.ns.clone(),
+            ns_ttl: z.ns_ttl,
+            serial: None,
+        }];
+        if !z.records.is_empty() {
+            // Parse the static records as a zone file fragment under a synthetic SOA.
+            let text = format!(
+                "$ORIGIN {origin}\n@ {ttl} IN SOA {soa}\n{records}\n",
+                origin = z.name.to_dotted(),
+                ttl = soa.ttl,
+                soa = soa.presentation(crate::model::Serial(1)),
+                records = z.records.join("\n")
+            );
+            let parsed =
+                zonefile::parse(&text, &z.name).map_err(|e| ConfigError::Invalid(format!("zone {}: {e}", z.name)))?;
+            let mut records = parsed.records;
+            records.extend(z.ns.iter().map(|ns| crate::model::RecordSpec {
+                name: z.name.clone(),
+                ttl: z.ns_ttl,
+                data: RData::Ns(ns.clone()),
+            }));
+            cmds.push(Command::ReplaceZone {
+                zone: z.name.clone(),
+                soa,
+                serial: Some(crate::model::Serial(1)),
+                records,
+            });
+        }
+        Ok(if cmds.len() == 1 { cmds.remove(0) } else { Command::Batch(cmds) })
+    }
+}
+
+impl Config {
+    /// The acme-dns zone: the first `[[zone]]` with `acme_dns = true`.
+    pub fn acme_dns(&self) -> crate::http::acme_dns::AcmeDnsSettings {
+        let zone = self.zones.iter().find(|z| z.acme_dns);
+        crate::http::acme_dns::AcmeDnsSettings {
+            zone: zone.map(|z| z.name.clone()),
+            txt_lifetime_ms: zone.map(|z| z.acme_dns_txt_lifetime_secs.saturating_mul(1000)),
+        }
+    }
 }
 
 fn default_ns_ttl() -> u32 {
@@ -356,36 +257,8 @@ impl Config {
                 "node.raft_addr must differ from node.http_addr: the Raft port is never the public port".into(),
             ));
         }
-        let c = &self.cluster;
-        if c.heartbeat_ms == 0 || c.election_timeout_min_ms <= c.heartbeat_ms {
-            return Err(ConfigError::Invalid(
-                "cluster.election_timeout_min_ms must be greater than cluster.heartbeat_ms (> 0)".into(),
-            ));
-        }
-        if c.election_timeout_max_ms <= c.election_timeout_min_ms {
-            return Err(ConfigError::Invalid(
-                "cluster.election_timeout_max_ms must be greater than election_timeout_min_ms".into(),
-            ));
-        }
-        if c.stale_after_ms <= c.heartbeat_ms {
-            return Err(ConfigError::Invalid(
-                "cluster.stale_after_ms must be greater than cluster.heartbeat_ms".into(),
-            ));
-        }
-        if c.snapshot_every == 0 || c.write_timeout_ms == 0 || c.rpc_timeout_ms == 0 {
-            return Err(ConfigError::Invalid(
-                "cluster.snapshot_every, write_timeout_ms and rpc_timeout_ms must be positive".into(),
-            ));
-        }
-        if self.dns.nsid.as_ref().is_some_and(|n| n.len() > crate::dns::edns::MAX_NSID_LEN) {
-            return Err(ConfigError::Invalid("dns.nsid is longer than 128 octets".into()));
-        }
-        if self.dns.udp_coalesce_us > crate::dns::server::MAX_UDP_COALESCE_US {
-            return Err(ConfigError::Invalid(format!(
-                "dns.udp_coalesce_us is at most {} (it delays answers under load)",
-                crate::dns::server::MAX_UDP_COALESCE_US
-            )));
-        }
+        self.cluster.validate().map_err(ConfigError::Invalid)?;
+        self.dns.validate().map_err(ConfigError::Invalid)?;
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             // Refuse rather than silently serve plain HTTP.
             return Err(ConfigError::Invalid(

@@ -1,3 +1,4 @@
+use crate::secret::Secret;
 use std::path::Path;
 
 use super::*;
@@ -85,7 +86,7 @@ fn the_documented_example_config_is_valid() {
 fn dyndns_section_has_defaults_and_refuses_unknown_keys() {
     let base = "[node]\nid = 1\ndata_dir = \"d\"\ndns_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\nraft_addr = \"127.0.0.1:3\"\n";
     let c = Config::from_toml(base, Path::new("t.toml")).unwrap();
-    assert_eq!(c.dyndns, crate::config::DyndnsConfig::default());
+    assert_eq!(c.dyndns, crate::dyndns::config::DyndnsConfig::default());
     assert!(c.dyndns.credential_cache);
     let c = Config::from_toml(
         &format!("{base}[dyndns]\nmin_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
@@ -108,7 +109,7 @@ fn a_tls_certificate_without_its_key_is_refused() {
     let c = Config::from_toml(&text, Path::new("t.toml")).unwrap();
     assert_eq!(c.http.tls_files(), Some((Path::new("/c.pem"), Path::new("/k.pem"))));
     assert_eq!(c.dns.tcp_max_lifetime_secs, 120);
-    assert_eq!(c.dns.udp_coalesce_us, crate::dns::server::DEFAULT_UDP_COALESCE_US);
+    assert_eq!(c.dns.udp_coalesce_us, crate::dns::config::DEFAULT_UDP_COALESCE_US);
     assert_eq!(c.dns.tcp_max_queries, 0, "no query cap by default: closing a busy pipelined connection loses queries");
 }
 

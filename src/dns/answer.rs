@@ -7,9 +7,9 @@
 
 use super::cookie::CookieStatus;
 use super::edns::{self, EdnsPolicy};
-use super::snapshot::{DnsSnapshot, NodeView, RenderedSet, ZoneView};
 use super::stats::{self, Transport};
 use super::wire::{self, Parsed, Question, HEADER_LEN, MAX_NAME_LEN};
+use crate::dns::view::snapshot::{DnsSnapshot, NodeView, RenderedSet, ZoneView};
 
 /// The UDP payload size we advertise and the most we send over UDP (DNS flag day 2020).
 pub const EDNS_PAYLOAD: u16 = 1232;

@@ -27,10 +27,10 @@ pub async fn rotate(svc: &Service) -> Result<u64, SubmitError> {
 
 /// While this node leads and the state has no secret, propose one. Runs until `stop`.
 pub async fn ensure(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    let me = svc.raft.node_id;
+    let me = svc.node_id();
     loop {
-        let missing = svc.raft.state.read(|s| s.cookie_secrets.current.is_none());
-        let leader = svc.raft.raft.metrics().borrow().current_leader == Some(me);
+        let missing = svc.read(|s| s.cookie_secrets.current.is_none());
+        let leader = svc.leader() == Some(me);
         if missing && leader {
             match rotate(&svc).await {
                 Ok(index) => tracing::info!(log_index = index, "DNS cookie secret generated"),

@@ -109,7 +109,7 @@ pub fn prepare(
     if let (Some(data), Some(keys)) = (cookie_data, &policy.cookies) {
         reply.cookie = keys.check(data, client, now);
         match reply.cookie {
-            CookieStatus::Malformed => reply.forced = Some(super::answer::rcode::FORMERR),
+            CookieStatus::Malformed => reply.forced = Some(crate::model::rcode::FORMERR),
             CookieStatus::ClientOnly { client: c } | CookieStatus::Valid { client: c } => {
                 if let Some(server) = client.and_then(|ip| keys.mint(&c, ip, now)) {
                     reply.options.push(OPTION_COOKIE, &[&c, &server]);

@@ -6,7 +6,7 @@
 //! pays for a full decode, `Name`/`Record` allocations and a re-encode, and a
 //! pre-rendered answer has nowhere to go. The query path here works on wire bytes
 //! instead: [`wire`] parses the query strictly and without allocating, [`answer`] copies
-//! RRsets that [`snapshot`] rendered when the zone changed, and [`server`] moves bytes
+//! RRsets that [`view`] rendered when the zone changed, and [`transport`] moves bytes
 //! between sockets and [`answer::answer_into`]. hickory-proto is still used where it
 //! helps: presentation-format parsing in `model`, and building and checking messages in
 //! tests.
@@ -15,32 +15,32 @@
 //! [`DnsSnapshot`] and swaps it into an `ArcSwap` → [`DnsServer`] loads the current
 //! snapshot per query → [`answer()`] → response bytes.
 
+// Protocol: one file per mechanism, over wire bytes.
 pub mod answer;
 pub mod cookie;
 pub mod cookie_secret;
 pub mod edns;
-pub mod fuzzing;
-mod incremental;
-pub mod nodemap;
-pub mod nodeview;
 pub mod notify;
 pub mod rr;
 pub mod rrl;
-pub mod server;
-pub mod snapshot;
 pub mod stats;
-pub mod tcp_limits;
 pub mod tsig;
-#[cfg(target_os = "linux")]
-pub mod udp;
 pub mod update;
 pub mod wire;
 pub mod xfr;
+// Sockets: UDP and TCP loops, connection limits.
+pub mod transport;
+// The immutable, pre-rendered view of every zone that queries read.
+pub mod view;
+// Configuration of this subsystem (the `[dns]` section, TSIG keys).
+pub mod config;
+pub mod fuzzing;
 
 #[cfg(test)]
 mod tests;
 
 pub use answer::{answer, answer_into, answer_outcome, Outcome, QueryContext, Slip, EDNS_PAYLOAD};
-pub use server::{DnsServer, DnsServerConfig};
-pub use snapshot::{DnsSnapshot, SnapshotPublisher, ZoneView};
 pub use stats::Transport;
+pub use transport::config::DnsServerConfig;
+pub use transport::server::DnsServer;
+pub use view::snapshot::{DnsSnapshot, SnapshotPublisher, ZoneView};

@@ -177,7 +177,7 @@ fn question_key(response: &[u8]) -> ([u8; 255], usize) {
 /// Answers one UDP datagram from `client` with cookies/NSID and rate limiting applied.
 /// Returns false when nothing is to be sent.
 pub fn udp_answer(
-    snapshot: &super::snapshot::DnsSnapshot,
+    snapshot: &crate::dns::view::snapshot::DnsSnapshot,
     query: &[u8],
     client: IpAddr,
     policy: &super::edns::EdnsPolicy,

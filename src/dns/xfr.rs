@@ -14,9 +14,9 @@ use arc_swap::ArcSwap;
 
 use super::answer::rcode;
 use super::rr::{self, Layout};
-use super::snapshot::{DnsSnapshot, ZoneView};
 use super::tsig::{self, KeyRing, ResponseSigner, TsigKey, TsigRr, Verified};
 use super::wire::HEADER_LEN;
+use crate::dns::view::snapshot::{DnsSnapshot, ZoneView};
 use crate::metrics::XFR_REQUESTS_TOTAL;
 use crate::model::{Fqdn, Serial, SoaParams, ZoneTransfer};
 use crate::state::journal::{DiffRr, JournalEntry};

@@ -27,13 +27,11 @@ pub async fn run(dyn_: Arc<Dyndns>, mut stop: watch::Receiver<bool>) {
 
 /// One sweep; returns whether a command was proposed.
 pub async fn sweep(dyn_: &Dyndns) -> bool {
-    let raft = &dyn_.svc.raft;
-    let leader = raft.raft.metrics().borrow().current_leader;
-    if leader != Some(raft.node_id) {
+    if !dyn_.svc.is_leader() {
         return false;
     }
     let at = now_ms();
-    let due = raft.state.read(|s| s.registry.hosts.values().any(|h| h.is_expired_at(at)));
+    let due = dyn_.svc.read(|s| s.registry.hosts.values().any(|h| h.is_expired_at(at)));
     if !due {
         return false;
     }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod config;
 pub mod credential;
 pub mod expiry;
 pub mod request;

@@ -137,7 +137,7 @@ async fn an_update_the_zone_cannot_take_gets_dnserr() {
 async fn a_cluster_that_cannot_commit_answers_503_911_with_retry_after() {
     let fx = Fixture::with(|c| c.min_update_interval_secs = 0).await;
     let secret = fx.host("h.dyn.test").await;
-    fx.svc.raft.shutdown().await.unwrap();
+    fx.svc.raft_node().shutdown().await.unwrap();
     let r = fx.get("/nic/update?myip=192.0.2.9", Some(("h.dyn.test", &secret))).await;
     r.assert_text(StatusCode::SERVICE_UNAVAILABLE, "911");
     assert_eq!(r.header("retry-after"), Some("5"));

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::credential::CredentialCache;
 use super::request::{Credentials, Hostnames};
 use super::{now_ms, Endpoint, ReturnCode};
-use crate::config::DyndnsConfig;
+use crate::dyndns::config::DyndnsConfig;
 use crate::model::Fqdn;
 use crate::service::{Service, SubmitError};
 use crate::state::{AddrChange, Command, Event, Origin, UpdatePolicy, UpdateResult};
@@ -76,7 +76,7 @@ impl Dyndns {
 
     /// Verifies a host secret against this node's replica.
     pub async fn verify_host(&self, fqdn: &Fqdn, secret: &str) -> bool {
-        let hash = self.svc.raft.state.read(|s| s.registry.hosts.get(fqdn).map(|h| h.secret_hash.clone()));
+        let hash = self.svc.read(|s| s.registry.hosts.get(fqdn).map(|h| h.secret_hash.clone()));
         match hash {
             Some(h) => self.cache.verify(fqdn.as_str(), secret, &h).await,
             None => false,
@@ -86,7 +86,7 @@ impl Dyndns {
     /// Verifies a user token (`<id>.<secret>`); returns the user.
     pub async fn verify_user_token(&self, token: &str) -> Option<String> {
         let (id, secret) = split_token(token)?;
-        let found = self.svc.raft.state.read(|s| {
+        let found = self.svc.read(|s| {
             let user = s.registry.tokens.get(id)?;
             let t = s.registry.users.get(user)?.tokens.get(id)?;
             Some((user.clone(), t.hash.clone()))
@@ -97,7 +97,7 @@ impl Dyndns {
 
     /// A bearer token of the management API: the admin token or a user token.
     pub async fn verify_bearer(&self, token: &str) -> Option<Principal> {
-        if self.svc.admin_token.matches(token.as_bytes()) {
+        if self.svc.is_admin_token(token.as_bytes()) {
             return Some(Principal::Admin);
         }
         self.verify_user_token(token).await.map(Principal::User)
@@ -135,7 +135,7 @@ impl Dyndns {
         if let Some(p) = self.authenticate(c, first_host).await {
             return Some(p);
         }
-        let before = *self.svc.raft.applied.borrow();
+        let before = self.svc.applied_index();
         match self.svc.linearize().await {
             Ok(index) if index > before => {
                 crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["caught_up"]).inc();
@@ -160,7 +160,7 @@ impl Dyndns {
             Some(_) => None,
             None => first_host.cloned(),
         }?;
-        self.svc.raft.state.read(|s| s.registry.hosts.contains_key(&target)).then_some(target)
+        self.svc.read(|s| s.registry.hosts.contains_key(&target)).then_some(target)
     }
 
     /// Proposes a refusal record for `fqdn` unless one was proposed recently. Errors are
@@ -304,7 +304,7 @@ impl Dyndns {
         at: u64,
         policy: UpdatePolicy,
     ) -> Precheck {
-        let view = self.svc.raft.state.read(|s| {
+        let view = self.svc.read(|s| {
             s.registry.hosts.get(fqdn).map(|h| {
                 let allowed = match principal {
                     Principal::Admin => true,

@@ -45,15 +45,13 @@ fn egi_domain(d: &Domain) -> Value {
 fn find_user(d: &Dyndns, caller: &Caller, name: &str) -> Api<User> {
     let visible = caller.is_admin() || caller.0 == Principal::User(name.to_string());
     d.svc
-        .raft
-        .state
         .read(|s| s.registry.users.get(name).filter(|_| visible).cloned())
         .ok_or_else(|| registry_error(ApplyError::NoSuchUser(name.into())))
 }
 
 pub async fn list_users(caller: Caller, State(d): State<Arc<Dyndns>>) -> Api<Json<Value>> {
     caller.require_admin()?;
-    let users: Vec<Value> = d.svc.raft.state.read(|s| s.registry.users.values().map(user_json).collect());
+    let users: Vec<Value> = d.svc.read(|s| s.registry.users.values().map(user_json).collect());
     Ok(Json(json!({"users": users})))
 }
 
@@ -125,7 +123,7 @@ pub async fn revoke_token(
 /// Domains the caller may use: registered ones plus zones without an entry (implicit,
 /// public, owned by the admin).
 fn visible_domains(d: &Dyndns, caller: &Caller) -> Vec<Domain> {
-    d.svc.raft.state.read(|s| {
+    d.svc.read(|s| {
         let user = s.registry.users.get(&caller.owner());
         let mut all: Vec<Domain> = s.registry.domains.values().cloned().collect();
         all.extend(s.zones.keys().filter(|z| !s.registry.domains.contains_key(*z)).map(Domain::implicit));

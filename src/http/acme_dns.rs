@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -40,17 +41,23 @@ fn error(status: StatusCode, code: &str) -> Response {
     (status, Json(json!({ "error": code }))).into_response()
 }
 
-fn acme_zone(svc: &Service) -> Option<Fqdn> {
-    svc.zones.iter().find(|z| z.acme_dns).map(|z| z.name.clone())
+/// Where acme-dns accounts live: the first `[[zone]]` with `acme_dns = true`, and how
+/// long a TXT value lives after its last update. `zone: None` turns the API off.
+#[derive(Clone, Debug, Default)]
+pub struct AcmeDnsSettings {
+    pub zone: Option<Fqdn>,
+    pub txt_lifetime_ms: Option<u64>,
 }
 
-/// How long a TXT value lives after its last update (ms), from the acme-dns zone's config.
-fn txt_lifetime_ms(svc: &Service) -> Option<u64> {
-    svc.zones.iter().find(|z| z.acme_dns).map(|z| z.acme_dns_txt_lifetime_secs.saturating_mul(1000))
-}
+/// Unless configured: a TXT value lives a day after its last update.
+const DEFAULT_TXT_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 
-pub async fn register(_: Admin, State(svc): State<Arc<Service>>) -> Response {
-    let Some(zone) = acme_zone(&svc) else { return error(StatusCode::NOT_FOUND, "acme_dns_disabled") };
+pub async fn register(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Extension(settings): Extension<Arc<AcmeDnsSettings>>,
+) -> Response {
+    let Some(zone) = settings.zone.clone() else { return error(StatusCode::NOT_FOUND, "acme_dns_disabled") };
     // acme-dns uses UUIDs; 32 hex characters are as unguessable and a valid DNS label.
     let (username, subdomain, password) =
         (generate_secret(), generate_secret(), generate_secret() + &generate_secret());
@@ -88,10 +95,11 @@ pub struct UpdateBody {
 
 pub async fn update(
     State(svc): State<Arc<Service>>,
+    Extension(settings): Extension<Arc<AcmeDnsSettings>>,
     headers: HeaderMap,
     body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let result = update_inner(&svc, &headers, body).await;
+    let result = update_inner(&svc, &settings, &headers, body).await;
     let label = match &result {
         Ok(_) => "ok",
         Err((s, _)) if *s == StatusCode::UNAUTHORIZED => "unauthorized",
@@ -106,6 +114,7 @@ pub async fn update(
 
 async fn update_inner(
     svc: &Service,
+    settings: &AcmeDnsSettings,
     headers: &HeaderMap,
     body: Result<Json<UpdateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<String, (StatusCode, &'static str)> {
@@ -113,7 +122,7 @@ async fn update_inner(
     let (Some(user), Some(key)) = (header("x-api-user"), header("x-api-key")) else {
         return Err((StatusCode::UNAUTHORIZED, "forbidden"));
     };
-    let account = svc.raft.state.read(|s| s.rfc2136.acme_accounts.get(&user).cloned());
+    let account = svc.read(|s| s.rfc2136.acme_accounts.get(&user).cloned());
     let Some(account) = account else { return Err((StatusCode::UNAUTHORIZED, "forbidden")) };
     let phc = account.password_hash.clone();
     let ok = tokio::task::spawn_blocking(move || verify_hash(&key, &phc)).await.unwrap_or(false);
@@ -132,7 +141,7 @@ async fn update_inner(
         username: user,
         txt: body.txt.clone().into_bytes(),
         ttl: TXT_TTL,
-        lifetime_ms: txt_lifetime_ms(svc).unwrap_or(24 * 3600 * 1000),
+        lifetime_ms: settings.txt_lifetime_ms.unwrap_or(DEFAULT_TXT_LIFETIME_MS),
         at: crate::dyndns::now_ms(),
     };
     match svc.submit(cmd).await {
@@ -143,8 +152,8 @@ async fn update_inner(
 }
 
 /// Leader-only sweep that proposes `ExpireRecords { at }` when a record's time is up.
-pub async fn expiry(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    let half_life = Duration::from_millis(txt_lifetime_ms(&svc).unwrap_or(u64::MAX) / 2);
+pub async fn expiry(svc: Arc<Service>, settings: Arc<AcmeDnsSettings>, mut stop: watch::Receiver<bool>) {
+    let half_life = Duration::from_millis(settings.txt_lifetime_ms.unwrap_or(u64::MAX) / 2);
     let mut tick = tokio::time::interval(half_life.clamp(SWEEP_MIN, SWEEP_MAX));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -152,11 +161,11 @@ pub async fn expiry(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        if svc.raft.raft.metrics().borrow().current_leader != Some(svc.raft.node_id) {
+        if !svc.is_leader() {
             continue;
         }
         let at = crate::dyndns::now_ms();
-        if !svc.raft.state.read(|s| s.rfc2136.expiring.values().any(|e| *e <= at)) {
+        if !svc.read(|s| s.rfc2136.expiring.values().any(|e| *e <= at)) {
             continue;
         }
         let span = tracing::info_span!("acme_dns_expiry", at);

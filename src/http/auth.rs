@@ -25,7 +25,7 @@ impl FromRequestParts<Arc<Service>> for Admin {
             return Err(ApiError::throttled(secs));
         }
         match token {
-            Some(t) if svc.admin_token.matches(t.as_bytes()) => Ok(Admin),
+            Some(t) if svc.is_admin_token(t.as_bytes()) => Ok(Admin),
             _ => {
                 crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["admin_token"]).inc();
                 if token.is_some() {

@@ -93,8 +93,6 @@ fn bad(msg: impl Into<String>) -> ApiError {
 
 fn find_host(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<Host> {
     d.svc
-        .raft
-        .state
         .read(|s| s.registry.hosts.get(fqdn).filter(|h| caller.may_see(h)).cloned())
         .ok_or_else(|| registry_error(ApplyError::NoSuchHost(fqdn.clone())))
 }
@@ -134,7 +132,7 @@ fn target_fqdn(fqdn: Option<&str>, name: Option<&str>, domain: Option<&str>) -> 
 async fn register(d: &Dyndns, caller: &Caller, p: &RegisterParams) -> Api<(Host, String)> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     let wildcard = flag(p.wildcard.as_deref())?;
-    let allowed = d.svc.raft.state.read(|s| {
+    let allowed = d.svc.read(|s| {
         let zone = s.zone_for(&fqdn)?;
         let parent = fqdn.parent()?;
         let domain = s.registry.domain(&parent, Some(&zone.origin))?;
@@ -226,7 +224,7 @@ pub struct DomainFilter {
 
 fn visible_hosts(d: &Dyndns, caller: &Caller, domain: Option<&str>) -> Api<Vec<Host>> {
     let domain = domain.map(|s| Fqdn::parse(s).map_err(|e| bad(format!("domain: {e}")))).transpose()?;
-    Ok(d.svc.raft.state.read(|s| {
+    Ok(d.svc.read(|s| {
         s.registry
             .hosts
             .values()
@@ -361,7 +359,7 @@ pub async fn new_secret(
 pub async fn history(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
     let fqdn = parse_fqdn(&fqdn)?;
     find_host(&d, &caller, &fqdn)?;
-    let entries: Vec<Value> = d.svc.raft.state.read(|s| {
+    let entries: Vec<Value> = d.svc.read(|s| {
         s.registry
             .history
             .get(&fqdn)

@@ -12,13 +12,17 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::dns::update::rejected::RejectedRing;
 use crate::service::Service;
+use acme_dns::AcmeDnsSettings;
+use config::HttpConfig;
 
 mod accounts;
 pub mod acme_dns;
 pub mod auth;
 mod caller;
 pub mod cluster;
+pub mod config;
 mod dyn_routes;
 pub mod dyndns;
 pub mod error;
@@ -37,18 +41,28 @@ pub use dyn_routes::OPENAPI;
 /// Zone files can be large; everything else is small.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
+/// What the public router needs besides the service and the dynamic DNS surface: the
+/// `[http]` section, the acme-dns zone, and this node's ring of UPDATEs refused before Raft.
+#[derive(Clone, Debug, Default)]
+pub struct RouterContext {
+    pub http: HttpConfig,
+    pub acme_dns: Arc<AcmeDnsSettings>,
+    pub rejected_updates: Arc<RejectedRing>,
+}
+
 pub fn router(svc: Arc<Service>) -> Router {
-    let d = crate::dyndns::Dyndns::new(svc.clone(), crate::config::DyndnsConfig::default());
+    let d = crate::dyndns::Dyndns::new(svc.clone(), crate::dyndns::config::DyndnsConfig::default());
     router_with(svc, d)
 }
 
 /// The router with the dynamic DNS surface configured by `[dyndns]`.
 pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
-    router_full(svc, dyn_, &crate::config::HttpConfig::default())
+    router_full(svc, dyn_, RouterContext::default())
 }
 
-/// The router with `[dyndns]` and the `[http]` limits.
-pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, http: &crate::config::HttpConfig) -> Router {
+/// The router with `[dyndns]`, the `[http]` limits and the rest of its context.
+pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, ctx: RouterContext) -> Router {
+    let http = &ctx.http;
     let throttle = limits::AuthThrottle::new(http.auth_fail_limit, Duration::from_secs(http.auth_fail_window_secs));
     let api = Router::new()
         .route("/api/v1/zones", get(zones::list).post(zones::create))
@@ -84,6 +98,8 @@ pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, http: &c
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(limits::security_headers))
         .layer(axum::Extension(throttle))
+        .layer(axum::Extension(ctx.acme_dns.clone()))
+        .layer(axum::Extension(ctx.rejected_updates.clone()))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

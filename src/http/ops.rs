@@ -28,7 +28,7 @@ pub async fn metrics() -> impl IntoResponse {
 /// `GET /api/v1/backup` (admin token): a backup file of this node's applied state (see
 /// `ops::backup`), built from a snapshot taken for the purpose.
 pub async fn backup(_: super::auth::Admin, State(svc): State<Arc<Service>>) -> axum::response::Response {
-    match crate::ops::backup::take(&svc.raft, svc.write_timeout).await {
+    match crate::ops::backup::take(svc.raft_node(), svc.write_timeout()).await {
         Ok(bytes) => {
             crate::metrics::BACKUPS_TOTAL.with_label_values(&["ok"]).inc();
             let headers = [

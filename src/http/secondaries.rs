@@ -37,13 +37,11 @@ pub async fn get(
     Path(zone): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = zone_name(&zone)?;
-    svc.raft
-        .state
-        .read(|s| {
-            s.zones.contains_key(&zone).then(|| to_json(&zone, &s.transfer.get(&zone).cloned().unwrap_or_default()))
-        })
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
+    svc.read(|s| {
+        s.zones.contains_key(&zone).then(|| to_json(&zone, &s.transfer.get(&zone).cloned().unwrap_or_default()))
+    })
+    .map(Json)
+    .ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
 }
 
 /// Body: `{"allow_transfer": ["192.0.2.0/24"], "transfer_tsig": ["xfr-key"], "notify": ["192.0.2.53:53"], "journal_versions": 1000}`.

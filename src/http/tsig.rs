@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use serde_json::json;
 use super::auth::Admin;
 use super::error::ApiError;
 use super::extract::{JsonBody, Path, Query};
+use crate::dns::update::rejected::RejectedRing;
 use crate::model::tsig::Algorithm;
 use crate::model::{Fqdn, RType};
 use crate::service::Service;
@@ -81,7 +83,7 @@ fn public_json(k: &TsigKeyEntry) -> serde_json::Value {
 }
 
 pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
-    let keys: Vec<_> = svc.raft.state.read(|s| s.rfc2136.keys.values().map(public_json).collect());
+    let keys: Vec<_> = svc.read(|s| s.rfc2136.keys.values().map(public_json).collect());
     Json(json!({ "keys": keys }))
 }
 
@@ -143,6 +145,7 @@ pub struct HistoryFilter {
 pub async fn history(
     _: Admin,
     State(svc): State<Arc<Service>>,
+    Extension(rejected): Extension<Arc<RejectedRing>>,
     Query(f): Query<HistoryFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let zone = f.zone.as_deref().map(key_name).transpose()?;
@@ -150,7 +153,7 @@ pub async fn history(
     let wanted = |z: Option<&Fqdn>, k: Option<&Fqdn>| {
         zone.as_ref().is_none_or(|w| z == Some(w)) && (key.is_none() || k == key.as_ref())
     };
-    let mut entries: Vec<(u64, serde_json::Value)> = svc.raft.state.read(|s| {
+    let mut entries: Vec<(u64, serde_json::Value)> = svc.read(|s| {
         s.rfc2136
             .history
             .iter()
@@ -166,8 +169,8 @@ pub async fn history(
             })
             .collect()
     });
-    let node = svc.raft.node_id;
-    for e in svc.rejected_updates.entries().into_iter().filter(|e| wanted(e.zone.as_ref(), e.key.as_ref())) {
+    let node = svc.node_id();
+    for e in rejected.entries().into_iter().filter(|e| wanted(e.zone.as_ref(), e.key.as_ref())) {
         let v = json!({
             "index": null, "at": e.at, "zone": e.zone.as_ref().map(|z| z.as_str()),
             "key": e.key.as_ref().map(|k| k.as_str()), "source": e.source,

@@ -56,9 +56,7 @@ fn parse_data(t: RType, data: &[String]) -> Api<Vec<RData>> {
 }
 
 fn with_zone<T>(svc: &Service, zone: &Fqdn, f: impl FnOnce(&Zone) -> T) -> Api<T> {
-    svc.raft
-        .state
-        .read(|state| state.zones.get(zone).map(f))
+    svc.read(|state| state.zones.get(zone).map(f))
         .ok_or_else(|| ApiError::not_found(format!("zone {zone} does not exist")))
 }
 
@@ -80,7 +78,7 @@ pub async fn list(
     Query(read): Query<ReadOptions>,
 ) -> Api<Json<serde_json::Value>> {
     barrier(&svc, read.stale).await?;
-    let zones: Vec<ZoneSummary> = svc.raft.state.read(|state| {
+    let zones: Vec<ZoneSummary> = svc.read(|state| {
         state
             .zones
             .values()
@@ -338,7 +336,7 @@ pub async fn import(
     let zone = zone_name(&zone)?;
     let parsed = zonefile::parse(&body, &zone)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone_file", e.to_string()))?;
-    let exists = svc.raft.state.read(|s| s.zones.contains_key(&zone));
+    let exists = svc.read(|s| s.zones.contains_key(&zone));
     // A new zone is created with the file's apex NS first (an existing one keeps its own).
     let ns: Vec<Fqdn> = if exists {
         Vec::new()

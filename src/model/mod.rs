@@ -7,8 +7,8 @@ pub mod presentation;
 pub mod rcode;
 pub mod record;
 pub mod serial;
-pub mod tsig;
 pub mod transfer;
+pub mod tsig;
 pub mod zone;
 pub mod zonefile;
 

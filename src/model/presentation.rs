@@ -119,6 +119,21 @@ pub fn fmt_rdata(rdata: &RData, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
+impl RData {
+    /// Parses RFC 1035 presentation format (`10 mail.example.test.`, `"v=spf1 -all"`).
+    /// Relative names are not accepted here: the API and the zone file importer make
+    /// names absolute before calling this.
+    pub fn parse(rtype: RType, text: &str) -> Result<RData, RDataError> {
+        parse_rdata(rtype, text)
+    }
+}
+
+impl fmt::Display for RData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_rdata(self, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,20 +161,5 @@ mod tests {
         assert!(err.contains("A record data"), "{err}");
         assert!(RData::parse(RType::Mx, "ten mail.").is_err());
         assert!(RData::parse(RType::Soa, "x").is_err());
-    }
-}
-
-impl RData {
-    /// Parses RFC 1035 presentation format (`10 mail.example.test.`, `"v=spf1 -all"`).
-    /// Relative names are not accepted here: the API and the zone file importer make
-    /// names absolute before calling this.
-    pub fn parse(rtype: RType, text: &str) -> Result<RData, RDataError> {
-        parse_rdata(rtype, text)
-    }
-}
-
-impl fmt::Display for RData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_rdata(self, f)
     }
 }

@@ -9,9 +9,9 @@ use hickory_proto::serialize::txt::Parser;
 
 use super::name::Fqdn;
 use super::presentation::from_hickory;
+use super::record::RecordSpec;
 use super::serial::Serial;
 use super::zone::{SoaParams, Zone};
-use super::record::RecordSpec;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneFileError {

@@ -17,12 +17,10 @@ use crate::store::trees;
 pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 /// A probe that has not finished in this long counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-/// `storage_writable` fails when no probe succeeded for this long.
-pub const PROBE_STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// Writes and flushes one small key in the `health` tree; records the outcome.
 pub async fn probe_storage(svc: &Service) -> bool {
-    let store = svc.raft.store();
+    let store = svc.raft_node().store();
     let write = async {
         let tree = store.open_tree(trees::HEALTH)?;
         tree.put(b"probe", &m::unix_now().to_be_bytes())?;
@@ -39,7 +37,7 @@ pub async fn probe_storage(svc: &Service) -> bool {
             false
         }
     };
-    svc.raft.health.storage_probed(ok);
+    svc.health().storage_probed(ok);
     if ok {
         m::STORAGE_PROBE_TIMESTAMP.set(m::unix_now());
     } else {
@@ -58,7 +56,7 @@ struct Seen {
 /// Keeps the Raft gauges current (on every change of openraft's metrics) and probes the
 /// storage every [`PROBE_EVERY`], until `stop`.
 pub async fn observe(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    let mut metrics = svc.raft.raft.metrics();
+    let mut metrics = svc.raft_node().raft.metrics();
     let mut seen = Seen::default();
     let mut probe = tokio::time::interval(PROBE_EVERY);
     probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

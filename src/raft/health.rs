@@ -10,6 +10,10 @@ use openraft::ServerState;
 
 use super::types::{NodeId, Raft};
 
+/// `storage_writable` fails when no storage probe (`ops::probe_storage`) succeeded for
+/// this long.
+pub const PROBE_STALE_AFTER: Duration = Duration::from_secs(30);
+
 /// Cuts a node off from its peers: outgoing RPCs fail as unreachable and incoming RPCs are
 /// answered 503 without reaching Raft. Used by in-process partition tests; off otherwise.
 #[derive(Clone, Debug, Default)]

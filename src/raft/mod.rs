@@ -9,6 +9,8 @@
 //! way the follower then waits with [`RaftNode::wait_applied`] until its own state machine
 //! caught up, so it answers only with what it already serves.
 
+pub mod auth;
+pub mod config;
 pub mod group;
 pub mod health;
 pub mod log_store;
@@ -29,11 +31,12 @@ use openraft::{Config, SnapshotPolicy};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+pub use auth::{ClusterSecret, AUTH_HEADER};
 pub use health::{Health, NodeStatus, PartitionSwitch};
 pub use log_store::LogStore;
 pub use membership::{MembershipChange, MembershipError, MembershipOutcome, Refusal};
 pub use network::{ForwardError, NetworkFactory, RpcClient, TransportError};
-pub use rpc::{rpc_router, ClusterSecret, AUTH_HEADER};
+pub use rpc::rpc_router;
 pub use state_machine::{StateHandle, StateMachine};
 pub use types::{NodeId, NodeInfo, Raft, Request, Response, TypeConfig};
 

@@ -16,9 +16,9 @@ use openraft::raft::{
 use openraft::RPCTypes;
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::auth::{ClusterSecret, AUTH_HEADER};
 use super::health::{Health, NodeStatus};
 use super::membership::{MembershipChange, MembershipError, MembershipOutcome, Refusal};
-use super::rpc::{ClusterSecret, AUTH_HEADER};
 use super::types::{NodeId, NodeInfo, Request, Response, TypeConfig};
 use crate::codec::{self, CodecError};
 

@@ -26,14 +26,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::post;
 use axum::Router;
-use hmac::{Hmac, Mac};
 use serde::{de::DeserializeOwned, Serialize};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
 use openraft::raft::{VoteRequest, VoteResponse};
 
+use super::auth::{ClusterSecret, AUTH_HEADER};
 use super::health::{local_status, Health};
 use super::membership::{self, MembershipChange, Refusal};
 use super::state_machine::StateHandle;
@@ -44,52 +42,10 @@ use crate::{codec, metrics};
 /// The longest a forwarded write or membership change may run on the leader.
 pub const LEADER_WORK_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The header carrying the hex HMAC-SHA256 of the body.
-pub const AUTH_HEADER: &str = "x-quorumdns-cluster-auth";
-
 /// Snapshot chunks may be large; every other route keeps a smaller limit.
 pub const SNAPSHOT_BODY_LIMIT: usize = 512 * 1024 * 1024;
 /// Append batches can carry big entries (a whole zone import); still bounded.
 pub const RPC_BODY_LIMIT: usize = 64 * 1024 * 1024;
-
-/// The secret shared by the members of a cluster. Never printed.
-pub struct ClusterSecret(Vec<u8>);
-
-impl std::fmt::Debug for ClusterSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClusterSecret(<redacted>)")
-    }
-}
-
-impl ClusterSecret {
-    pub fn new(secret: Vec<u8>) -> Self {
-        Self(secret)
-    }
-
-    fn tag(&self, body: &[u8]) -> Vec<u8> {
-        // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        mac.update(body);
-        mac.finalize().into_bytes().to_vec()
-    }
-
-    /// The value of [`AUTH_HEADER`] for `body`.
-    pub fn sign(&self, body: &[u8]) -> String {
-        hex::encode(self.tag(body))
-    }
-
-    /// Checks a MAC in constant time (for MACs of the right length).
-    pub fn verify(&self, body: &[u8], mac_hex: &str) -> bool {
-        let Ok(given) = hex::decode(mac_hex.trim()) else {
-            return false;
-        };
-        let expected = self.tag(body);
-        given.len() == expected.len() && bool::from(expected.ct_eq(&given))
-    }
-}
 
 #[derive(Clone)]
 struct RpcState {

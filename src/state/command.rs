@@ -277,12 +277,8 @@ impl Command {
             | Command::RevokeToken { .. }
             | Command::SetDomain { .. }
             | Command::DeleteDomain { .. } => Family::Registry,
-            Command::SetTsigKey { .. } | Command::DeleteTsigKey { .. } | Command::DnsUpdate { .. } => {
-                Family::Rfc2136
-            }
-            Command::AcmeRegister { .. } | Command::AcmeSetTxt { .. } | Command::ExpireRecords { .. } => {
-                Family::Acme
-            }
+            Command::SetTsigKey { .. } | Command::DeleteTsigKey { .. } | Command::DnsUpdate { .. } => Family::Rfc2136,
+            Command::AcmeRegister { .. } | Command::AcmeSetTxt { .. } | Command::ExpireRecords { .. } => Family::Acme,
         }
     }
 

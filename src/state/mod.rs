@@ -15,9 +15,9 @@ pub mod rfc2136;
 #[doc(hidden)]
 pub mod update_model;
 
-pub use machine::{Applied, State};
 pub use changes::{ChangeSet, ZoneNames};
 pub use command::{ApplyError, Command, Event, Family};
+pub use machine::{Applied, State};
 pub use registry::{
     AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User,
     ADMIN_OWNER,

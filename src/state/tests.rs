@@ -264,7 +264,7 @@ fn a_zero_rate_limit_never_refuses_an_update_stamped_before_the_last_change() {
     };
     let result = |a: &crate::state::Applied| {
         a.events.iter().find_map(|e| match e {
-            Event::HostUpdated { result, .. } => Some(result.clone()),
+            Event::HostUpdated { result, .. } => Some(*result),
             _ => None,
         })
     };
@@ -314,8 +314,8 @@ proptest! {
 /// record order; a conflict anywhere refuses the whole import and changes nothing.
 #[test]
 fn a_replaced_zone_is_the_same_in_any_record_order_and_conflicts_change_nothing() {
-    use crate::model::SoaParams;
     use crate::model::RecordSpec;
+    use crate::model::SoaParams;
     let z = n("imp.test");
     let spec = |name: &str, ttl: u32, data: RData| RecordSpec { name: n(name), ttl, data };
     let a = |ip: &str| RData::A(ip.parse().unwrap());

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use quorumdns::config::{Config, Secret};
+use quorumdns::config::Config;
 use quorumdns::node::{self, RunningNode, StartOptions};
 use quorumdns::raft::{NodeInfo, PartitionSwitch};
+use quorumdns::secret::Secret;
 use reqwest::Method;
 use serde_json::json;
 
@@ -94,13 +95,11 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
     }
 
     // Cut the leader off: it is the minority of one.
-    let old = nodes.iter().position(|n| n.node.service.raft.status().role == "leader").expect("a leader");
+    let old = nodes.iter().position(|n| n.node.service.status().role == "leader").expect("a leader");
     nodes[old].switch.isolate(true);
     let minority = &nodes[old];
-    eventually("the isolated node reports itself stale", WAIT, || {
-        minority.node.service.raft.status().stale.then_some(())
-    })
-    .await;
+    eventually("the isolated node reports itself stale", WAIT, || minority.node.service.status().stale.then_some(()))
+        .await;
     let ready = minority.node.service.readiness();
     assert!(!ready.ready && ready.checks.iter().any(|c| c.name == "fresh" && !c.ok), "{ready:?}");
     let (s, b) = put(minority, "refused", "192.0.2.9").await;
@@ -125,7 +124,7 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
         }
     }
     let want = eventually("identical state on every node", WAIT, || {
-        let states: Vec<_> = nodes.iter().map(|n| n.node.service.raft.state.cloned()).collect();
+        let states: Vec<_> = nodes.iter().map(|n| n.node.service.read(|s| s.clone())).collect();
         states.iter().all(|s| *s == states[0]).then(|| states[0].clone())
     })
     .await;
@@ -137,7 +136,7 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
             "{}",
             soa.raw
         );
-        eventually("fresh again", WAIT, || (!n.node.service.raft.status().stale).then_some(())).await;
+        eventually("fresh again", WAIT, || (!n.node.service.status().stale).then_some(())).await;
     }
     // The write the isolated leader appended but could not commit was overwritten.
     assert!(answers(&nodes[old], "refused").is_empty());
@@ -156,8 +155,8 @@ async fn three_nodes() -> Vec<InProc> {
             http_addr: n.node.http_addr.to_string(),
             dns_addr: n.node.dns_addr.to_string(),
         };
-        nodes[0].node.service.cluster_add(s.raft.node_id, info, Duration::from_secs(30)).await.expect("add");
-        nodes[0].node.service.cluster_promote(s.raft.node_id).await.expect("promote");
+        nodes[0].node.service.cluster_add(s.node_id(), info, Duration::from_secs(30)).await.expect("add");
+        nodes[0].node.service.cluster_promote(s.node_id()).await.expect("promote");
     }
     nodes
 }
@@ -169,7 +168,7 @@ async fn three_nodes() -> Vec<InProc> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering_badauth() {
     let mut nodes = three_nodes().await;
-    let leader = nodes.iter().position(|n| n.node.service.raft.status().role == "leader").expect("a leader");
+    let leader = nodes.iter().position(|n| n.node.service.status().role == "leader").expect("a leader");
     let behind = (leader + 1) % 3;
     nodes[behind].switch.isolate(true);
 
@@ -179,12 +178,11 @@ async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering
     let body: serde_json::Value =
         client.get(register).bearer_auth(TOKEN).send().await.expect("http").json().await.expect("json");
     let secret = body["host"]["update_secret"].as_str().unwrap_or_else(|| panic!("registered: {body}")).to_string();
-    let knows =
-        |n: &InProc| {
-            n.node.service.raft.state.read(|s| {
-                s.registry.hosts.keys().any(|h| h.as_str() == fqdn.as_str() || h.as_str() == format!("{fqdn}."))
-            })
-        };
+    let knows = |n: &InProc| {
+        n.node
+            .service
+            .read(|s| s.registry.hosts.keys().any(|h| h.as_str() == fqdn.as_str() || h.as_str() == format!("{fqdn}.")))
+    };
     assert!(!knows(&nodes[behind]), "the isolated node cannot know the host yet");
 
     // Ask the node while it is still cut off, and heal while it is answering: it must

@@ -3,9 +3,9 @@
 use proptest::prelude::*;
 
 use super::fqdn;
-use crate::dns::snapshot::DnsSnapshot;
-use crate::model::{Fqdn, RData, RType, SoaParams};
+use crate::dns::view::snapshot::DnsSnapshot;
 use crate::model::RecordSpec;
+use crate::model::{Fqdn, RData, RType, SoaParams};
 use crate::state::{ChangeSet, Command, State};
 
 const ORIGIN: &str = "z.test";

@@ -16,7 +16,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::answer::{answer, QueryContext};
-use super::snapshot::DnsSnapshot;
+use crate::dns::view::snapshot::DnsSnapshot;
 use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone};
 use crate::state::State;
 

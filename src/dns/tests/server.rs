@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;
 
 use super::*;
-use crate::dns::server::{DnsServer, DnsServerConfig};
+use crate::dns::{DnsServer, DnsServerConfig};
 
 async fn start(
     config: DnsServerConfig,

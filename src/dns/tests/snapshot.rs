@@ -7,7 +7,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use super::*;
-use crate::dns::snapshot::SnapshotPublisher;
+use crate::dns::view::snapshot::SnapshotPublisher;
 use crate::metrics::{ZONE_RECORDS_GAUGE, ZONE_SERIAL_GAUGE};
 use crate::state::StateObserver;
 

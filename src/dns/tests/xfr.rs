@@ -13,11 +13,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::*;
-use crate::dns::server::{DnsServer, DnsServerConfig};
 use crate::dns::tsig::{self, KeyRing, ResponseVerifier, TsigKey};
-use crate::model::tsig::Algorithm;
 use crate::dns::xfr::{self, XfrConfig};
+use crate::dns::{DnsServer, DnsServerConfig};
 use crate::metrics::XFR_REQUESTS_TOTAL;
+use crate::model::tsig::Algorithm;
 use crate::model::ZoneTransfer;
 use crate::state::Command;
 

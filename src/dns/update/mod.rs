@@ -31,13 +31,13 @@ use tracing::Instrument;
 
 use super::rr;
 use super::tsig::{self, KeyRing, ResponseSigner, TsigKey, Verified};
-use crate::model::tsig::Algorithm;
 use crate::metrics::{DNS_UPDATES_TOTAL, DNS_UPDATE_DURATION, TSIG_FAILURES_TOTAL};
+use crate::model::tsig::Algorithm;
 use crate::model::Fqdn;
 use crate::service::Service;
 use crate::state::rfc2136::{rcode, UpdateOp};
 use crate::state::{Command, Event, State, StateObserver};
-use rejected::{Reason, RejectedUpdate};
+use rejected::{Reason, RejectedRing, RejectedUpdate};
 
 /// UPDATEs over UDP in flight at once; more are dropped (the client retries).
 const MAX_UDP_IN_FLIGHT: usize = 256;
@@ -52,6 +52,8 @@ pub struct UpdateHandler {
     service: OnceLock<Arc<Service>>,
     keys: Arc<ArcSwap<KeyRing>>,
     udp_slots: Arc<Semaphore>,
+    /// UPDATEs this node refused before Raft (not in the replicated history).
+    rejected: Arc<RejectedRing>,
 }
 
 impl std::fmt::Debug for UpdateHandler {
@@ -66,7 +68,13 @@ impl UpdateHandler {
             service: OnceLock::new(),
             keys,
             udp_slots: Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT)),
+            rejected: Arc::default(),
         })
+    }
+
+    /// The UPDATEs this node refused before Raft (`GET /api/v1/updates` shows them).
+    pub fn rejected(&self) -> Arc<RejectedRing> {
+        self.rejected.clone()
     }
 
     /// The service is created after the DNS listeners (it needs their address); until it
@@ -165,8 +173,7 @@ impl UpdateHandler {
         reason: Reason,
         tsig_error: Option<&'static str>,
     ) {
-        let Some(svc) = self.service.get() else { return };
-        svc.rejected_updates.push(RejectedUpdate {
+        self.rejected.push(RejectedUpdate {
             at: crate::dyndns::now_ms(),
             zone: parsed.map(|p| p.zone.clone()),
             key,
@@ -197,7 +204,7 @@ impl UpdateHandler {
         span.record("key", key.name.as_str());
         let Some(svc) = self.service.get() else { return rcode::SERVFAIL };
         // A zone this cluster does not serve, or a key outside its policy: no log entry.
-        let (served, allowed) = svc.raft.state.read(|s| {
+        let (served, allowed) = svc.read(|s| {
             let allowed = s.rfc2136.keys.get(&key.name).is_some_and(|k| parsed.updates.iter().all(|op| k.allows(op)));
             (s.zones.contains_key(&parsed.zone), allowed)
         });

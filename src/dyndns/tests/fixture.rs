@@ -12,10 +12,11 @@ use axum::Router;
 use base64::Engine;
 use tower::ServiceExt;
 
-use crate::config::{DyndnsConfig, Secret};
+use crate::dyndns::config::DyndnsConfig;
 use crate::dyndns::Dyndns;
 use crate::model::{Fqdn, SoaParams};
 use crate::raft::{NodeInfo, RaftSettings};
+use crate::secret::Secret;
 use crate::service::Service;
 use crate::state::Command;
 
@@ -167,23 +168,20 @@ impl Fixture {
     }
 
     pub fn serial(&self) -> u32 {
-        self.svc.raft.state.read(|s| s.zones[&n("dyn.test")].serial.0)
+        self.svc.read(|s| s.zones[&n("dyn.test")].serial.0)
     }
 
     pub fn addrs(&self, fqdn: &str) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
-        self.svc.raft.state.read(|s| s.registry.hosts.get(&n(fqdn)).map(|h| (h.ipv4, h.ipv6)).unwrap_or_default())
+        self.svc.read(|s| s.registry.hosts.get(&n(fqdn)).map(|h| (h.ipv4, h.ipv6)).unwrap_or_default())
     }
 
     pub fn faults(&self, fqdn: &str) -> u64 {
-        self.svc.raft.state.read(|s| s.registry.hosts[&n(fqdn)].client_faults)
+        self.svc.read(|s| s.registry.hosts[&n(fqdn)].client_faults)
     }
 
     /// Record sets by owner name (DNS data only).
     pub fn zone(&self) -> BTreeMap<String, crate::model::Node> {
-        self.svc
-            .raft
-            .state
-            .read(|s| s.zones[&n("dyn.test")].nodes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        self.svc.read(|s| s.zones[&n("dyn.test")].nodes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
 
     pub fn zone_for(&self, name: &str) -> Option<crate::model::Node> {

@@ -44,7 +44,7 @@ async fn register_answers_exactly_the_egi_fields_with_a_one_time_secret() {
     let secret = b["host"]["update_secret"].as_str().unwrap();
     assert!(b["host"]["IPv4_update_url_basic_auth"].as_str().unwrap().contains(&format!("test.dyn.test:{secret}@")));
     // Stored only as an argon2id hash.
-    let stored = fx.svc.raft.state.read(|s| s.registry.hosts.values().next().unwrap().secret_hash.clone());
+    let stored = fx.svc.read(|s| s.registry.hosts.values().next().unwrap().secret_hash.clone());
     assert!(stored.starts_with("$argon2id$") && !stored.contains(secret));
     // The wildcard follows the host.
     fx.get("/nic/update?myip=192.0.2.50", Some(("test.dyn.test", secret)))

@@ -1,8 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::model::ZoneTransfer;
 use crate::model::RecordSpec;
+use crate::model::ZoneTransfer;
 use crate::state::{Command, State};
 
 fn n(s: &str) -> Fqdn {

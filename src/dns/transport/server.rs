@@ -22,71 +22,15 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::answer::{answer_into, QueryContext};
-use super::edns::EdnsPolicy;
-use super::rrl::{udp_answer, Rrl, RrlConfig};
-use super::snapshot::DnsSnapshot;
-use super::stats::{count_transport_drop, Transport};
+use super::config::DnsServerConfig;
 use super::tcp_limits::ClientSlots;
-use super::update::{self, UpdateHandler};
-use super::xfr::{self, XfrConfig};
+use crate::dns::answer::{answer_into, QueryContext};
+use crate::dns::rrl::udp_answer;
+use crate::dns::stats::{count_transport_drop, Transport};
+use crate::dns::update;
+use crate::dns::view::snapshot::DnsSnapshot;
+use crate::dns::xfr::{self, XfrConfig};
 use crate::metrics::{DNS_QUERY_DURATION, DNS_TCP_CLOSED_TOTAL, DNS_TCP_REFUSED_TOTAL};
-
-/// Default of `dns.udp_coalesce_us`: at 40k queries/s it brings the server's CPU per
-/// query from ~12.9 to ~10.2 µs (docs/performance.md, fifth round) for ~0.35 ms more
-/// median latency at that load; below ~2.5k queries/s and at saturation it never waits.
-pub const DEFAULT_UDP_COALESCE_US: u64 = 400;
-/// The largest `dns.udp_coalesce_us` a config may set.
-pub const MAX_UDP_COALESCE_US: u64 = 10_000;
-
-/// Transport settings.
-#[derive(Clone, Debug)]
-pub struct DnsServerConfig {
-    /// A TCP connection with no complete query for this long is closed.
-    pub tcp_idle_timeout: Duration,
-    /// Connections beyond this are closed right after accept.
-    pub max_tcp_connections: usize,
-    /// UDP sockets sharing the port (SO_REUSEPORT), each with its own receive loop.
-    pub udp_sockets: usize,
-    /// TSIG keys and this node's zone transfer ACL additions.
-    pub xfr: Arc<XfrConfig>,
-    /// RFC 2136 UPDATE and signed queries; without it UPDATE gets NOTIMP.
-    pub update: Option<Arc<UpdateHandler>>,
-    /// NSID and cookies (src/dns/edns.rs, cookie.rs).
-    pub policy: Arc<EdnsPolicy>,
-    /// UDP response rate limiting (src/dns/rrl.rs).
-    pub rrl: Arc<Rrl>,
-    /// Open TCP connections allowed per client address (0 = no limit).
-    pub max_tcp_per_client: usize,
-    /// A TCP connection is closed once it is this old (checked between messages: an
-    /// answer or a zone transfer in progress is finished first). Zero: no limit.
-    pub tcp_max_lifetime: Duration,
-    /// A TCP connection is closed after answering this many messages (0 = no limit).
-    pub tcp_max_queries: usize,
-    /// How long a busy UDP loop lets queries gather before its next read (see `udp`);
-    /// zero: never waits.
-    pub udp_coalesce: Duration,
-}
-
-impl Default for DnsServerConfig {
-    fn default() -> Self {
-        DnsServerConfig {
-            tcp_idle_timeout: Duration::from_secs(10),
-            max_tcp_connections: 1024,
-            // One socket and loop per core this process may run on (the affinity mask:
-            // under `taskset -c 1` that is one; a second loop would only add context switches).
-            udp_sockets: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16),
-            xfr: Arc::new(XfrConfig::default()),
-            update: None,
-            policy: Arc::new(EdnsPolicy::default()),
-            rrl: Arc::new(Rrl::new(RrlConfig::default())),
-            max_tcp_per_client: 32,
-            tcp_max_lifetime: Duration::from_secs(120),
-            tcp_max_queries: 0,
-            udp_coalesce: Duration::from_micros(DEFAULT_UDP_COALESCE_US),
-        }
-    }
-}
 
 /// Bound (but not yet serving) DNS sockets.
 pub struct DnsServer {
@@ -448,7 +392,7 @@ async fn transfer<W: AsyncWriteExt + Unpin>(
     peer: SocketAddr,
     idle: Duration,
 ) -> io::Result<()> {
-    let now = super::tsig::now();
+    let now = crate::dns::tsig::now();
     let job = xfr::prepare(&snapshot.load(), config, query, peer.ip(), now);
     tracing::info!(%peer, qtype = job.qtype, outcome = job.outcome, "zone transfer request");
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);

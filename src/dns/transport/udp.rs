@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
-use super::rrl::udp_answer;
-use super::server::DnsServerConfig;
-use super::snapshot::DnsSnapshot;
-use super::stats::Transport;
-use super::update::{self, UdpReply};
+use super::config::DnsServerConfig;
+use crate::dns::rrl::udp_answer;
+use crate::dns::stats::Transport;
+use crate::dns::update::{self, UdpReply};
+use crate::dns::view::snapshot::DnsSnapshot;
 use crate::metrics::{DNS_QUERY_DURATION, UDP_COALESCE_WAITS_TOTAL};
 
 /// Datagrams per system call.

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::incremental::GlueIndex;
+use super::glue::GlueIndex;
 pub use super::nodemap::NodeMap;
 pub use super::nodeview::{NodeBuilder, NodeView, RenderedSet};
 use std::sync::Arc;

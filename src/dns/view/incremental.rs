@@ -11,41 +11,12 @@
 //!   A/AAAA): [`GlueIndex`] maps targets back to those owners;
 //! - the zone-wide record count and the cut count (kept as running totals).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, ZoneView};
 use crate::model::{Fqdn, Node, RData, RType, Zone};
 use crate::state::State;
-
-/// In-zone NS/MX/SRV targets per owner, and the reverse.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GlueIndex {
-    by_owner: BTreeMap<Fqdn, Vec<Fqdn>>,
-    by_target: BTreeMap<Fqdn, BTreeSet<Fqdn>>,
-}
-
-impl GlueIndex {
-    fn set(&mut self, owner: &Fqdn, targets: Vec<Fqdn>) {
-        if let Some(old) = self.by_owner.remove(owner) {
-            for t in old {
-                if let Some(owners) = self.by_target.get_mut(&t) {
-                    owners.remove(owner);
-                    if owners.is_empty() {
-                        self.by_target.remove(&t);
-                    }
-                }
-            }
-        }
-        if targets.is_empty() {
-            return;
-        }
-        for t in &targets {
-            self.by_target.entry(t.clone()).or_default().insert(owner.clone());
-        }
-        self.by_owner.insert(owner.clone(), targets);
-    }
-}
 
 fn glue_targets(zone: &Zone, node: Option<&Node>) -> Vec<Fqdn> {
     let mut out: Vec<Fqdn> = node
