@@ -217,7 +217,7 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 /// Keeps the Raft gauges current and notices when this node was removed: its id in the
 /// replicated retired set, or a membership that no longer names it. A removed node stops
 /// campaigning (it cannot disturb the others) and refuses writes; `/readyz` says why.
-pub async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let me = svc.node_id();
     let mut announced = false;
     loop {

@@ -5,19 +5,19 @@
 //! DNS snapshot that the DNS query path reads without locks. See docs/ARCHITECTURE.md.
 
 pub mod cli;
-pub mod cluster;
+pub(crate) mod cluster;
 pub mod codec;
 pub mod config;
 pub mod dns;
 pub mod dyndns;
-pub mod heap;
-pub mod http;
-pub mod metrics;
+pub(crate) mod heap;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub mod model;
 pub mod node;
-pub mod ops;
+pub(crate) mod ops;
 pub mod raft;
 pub mod secret;
-pub mod service;
+pub(crate) mod service;
 pub mod state;
-pub mod store;
+pub(crate) mod store;

@@ -51,7 +51,7 @@ pub struct Service {
 /// The deadline of bulk writes (zone imports, the configured zones a cluster starts with):
 /// a big zone takes seconds to replicate and apply, far longer than an update's deadline
 /// (`cluster.write_timeout_ms`). Under the 60 s limit every HTTP request has.
-pub const BULK_WRITE_TIMEOUT: Duration = Duration::from_secs(55);
+pub(crate) const BULK_WRITE_TIMEOUT: Duration = Duration::from_secs(55);
 
 /// Pause between attempts while no leader is known or it is unreachable.
 const RETRY_MIN: Duration = Duration::from_millis(20);
@@ -267,7 +267,7 @@ impl Service {
 }
 
 /// How far (in log entries) the applied index may trail the local log and still be ready.
-pub const READY_MAX_APPLY_LAG: u64 = 100;
+pub(crate) const READY_MAX_APPLY_LAG: u64 = 100;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Readiness {

@@ -46,6 +46,9 @@ if ((${#need_pkgs[@]})); then
   fi
 fi
 
+# The gates first: format, clippy, unused dependencies, layering (tests/lint.sh).
+tests/lint.sh
+
 cargo build --locked --all-targets
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
 

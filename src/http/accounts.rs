@@ -49,7 +49,7 @@ fn find_user(d: &Dyndns, caller: &Caller, name: &str) -> Api<User> {
         .ok_or_else(|| registry_error(ApplyError::NoSuchUser(name.into())))
 }
 
-pub async fn list_users(caller: Caller, State(d): State<Arc<Dyndns>>) -> Api<Json<Value>> {
+pub(super) async fn list_users(caller: Caller, State(d): State<Arc<Dyndns>>) -> Api<Json<Value>> {
     caller.require_admin()?;
     let users: Vec<Value> = d.svc.read(|s| s.registry.users.values().map(user_json).collect());
     Ok(Json(json!({"users": users})))
@@ -57,7 +57,7 @@ pub async fn list_users(caller: Caller, State(d): State<Arc<Dyndns>>) -> Api<Jso
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUser {
+pub(super) struct CreateUser {
     name: String,
     #[serde(default)]
     comment: String,
@@ -65,7 +65,11 @@ pub struct CreateUser {
     domains: Vec<Fqdn>,
 }
 
-pub async fn create_user(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<CreateUser>) -> Api<Response> {
+pub(super) async fn create_user(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    body: JsonBody<CreateUser>,
+) -> Api<Response> {
     caller.require_admin()?;
     let JsonBody(b) = body;
     let cmd = Command::CreateUser { name: b.name.clone(), comment: b.comment, domains: b.domains, at: now_ms() };
@@ -74,11 +78,19 @@ pub async fn create_user(caller: Caller, State(d): State<Arc<Dyndns>>, body: Jso
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
 }
 
-pub async fn get_user(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn get_user(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Path(name): Path<String>,
+) -> Api<Json<Value>> {
     Ok(Json(user_json(&find_user(&d, &caller, &name)?)))
 }
 
-pub async fn delete_user(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn delete_user(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Path(name): Path<String>,
+) -> Api<Json<Value>> {
     caller.require_admin()?;
     d.svc.submit(Command::DeleteUser { name: name.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"name": name, "deleted": true})))
@@ -86,13 +98,13 @@ pub async fn delete_user(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct CreateToken {
+pub(super) struct CreateToken {
     #[serde(default)]
     comment: String,
 }
 
 /// Creates a token; the only time its secret is shown.
-pub async fn create_token(
+pub(super) async fn create_token(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Path(name): Path<String>,
@@ -110,7 +122,7 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(json!({"user": name, "id": id, "token": format!("{id}.{secret}")}))).into_response())
 }
 
-pub async fn revoke_token(
+pub(super) async fn revoke_token(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Path((name, id)): Path<(String, String)>,
@@ -132,7 +144,7 @@ fn visible_domains(d: &Dyndns, caller: &Caller) -> Vec<Domain> {
     })
 }
 
-pub async fn nic_domains(caller: Caller, State(d): State<Arc<Dyndns>>) -> Result<Json<Value>, EgiError> {
+pub(super) async fn nic_domains(caller: Caller, State(d): State<Arc<Dyndns>>) -> Result<Json<Value>, EgiError> {
     let all = visible_domains(&d, &caller);
     let (public, private): (Vec<&Domain>, Vec<&Domain>) = all.iter().partition(|dom| dom.public);
     Ok(Json(json!({
@@ -142,13 +154,13 @@ pub async fn nic_domains(caller: Caller, State(d): State<Arc<Dyndns>>) -> Result
     })))
 }
 
-pub async fn list_domains(caller: Caller, State(d): State<Arc<Dyndns>>) -> Json<Value> {
+pub(super) async fn list_domains(caller: Caller, State(d): State<Arc<Dyndns>>) -> Json<Value> {
     Json(json!({"domains": visible_domains(&d, &caller).iter().map(domain_json).collect::<Vec<_>>()}))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DomainBody {
+pub(super) struct DomainBody {
     name: Option<Fqdn>,
     #[serde(default)]
     public: bool,
@@ -174,14 +186,18 @@ async fn put_domain(d: &Dyndns, caller: &Caller, name: Fqdn, b: DomainBody) -> A
     Ok(Json(domain_json(&domain)))
 }
 
-pub async fn create_domain(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<DomainBody>) -> Api<Response> {
+pub(super) async fn create_domain(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    body: JsonBody<DomainBody>,
+) -> Api<Response> {
     let JsonBody(mut b) = body;
     let name = b.name.take().ok_or_else(|| ApiError::bad_request("`name` is required"))?;
     let out = put_domain(&d, &caller, name, b).await?;
     Ok((StatusCode::CREATED, out).into_response())
 }
 
-pub async fn replace_domain(
+pub(super) async fn replace_domain(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Path(name): Path<String>,
@@ -192,7 +208,11 @@ pub async fn replace_domain(
     put_domain(&d, &caller, name, b).await
 }
 
-pub async fn get_domain(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn get_domain(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Path(name): Path<String>,
+) -> Api<Json<Value>> {
     let name = Fqdn::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
     visible_domains(&d, &caller)
         .iter()
@@ -201,7 +221,11 @@ pub async fn get_domain(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name)
         .ok_or_else(|| registry_error(ApplyError::NoSuchDomain(name)))
 }
 
-pub async fn delete_domain(caller: Caller, State(d): State<Arc<Dyndns>>, Path(name): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn delete_domain(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Path(name): Path<String>,
+) -> Api<Json<Value>> {
     caller.require_admin()?;
     let name = Fqdn::parse(&name).map_err(|e| ApiError::bad_request(format!("domain: {e}")))?;
     d.svc.submit(Command::DeleteDomain { name: name.clone() }).await.map_err(submit_error)?;

@@ -32,7 +32,7 @@ use crate::service::Service;
 use crate::state::rfc2136::AcmeAccount;
 use crate::state::Command;
 
-pub const TXT_TTL: u32 = 60;
+pub(crate) const TXT_TTL: u32 = 60;
 /// The sweep looks this often at most (and at least every half lifetime).
 const SWEEP_MAX: Duration = Duration::from_secs(10);
 const SWEEP_MIN: Duration = Duration::from_millis(500);
@@ -52,7 +52,7 @@ pub struct AcmeDnsSettings {
 /// Unless configured: a TXT value lives a day after its last update.
 const DEFAULT_TXT_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 
-pub async fn register(
+pub(crate) async fn register(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Extension(settings): Extension<Arc<AcmeDnsSettings>>,
@@ -88,12 +88,12 @@ pub async fn register(
 }
 
 #[derive(Deserialize)]
-pub struct UpdateBody {
+pub(crate) struct UpdateBody {
     subdomain: String,
     txt: String,
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(svc): State<Arc<Service>>,
     Extension(settings): Extension<Arc<AcmeDnsSettings>>,
     headers: HeaderMap,
@@ -152,7 +152,7 @@ async fn update_inner(
 }
 
 /// Leader-only sweep that proposes `ExpireRecords { at }` when a record's time is up.
-pub async fn expiry(svc: Arc<Service>, settings: Arc<AcmeDnsSettings>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn expiry(svc: Arc<Service>, settings: Arc<AcmeDnsSettings>, mut stop: watch::Receiver<bool>) {
     let half_life = Duration::from_millis(settings.txt_lifetime_ms.unwrap_or(u64::MAX) / 2);
     let mut tick = tokio::time::interval(half_life.clamp(SWEEP_MIN, SWEEP_MAX));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use crate::service::Service;
 
 /// Proof that the request carried the admin bearer token.
-pub struct Admin;
+pub(crate) struct Admin;
 
 impl FromRequestParts<Arc<Service>> for Admin {
     type Rejection = ApiError;

@@ -15,22 +15,22 @@ use crate::dyndns::Dyndns;
 use crate::state::{ApplyError, Domain, Host, ADMIN_OWNER};
 
 /// The authenticated caller of a management route.
-pub struct Caller(pub Principal);
+pub(super) struct Caller(pub Principal);
 
 impl Caller {
-    pub fn is_admin(&self) -> bool {
+    pub(super) fn is_admin(&self) -> bool {
         self.0 == Principal::Admin
     }
 
     /// The owner name hosts created by this caller get.
-    pub fn owner(&self) -> String {
+    pub(super) fn owner(&self) -> String {
         match &self.0 {
             Principal::User(u) => u.clone(),
             _ => ADMIN_OWNER.into(),
         }
     }
 
-    pub fn may_see(&self, h: &Host) -> bool {
+    pub(super) fn may_see(&self, h: &Host) -> bool {
         match &self.0 {
             Principal::Admin => true,
             Principal::User(u) => &h.owner == u,
@@ -38,7 +38,7 @@ impl Caller {
         }
     }
 
-    pub fn require_admin(&self) -> Result<(), ApiError> {
+    pub(super) fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
             Ok(())
         } else {
@@ -46,7 +46,7 @@ impl Caller {
         }
     }
 
-    pub fn may_use(&self, d: &Domain, user: Option<&crate::state::User>) -> bool {
+    pub(super) fn may_use(&self, d: &Domain, user: Option<&crate::state::User>) -> bool {
         match &self.0 {
             Principal::Admin => true,
             Principal::User(_) => user.is_some_and(|u| d.usable_by(Some(u))),
@@ -81,7 +81,7 @@ impl FromRequestParts<Arc<Dyndns>> for Caller {
 }
 
 /// Status and code of registry refusals (the zone ones are mapped by `ApiError`).
-pub fn registry_error(e: ApplyError) -> ApiError {
+pub(super) fn registry_error(e: ApplyError) -> ApiError {
     let (status, code) = match &e {
         ApplyError::NoSuchHost(_) => (StatusCode::NOT_FOUND, "no_such_host"),
         ApplyError::NoSuchUser(_) => (StatusCode::NOT_FOUND, "no_such_user"),
@@ -96,7 +96,7 @@ pub fn registry_error(e: ApplyError) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
-pub fn submit_error(e: crate::service::SubmitError) -> ApiError {
+pub(super) fn submit_error(e: crate::service::SubmitError) -> ApiError {
     match e {
         crate::service::SubmitError::Refused(a) => registry_error(a),
         other => other.into(),
@@ -104,7 +104,7 @@ pub fn submit_error(e: crate::service::SubmitError) -> ApiError {
 }
 
 /// The EGI API's error shape: `{"status": "error", "message": ...}` (plus our `error` code).
-pub struct EgiError(pub ApiError);
+pub(super) struct EgiError(pub ApiError);
 
 impl From<ApiError> for EgiError {
     fn from(e: ApiError) -> Self {
@@ -128,7 +128,7 @@ impl IntoResponse for EgiError {
 }
 
 /// RFC 3339 UTC with microseconds, as the EGI service prints times.
-pub fn rfc3339(ms: u64) -> String {
+pub(super) fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));

@@ -56,13 +56,13 @@ fn outcome_json(o: &MembershipOutcome) -> serde_json::Value {
     json!({ "index": o.index, "caught_up": o.caught_up, "voters": o.voters, "learners": o.learners })
 }
 
-pub async fn status(_: Admin, State(svc): State<Arc<Service>>) -> Json<ClusterStatus> {
+pub(crate) async fn status(_: Admin, State(svc): State<Arc<Service>>) -> Json<ClusterStatus> {
     Json(svc.cluster_status().await)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MemberIn {
+pub(crate) struct MemberIn {
     id: NodeId,
     raft_addr: String,
     http_addr: String,
@@ -72,12 +72,12 @@ pub struct MemberIn {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct InitIn {
+pub(crate) struct InitIn {
     #[serde(default)]
     members: Vec<MemberIn>,
 }
 
-pub async fn init(
+pub(crate) async fn init(
     _: Admin,
     State(svc): State<Arc<Service>>,
     body: Option<JsonBody<InitIn>>,
@@ -96,7 +96,7 @@ pub async fn init(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AddIn {
+pub(crate) struct AddIn {
     id: NodeId,
     raft_addr: String,
     http_addr: String,
@@ -106,7 +106,7 @@ pub struct AddIn {
     wait_secs: Option<u64>,
 }
 
-pub async fn add(
+pub(crate) async fn add(
     _: Admin,
     State(svc): State<Arc<Service>>,
     body: JsonBody<AddIn>,
@@ -119,7 +119,7 @@ pub async fn add(
     Ok((status, Json(outcome_json(&o))))
 }
 
-pub async fn promote(
+pub(crate) async fn promote(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(id): Path<NodeId>,
@@ -127,7 +127,11 @@ pub async fn promote(
     Ok(Json(outcome_json(&svc.cluster_promote(id).await?)))
 }
 
-pub async fn remove(_: Admin, State(svc): State<Arc<Service>>, Path(id): Path<NodeId>) -> Api<Json<serde_json::Value>> {
+pub(crate) async fn remove(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    Path(id): Path<NodeId>,
+) -> Api<Json<serde_json::Value>> {
     let o = svc.cluster_remove(id).await?;
     let mut v = outcome_json(&o);
     v["removed"] = json!(id);
@@ -137,7 +141,7 @@ pub async fn remove(_: Admin, State(svc): State<Arc<Service>>, Path(id): Path<No
 
 /// `POST /api/v1/cluster/cookie-secret`: a new DNS cookie secret for the whole cluster
 /// (the previous one stays valid). Admin token.
-pub async fn rotate_cookie_secret(_: Admin, State(svc): State<Arc<Service>>) -> Api<Json<serde_json::Value>> {
+pub(crate) async fn rotate_cookie_secret(_: Admin, State(svc): State<Arc<Service>>) -> Api<Json<serde_json::Value>> {
     let index = crate::dns::cookie_secret::rotate(&svc).await?;
     Ok(Json(json!({"rotated": true, "log_index": index})))
 }

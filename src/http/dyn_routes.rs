@@ -12,9 +12,9 @@ use axum::Router;
 use super::{accounts, dyndns, hosts};
 use crate::dyndns::Dyndns;
 
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
-pub fn router<S: Clone + Send + Sync + 'static>(d: Arc<Dyndns>) -> Router<S> {
+pub(super) fn router<S: Clone + Send + Sync + 'static>(d: Arc<Dyndns>) -> Router<S> {
     Router::new()
         .route("/nic/update", get(dyndns::nic_update).post(dyndns::nic_update))
         .route("/v3/update", get(dyndns::nic_update).post(dyndns::nic_update))

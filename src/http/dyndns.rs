@@ -21,21 +21,21 @@ use crate::state::AddrChange;
 /// Update requests are small; anything bigger is not a client we know.
 const UPDATE_BODY_LIMIT: usize = 16 * 1024;
 /// Seconds a client should wait after `911`.
-pub const RETRY_AFTER_SECS: u32 = 5;
+pub(crate) const RETRY_AFTER_SECS: u32 = 5;
 
-pub async fn nic_update(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
+pub(crate) async fn nic_update(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
     handle(&d, Endpoint::Dyndns2, None, req).await
 }
 
-pub async fn nic_delete(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
+pub(crate) async fn nic_delete(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
     handle(&d, Endpoint::Delete, None, req).await
 }
 
-pub async fn api_update(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
+pub(crate) async fn api_update(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
     handle(&d, Endpoint::Nanodnsd, None, req).await
 }
 
-pub async fn token_path(
+pub(crate) async fn token_path(
     State(d): State<Arc<Dyndns>>,
     axum::extract::Path(token): axum::extract::Path<String>,
     req: Request,
@@ -43,7 +43,7 @@ pub async fn token_path(
     handle(&d, Endpoint::Dynamo, Some(token), req).await
 }
 
-pub async fn token_missing() -> Response {
+pub(crate) async fn token_missing() -> Response {
     text(StatusCode::OK, "NT".into())
 }
 

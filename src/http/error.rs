@@ -10,31 +10,31 @@ use crate::service::SubmitError;
 use crate::state::ApplyError;
 
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into() }
     }
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
     /// Too many failed authentications from this address (src/http/limits.rs).
-    pub fn throttled(retry_after_secs: u64) -> Self {
+    pub(crate) fn throttled(retry_after_secs: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_auth_failures",
             format!("too many failed authentications from this address; retry in {retry_after_secs} s"),
         )
     }
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
     }
 }

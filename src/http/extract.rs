@@ -11,18 +11,18 @@ use super::error::ApiError;
 /// `axum::extract::Path` with JSON rejections.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
+pub(crate) struct Path<T>(pub T);
 
 /// `axum::extract::Query` with JSON rejections.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);
+pub(crate) struct Query<T>(pub T);
 
 /// A JSON request body (`axum::Json`) with JSON rejections; `Option<JsonBody<T>>` is
 /// `None` when the request has no JSON body at all.
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T, S> OptionalFromRequest<S> for JsonBody<T>
 where

@@ -23,7 +23,7 @@ use crate::state::{ApplyError, Command, Host, HostPatch};
 type Api<T> = Result<T, ApiError>;
 
 /// A host as the EGI API shows it (the seed's fields, in its order).
-pub fn egi_host(h: &Host) -> Value {
+pub(super) fn egi_host(h: &Host) -> Value {
     json!({
         "fqdn": h.fqdn.as_str(),
         "name": h.name(),
@@ -102,7 +102,7 @@ fn parse_fqdn(raw: &str) -> Api<Fqdn> {
 }
 
 #[derive(Deserialize, Default)]
-pub struct RegisterParams {
+pub(super) struct RegisterParams {
     name: Option<String>,
     domain: Option<String>,
     fqdn: Option<String>,
@@ -178,7 +178,7 @@ async fn rotate(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<(Host, String)>
 
 // ---------------------------------------------------------------- EGI /nic/*
 
-pub async fn nic_register(
+pub(super) async fn nic_register(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     headers: HeaderMap,
@@ -189,13 +189,13 @@ pub async fn nic_register(
 }
 
 #[derive(Deserialize)]
-pub struct HostParams {
+pub(super) struct HostParams {
     fqdn: Option<String>,
     name: Option<String>,
     domain: Option<String>,
 }
 
-pub async fn nic_unregister(
+pub(super) async fn nic_unregister(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Query(p): Query<HostParams>,
@@ -206,7 +206,7 @@ pub async fn nic_unregister(
     Ok(Json(json!({"status": "ok", "message": "Host unregistered."})))
 }
 
-pub async fn nic_generate_secret(
+pub(super) async fn nic_generate_secret(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     headers: HeaderMap,
@@ -218,7 +218,7 @@ pub async fn nic_generate_secret(
 }
 
 #[derive(Deserialize)]
-pub struct DomainFilter {
+pub(super) struct DomainFilter {
     domain: Option<String>,
 }
 
@@ -234,7 +234,7 @@ fn visible_hosts(d: &Dyndns, caller: &Caller, domain: Option<&str>) -> Api<Vec<H
     }))
 }
 
-pub async fn nic_hosts(
+pub(super) async fn nic_hosts(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Query(f): Query<DomainFilter>,
@@ -245,14 +245,18 @@ pub async fn nic_hosts(
 
 // ---------------------------------------------------------------- REST /api/v1/hosts
 
-pub async fn list(caller: Caller, State(d): State<Arc<Dyndns>>, Query(f): Query<DomainFilter>) -> Api<Json<Value>> {
+pub(super) async fn list(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Query(f): Query<DomainFilter>,
+) -> Api<Json<Value>> {
     let hosts = visible_hosts(&d, &caller, f.domain.as_deref())?;
     Ok(Json(json!({"hosts": hosts.iter().map(rest_host).collect::<Vec<_>>()})))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateHost {
+pub(super) struct CreateHost {
     fqdn: Option<String>,
     name: Option<String>,
     domain: Option<String>,
@@ -264,7 +268,7 @@ pub struct CreateHost {
     expire: Option<u32>,
 }
 
-pub async fn create(
+pub(super) async fn create(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     headers: HeaderMap,
@@ -292,13 +296,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
-pub async fn get(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn get(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
     Ok(Json(rest_host(&find_host(&d, &caller, &parse_fqdn(&fqdn)?)?)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PatchHost {
+pub(super) struct PatchHost {
     comment: Option<String>,
     wildcard: Option<bool>,
     ttl: Option<u32>,
@@ -309,7 +313,7 @@ pub struct PatchHost {
     owner: Option<String>,
 }
 
-pub async fn patch(
+pub(super) async fn patch(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     Path(fqdn): Path<String>,
@@ -339,14 +343,14 @@ pub async fn patch(
     Ok(Json(rest_host(&find_host(&d, &caller, &fqdn)?)))
 }
 
-pub async fn delete(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn delete(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
     let fqdn = parse_fqdn(&fqdn)?;
     find_host(&d, &caller, &fqdn)?;
     let c = d.svc.submit(Command::UnregisterHost { fqdn: fqdn.clone() }).await.map_err(submit_error)?;
     Ok(Json(json!({"fqdn": fqdn.as_str(), "deleted": true, "index": c.index})))
 }
 
-pub async fn new_secret(
+pub(super) async fn new_secret(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
     headers: HeaderMap,
@@ -356,7 +360,11 @@ pub async fn new_secret(
     Ok(Json(with_secret(&d, &headers, &host, &secret)))
 }
 
-pub async fn history(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fqdn): Path<String>) -> Api<Json<Value>> {
+pub(super) async fn history(
+    caller: Caller,
+    State(d): State<Arc<Dyndns>>,
+    Path(fqdn): Path<String>,
+) -> Api<Json<Value>> {
     let fqdn = parse_fqdn(&fqdn)?;
     find_host(&d, &caller, &fqdn)?;
     let entries: Vec<Value> = d.svc.read(|s| {

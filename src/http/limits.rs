@@ -23,19 +23,19 @@ use crate::metrics::HTTP_AUTH_THROTTLED_TOTAL;
 /// Addresses tracked at most; beyond that, expired entries are purged (then the oldest).
 const MAX_TRACKED: usize = 100_000;
 
-pub struct AuthThrottle {
+pub(crate) struct AuthThrottle {
     limit: u32,
     window: Duration,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl AuthThrottle {
-    pub fn new(limit: u32, window: Duration) -> Arc<Self> {
+    pub(crate) fn new(limit: u32, window: Duration) -> Arc<Self> {
         Arc::new(AuthThrottle { limit, window, failures: Mutex::new(HashMap::new()) })
     }
 
     /// Whether `ip` has used up its failures in the current window (`limit` 0: never).
-    pub fn is_blocked(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_blocked(&self, ip: IpAddr) -> bool {
         if self.limit == 0 {
             return false;
         }
@@ -44,12 +44,12 @@ impl AuthThrottle {
     }
 
     /// Seconds until `ip` may try again.
-    pub fn retry_after(&self, ip: IpAddr) -> u64 {
+    pub(crate) fn retry_after(&self, ip: IpAddr) -> u64 {
         let Ok(map) = self.failures.lock() else { return 1 };
         map.get(&ip).map(|(_, start)| self.window.saturating_sub(start.elapsed()).as_secs().max(1)).unwrap_or(1)
     }
 
-    pub fn failed(&self, ip: IpAddr) {
+    pub(crate) fn failed(&self, ip: IpAddr) {
         let Ok(mut map) = self.failures.lock() else { return };
         let now = Instant::now();
         if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
@@ -68,7 +68,7 @@ impl AuthThrottle {
 }
 
 /// The TCP peer of a request (real or, in tests, mocked).
-pub fn peer(parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn peer(parts: &Parts) -> Option<IpAddr> {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -77,12 +77,12 @@ pub fn peer(parts: &Parts) -> Option<IpAddr> {
 }
 
 /// The throttle installed on the router (none in bare unit-test routers).
-pub fn throttle(parts: &Parts) -> Option<Arc<AuthThrottle>> {
+pub(crate) fn throttle(parts: &Parts) -> Option<Arc<AuthThrottle>> {
     parts.extensions.get::<Arc<AuthThrottle>>().cloned()
 }
 
 /// Throttle check for the API extractors: `Err(seconds)` when the caller is blocked.
-pub fn check(parts: &Parts, surface: &'static str) -> Result<(), u64> {
+pub(crate) fn check(parts: &Parts, surface: &'static str) -> Result<(), u64> {
     match (throttle(parts), peer(parts)) {
         (Some(t), Some(ip)) if t.is_blocked(ip) => {
             HTTP_AUTH_THROTTLED_TOTAL.with_label_values(&[surface]).inc();
@@ -93,7 +93,7 @@ pub fn check(parts: &Parts, surface: &'static str) -> Result<(), u64> {
 }
 
 /// Records a failed authentication of the request's peer.
-pub fn record_failure(parts: &Parts) {
+pub(crate) fn record_failure(parts: &Parts) {
     if let (Some(t), Some(ip)) = (throttle(parts), peer(parts)) {
         t.failed(ip);
     }
@@ -101,7 +101,7 @@ pub fn record_failure(parts: &Parts) {
 
 /// Headers every response of the public port carries: no MIME sniffing, no framing, no
 /// referrer, nothing to run; API answers are never cached.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/nic/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();

@@ -18,25 +18,23 @@ use acme_dns::AcmeDnsSettings;
 use config::HttpConfig;
 
 mod accounts;
-pub mod acme_dns;
-pub mod auth;
+pub(crate) mod acme_dns;
+pub(crate) mod auth;
 mod caller;
-pub mod cluster;
-pub mod config;
+pub(crate) mod cluster;
+pub(crate) mod config;
 mod dyn_routes;
-pub mod dyndns;
-pub mod error;
-pub mod extract;
+pub(crate) mod dyndns;
+pub(crate) mod error;
+pub(crate) mod extract;
 mod hosts;
-pub mod limits;
+pub(crate) mod limits;
 mod ops;
-pub mod read;
-pub mod secondaries;
-pub mod tls;
-pub mod tsig;
-pub mod zones;
-
-pub use dyn_routes::OPENAPI;
+pub(crate) mod read;
+pub(crate) mod secondaries;
+pub(crate) mod tls;
+pub(crate) mod tsig;
+pub(crate) mod zones;
 
 /// Zone files can be large; everything else is small.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -44,24 +42,20 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// What the public router needs besides the service and the dynamic DNS surface: the
 /// `[http]` section, the acme-dns zone, and this node's ring of UPDATEs refused before Raft.
 #[derive(Clone, Debug, Default)]
-pub struct RouterContext {
+pub(crate) struct RouterContext {
     pub http: HttpConfig,
     pub acme_dns: Arc<AcmeDnsSettings>,
     pub rejected_updates: Arc<RejectedRing>,
 }
 
-pub fn router(svc: Arc<Service>) -> Router {
-    let d = crate::dyndns::Dyndns::new(svc.clone(), crate::dyndns::config::DyndnsConfig::default());
-    router_with(svc, d)
-}
-
-/// The router with the dynamic DNS surface configured by `[dyndns]`.
-pub fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
+/// The router with the dynamic DNS surface configured by `[dyndns]` (tests).
+#[cfg(test)]
+pub(crate) fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
     router_full(svc, dyn_, RouterContext::default())
 }
 
 /// The router with `[dyndns]`, the `[http]` limits and the rest of its context.
-pub fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, ctx: RouterContext) -> Router {
+pub(crate) fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, ctx: RouterContext) -> Router {
     let http = &ctx.http;
     let throttle = limits::AuthThrottle::new(http.auth_fail_limit, Duration::from_secs(http.auth_fail_window_secs));
     let api = Router::new()

@@ -10,24 +10,24 @@ use serde_json::json;
 
 use crate::service::Service;
 
-pub async fn livez() -> &'static str {
+pub(super) async fn livez() -> &'static str {
     "ok\n"
 }
 
 /// Ready when a leader is known and this node has applied what it knows to be committed.
-pub async fn readyz(State(svc): State<Arc<Service>>) -> impl IntoResponse {
+pub(super) async fn readyz(State(svc): State<Arc<Service>>) -> impl IntoResponse {
     let report = svc.readiness();
     let status = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!(report)))
 }
 
-pub async fn metrics() -> impl IntoResponse {
+pub(super) async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render())
 }
 
 /// `GET /api/v1/backup` (admin token): a backup file of this node's applied state (see
 /// `ops::backup`), built from a snapshot taken for the purpose.
-pub async fn backup(_: super::auth::Admin, State(svc): State<Arc<Service>>) -> axum::response::Response {
+pub(super) async fn backup(_: super::auth::Admin, State(svc): State<Arc<Service>>) -> axum::response::Response {
     match crate::ops::backup::take(svc.raft_node(), svc.write_timeout()).await {
         Ok(bytes) => {
             crate::metrics::BACKUPS_TOTAL.with_label_values(&["ok"]).inc();

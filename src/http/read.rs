@@ -9,13 +9,13 @@ use crate::service::Service;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReadOptions {
+pub(crate) struct ReadOptions {
     #[serde(default)]
     pub stale: bool,
 }
 
 /// Waits until a read on this node is linearizable, unless the caller accepts stale data.
-pub async fn barrier(svc: &Service, stale: bool) -> Result<(), ApiError> {
+pub(crate) async fn barrier(svc: &Service, stale: bool) -> Result<(), ApiError> {
     if stale {
         return Ok(());
     }

@@ -31,7 +31,7 @@ fn to_json(zone: &Fqdn, t: &ZoneTransfer) -> serde_json::Value {
     })
 }
 
-pub async fn get(
+pub(crate) async fn get(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -45,7 +45,7 @@ pub async fn get(
 }
 
 /// Body: `{"allow_transfer": ["192.0.2.0/24"], "transfer_tsig": ["xfr-key"], "notify": ["192.0.2.53:53"], "journal_versions": 1000}`.
-pub async fn put(
+pub(crate) async fn put(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,

@@ -50,7 +50,7 @@ pub enum TlsError {
 }
 
 /// The certificate in service, and where it comes from.
-pub struct CertStore {
+pub(crate) struct CertStore {
     cert_path: PathBuf,
     key_path: PathBuf,
     provider: Arc<CryptoProvider>,
@@ -73,7 +73,7 @@ impl ResolvesServerCert for CertStore {
 
 impl CertStore {
     /// Loads the certificate chain and key; any problem is an error naming the file.
-    pub fn open(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
+    pub(crate) fn open(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let seen = stamps(cert, key);
         let loaded = load(cert, key, &provider)?;
@@ -88,7 +88,7 @@ impl CertStore {
     }
 
     /// The rustls server configuration that always presents the current certificate.
-    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
+    pub(crate) fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
         let mut config = ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Setup(e.to_string()))?
@@ -98,14 +98,9 @@ impl CertStore {
         Ok(Arc::new(config))
     }
 
-    /// The DER of the end-entity certificate in service.
-    pub fn current_cert(&self) -> Option<CertificateDer<'static>> {
-        self.current.load().cert.first().cloned()
-    }
-
     /// Loads the files again and swaps the new certificate in; on failure the old one
     /// stays. Returns whether the new one is in service.
-    pub fn reload(&self, trigger: &'static str) -> bool {
+    pub(crate) fn reload(&self, trigger: &'static str) -> bool {
         let span = tracing::info_span!("tls_reload", trigger, cert = %self.cert_path.display());
         let _enter = span.enter();
         if let Ok(mut seen) = self.seen.lock() {
@@ -141,7 +136,7 @@ fn stamps(cert: &Path, key: &Path) -> Option<[(SystemTime, u64); 2]> {
 
 /// Reads a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or
 /// SEC1) and checks that they belong together.
-pub fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+pub(crate) fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let read = |key_name: &'static str, path: &Path| {
         std::fs::read(path).map_err(|error| TlsError::Read { key: key_name, path: path.to_path_buf(), error })
     };
@@ -168,7 +163,7 @@ pub fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certif
 /// Reloads `store` on SIGHUP and, every `interval` (zero: never), when its files changed.
 /// The SIGHUP handler is in place when this returns (before, SIGHUP would end the
 /// process); the future it returns does the reloading.
-pub fn watch_reloads(
+pub(crate) fn watch_reloads(
     store: Arc<CertStore>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
@@ -211,7 +206,7 @@ pub fn watch_reloads(
 }
 
 /// A listener of finished TLS connections for `axum::serve`.
-pub struct TlsListener {
+pub(crate) struct TlsListener {
     incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
 }
@@ -235,7 +230,11 @@ impl axum::serve::Listener for TlsListener {
 
 /// Accepts TCP connections on `tcp` and hands their finished handshakes to the listener
 /// returned, until `stop` turns true.
-pub fn listen(tcp: TcpListener, config: Arc<ServerConfig>, stop: watch::Receiver<bool>) -> io::Result<TlsListener> {
+pub(crate) fn listen(
+    tcp: TcpListener,
+    config: Arc<ServerConfig>,
+    stop: watch::Receiver<bool>,
+) -> io::Result<TlsListener> {
     let local = tcp.local_addr()?;
     let (tx, incoming) = mpsc::channel(QUEUE);
     tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx, stop));

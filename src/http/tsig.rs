@@ -25,7 +25,7 @@ use crate::state::Command;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewKey {
+pub(crate) struct NewKey {
     name: String,
     #[serde(default = "default_algorithm")]
     algorithm: String,
@@ -82,13 +82,17 @@ fn public_json(k: &TsigKeyEntry) -> serde_json::Value {
     json!({ "name": k.name.as_str(), "algorithm": k.algorithm, "policy": policy_json(&k.policy), "comment": k.comment, "created": k.created })
 }
 
-pub async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
+pub(crate) async fn list(_: Admin, State(svc): State<Arc<Service>>) -> Json<serde_json::Value> {
     let keys: Vec<_> = svc.read(|s| s.rfc2136.keys.values().map(public_json).collect());
     Json(json!({ "keys": keys }))
 }
 
 /// Creates or replaces a key. Answers with the secret: the only time it is shown.
-pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<NewKey>) -> Result<Response, ApiError> {
+pub(crate) async fn create(
+    _: Admin,
+    State(svc): State<Arc<Service>>,
+    body: JsonBody<NewKey>,
+) -> Result<Response, ApiError> {
     let JsonBody(body) = body;
     let name = key_name(&body.name)?;
     let algorithm = Algorithm::parse(&body.algorithm).ok_or_else(|| {
@@ -118,7 +122,7 @@ pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<Ne
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(name): Path<String>,
@@ -132,7 +136,7 @@ pub async fn delete(
 }
 
 #[derive(Deserialize)]
-pub struct HistoryFilter {
+pub(crate) struct HistoryFilter {
     zone: Option<String>,
     key: Option<String>,
 }
@@ -142,7 +146,7 @@ pub struct HistoryFilter {
 /// this node's ring of UPDATEs it refused before the log (`"replicated": false`: bad or
 /// missing TSIG, policy, malformed, unknown zone), which only the node that answered them
 /// lists.
-pub async fn history(
+pub(crate) async fn history(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Extension(rejected): Extension<Arc<RejectedRing>>,

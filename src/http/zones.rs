@@ -27,7 +27,7 @@ fn zone_name(raw: &str) -> Api<Fqdn> {
 
 /// Owner names in the API: `@` is the apex, a name ending in `.` or in the zone's name is
 /// absolute, anything else is relative to the zone.
-pub fn owner_name(zone: &Fqdn, raw: &str) -> Api<Fqdn> {
+pub(crate) fn owner_name(zone: &Fqdn, raw: &str) -> Api<Fqdn> {
     let bad = |e: crate::model::NameError| ApiError::bad_request(format!("record name: {e}"));
     if raw == "@" || raw.is_empty() {
         return Ok(zone.clone());
@@ -66,13 +66,13 @@ fn committed_json(zone: &Fqdn, c: &Committed) -> serde_json::Value {
 }
 
 #[derive(Serialize)]
-pub struct ZoneSummary {
+pub(crate) struct ZoneSummary {
     pub name: String,
     pub serial: u32,
     pub records: usize,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Query(read): Query<ReadOptions>,
@@ -90,7 +90,7 @@ pub async fn list(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateZone {
+pub(crate) struct CreateZone {
     name: String,
     ns: Vec<String>,
     #[serde(default = "default_ns_ttl")]
@@ -105,7 +105,7 @@ fn default_ns_ttl() -> u32 {
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SoaBody {
+pub(crate) struct SoaBody {
     mname: Option<String>,
     rname: Option<String>,
     refresh: Option<u32>,
@@ -133,7 +133,7 @@ impl SoaBody {
     }
 }
 
-pub async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<CreateZone>) -> Api<Response> {
+pub(crate) async fn create(_: Admin, State(svc): State<Arc<Service>>, body: JsonBody<CreateZone>) -> Api<Response> {
     let JsonBody(body) = body;
     let origin = zone_name(&body.name)?;
     let ns = body.ns.iter().map(|n| owner_name(&origin, n)).collect::<Api<Vec<_>>>()?;
@@ -164,7 +164,7 @@ fn body_soa_mname_default(soa: &SoaParams, origin: &Fqdn) -> bool {
     soa.mname == SoaParams::defaults_for(origin).mname
 }
 
-pub async fn get(
+pub(crate) async fn get(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -186,7 +186,7 @@ pub async fn get(
     })
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -207,7 +207,7 @@ struct RecordSetOut {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordFilter {
+pub(crate) struct RecordFilter {
     name: Option<String>,
     #[serde(rename = "type")]
     rtype: Option<String>,
@@ -215,7 +215,7 @@ pub struct RecordFilter {
     stale: bool,
 }
 
-pub async fn records(
+pub(crate) async fn records(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -245,7 +245,7 @@ pub async fn records(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecordSetIn {
+pub(crate) struct RecordSetIn {
     name: String,
     #[serde(rename = "type")]
     rtype: String,
@@ -259,7 +259,7 @@ fn default_ttl() -> u32 {
 }
 
 /// POST: add records to a set (created if missing).
-pub async fn add_records(
+pub(crate) async fn add_records(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -279,14 +279,14 @@ pub async fn add_records(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReplaceSet {
+pub(crate) struct ReplaceSet {
     #[serde(default = "default_ttl")]
     ttl: u32,
     data: Vec<String>,
 }
 
 /// PUT: the set becomes exactly `data` (empty deletes it).
-pub async fn replace_set(
+pub(crate) async fn replace_set(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path((zone, name, t)): Path<(String, String, String)>,
@@ -301,7 +301,7 @@ pub async fn replace_set(
     Ok(Json(committed_json(&zone, &c)))
 }
 
-pub async fn delete_set(
+pub(crate) async fn delete_set(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path((zone, name, t)): Path<(String, String, String)>,
@@ -313,7 +313,7 @@ pub async fn delete_set(
     Ok(Json(committed_json(&zone, &c)))
 }
 
-pub async fn export(
+pub(crate) async fn export(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,
@@ -326,7 +326,7 @@ pub async fn export(
 }
 
 /// PUT a zone file: replaces the zone's contents (creating the zone if it is new).
-pub async fn import(
+pub(crate) async fn import(
     _: Admin,
     State(svc): State<Arc<Service>>,
     Path(zone): Path<String>,

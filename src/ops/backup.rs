@@ -26,11 +26,11 @@ use crate::raft::RaftNode;
 use crate::state::State;
 use crate::store::{trees, StoreError};
 
-pub const MAGIC: &str = "QUORUMDNS-BACKUP";
-pub const FORMAT: u32 = 1;
+pub(crate) const MAGIC: &str = "QUORUMDNS-BACKUP";
+pub(crate) const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BackupError {
+pub(crate) enum BackupError {
     #[error("this node has applied nothing yet: nothing to back up")]
     Empty,
     #[error("the snapshot was not built within {0:?}")]
@@ -46,14 +46,14 @@ pub enum BackupError {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ZoneSummary {
+pub(crate) struct ZoneSummary {
     pub name: Fqdn,
     pub serial: u32,
 }
 
 /// The header line of a backup file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     pub format: u32,
     /// The last log index the state includes.
     pub applied_index: u64,
@@ -66,7 +66,7 @@ pub struct Header {
     pub sha256: String,
 }
 
-pub struct Backup {
+pub(crate) struct Backup {
     pub header: Header,
     pub state: State,
 }
@@ -77,7 +77,7 @@ fn summary(state: &State) -> Vec<ZoneSummary> {
 
 /// Builds a snapshot now (unless the current one already covers everything applied) and
 /// returns the file bytes of a backup of its state.
-pub async fn take(raft: &RaftNode, limit: Duration) -> Result<Vec<u8>, BackupError> {
+pub(crate) async fn take(raft: &RaftNode, limit: Duration) -> Result<Vec<u8>, BackupError> {
     let target = raft.raft.metrics().borrow().last_applied.map(|l| l.index).ok_or(BackupError::Empty)?;
     let covered = |m: &crate::raft::types::RaftMetricsOf| m.snapshot.is_some_and(|s| s.index >= target);
     if !covered(&raft.raft.metrics().borrow()) {
@@ -108,7 +108,7 @@ pub async fn take(raft: &RaftNode, limit: Duration) -> Result<Vec<u8>, BackupErr
 }
 
 /// The backup file of `state` at log `index`.
-pub fn encode(state: &State, index: u64, node_id: u64) -> Result<Vec<u8>, BackupError> {
+pub(crate) fn encode(state: &State, index: u64, node_id: u64) -> Result<Vec<u8>, BackupError> {
     let payload = codec::encode(state).map_err(StoreError::from)?;
     let header = Header {
         format: FORMAT,
@@ -127,7 +127,7 @@ pub fn encode(state: &State, index: u64, node_id: u64) -> Result<Vec<u8>, Backup
 }
 
 /// Parses and verifies a backup file.
-pub fn decode(bytes: &[u8]) -> Result<Backup, BackupError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Backup, BackupError> {
     let (first, rest) = split_line(bytes).ok_or_else(|| BackupError::Format("no header".into()))?;
     if first != format!("{MAGIC} {FORMAT}").as_bytes() {
         return Err(BackupError::Format(format!("first line is not `{MAGIC} {FORMAT}`")));
@@ -158,7 +158,7 @@ fn split_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
 /// nothing there, and `serial_offset` (0 = keep) moves every zone serial forward, for a
 /// restore from an older backup while secondaries already hold newer serials. Moving a
 /// serial invalidates the IXFR history, so it is dropped (secondaries do one AXFR).
-pub fn prepare(mut state: State, serial_offset: u32) -> State {
+pub(crate) fn prepare(mut state: State, serial_offset: u32) -> State {
     state.retired_nodes.clear();
     if serial_offset > 0 {
         let step = serial_offset.min(i32::MAX as u32);

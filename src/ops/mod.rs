@@ -1,7 +1,7 @@
 //! Operations support: Raft gauges kept current from openraft's metrics, the storage
 //! probe behind `/readyz`'s `storage_writable` check, and backups (see [`backup`]).
 
-pub mod backup;
+pub(crate) mod backup;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +14,12 @@ use crate::service::Service;
 use crate::store::trees;
 
 /// How often the storage probe writes and flushes one key.
-pub const PROBE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(5);
 /// A probe that has not finished in this long counts as failed.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Writes and flushes one small key in the `health` tree; records the outcome.
-pub async fn probe_storage(svc: &Service) -> bool {
+pub(crate) async fn probe_storage(svc: &Service) -> bool {
     let store = svc.raft_node().store();
     let write = async {
         let tree = store.open_tree(trees::HEALTH)?;
@@ -55,7 +55,7 @@ struct Seen {
 
 /// Keeps the Raft gauges current (on every change of openraft's metrics) and probes the
 /// storage every [`PROBE_EVERY`], until `stop`.
-pub async fn observe(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn observe(svc: Arc<Service>, mut stop: watch::Receiver<bool>) {
     let mut metrics = svc.raft_node().raft.metrics();
     let mut seen = Seen::default();
     let mut probe = tokio::time::interval(PROBE_EVERY);

@@ -10,13 +10,13 @@ use super::types::{Entry, LogId, Request};
 use crate::model::{Fqdn, RData, RType};
 use crate::state::{Command, State, StateObserver};
 
-pub fn fqdn(s: &str) -> Fqdn {
+pub(crate) fn fqdn(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()
 }
 
-pub use crate::state::testing::create_zone;
+pub(crate) use crate::state::testing::create_zone;
 
-pub fn set_a(zone: &str, host: &str, last_octet: u8) -> Command {
+pub(crate) fn set_a(zone: &str, host: &str, last_octet: u8) -> Command {
     Command::SetRecordSet {
         zone: fqdn(zone),
         name: fqdn(&format!("{host}.{zone}")),
@@ -26,32 +26,32 @@ pub fn set_a(zone: &str, host: &str, last_octet: u8) -> Command {
     }
 }
 
-pub fn log_id(term: u64, index: u64) -> LogId {
+pub(crate) fn log_id(term: u64, index: u64) -> LogId {
     LogId::new(CommittedLeaderId::new(term, 1), index)
 }
 
-pub fn normal(term: u64, index: u64, command: Command) -> Entry {
+pub(crate) fn normal(term: u64, index: u64, command: Command) -> Entry {
     Entry { log_id: log_id(term, index), payload: EntryPayload::Normal(Request { command }) }
 }
 
-pub fn blank(term: u64, index: u64) -> Entry {
+pub(crate) fn blank(term: u64, index: u64) -> Entry {
     Entry { log_id: log_id(term, index), payload: EntryPayload::Blank }
 }
 
 /// `(changed zones, applied index)` of every observer call, in order.
-pub type Calls = Vec<(Option<BTreeSet<Fqdn>>, u64)>;
+pub(crate) type Calls = Vec<(Option<BTreeSet<Fqdn>>, u64)>;
 
 #[derive(Default)]
-pub struct RecordingObserver {
+pub(crate) struct RecordingObserver {
     pub calls: Mutex<Calls>,
 }
 
 impl RecordingObserver {
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    pub fn calls(&self) -> Calls {
+    pub(crate) fn calls(&self) -> Calls {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -65,7 +65,7 @@ impl StateObserver for RecordingObserver {
 /// Opens the sled database at `path`, waiting while a previous handle in this process
 /// still holds its file lock: sled's background flusher keeps it for a moment after the
 /// last handle is dropped, which made reopen tests flaky on a loaded machine.
-pub fn open_sled(path: &std::path::Path) -> crate::store::SledStore {
+pub(crate) fn open_sled(path: &std::path::Path) -> crate::store::SledStore {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         match crate::store::SledStore::open(path) {

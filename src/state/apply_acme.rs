@@ -7,7 +7,7 @@ use crate::model::{RData, RType};
 
 /// TXT values an acme-dns account keeps (acme-dns keeps two: a certificate for a name and
 /// its wildcard need two challenges at once).
-pub const ACME_TXT_VALUES: usize = 2;
+pub(super) const ACME_TXT_VALUES: usize = 2;
 
 impl State {
     pub(super) fn apply_acme(&mut self, command: &Command, t: &mut Tracker) -> Result<(), ApplyError> {

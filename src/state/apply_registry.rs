@@ -11,7 +11,7 @@ use super::registry::{
 use crate::model::{Fqdn, RData, RType, Serial};
 
 /// Default TTL of host records.
-pub const DEFAULT_HOST_TTL: u32 = 60;
+pub(super) const DEFAULT_HOST_TTL: u32 = 60;
 
 impl Registry {
     pub(super) fn record(&mut self, host: &Fqdn, entry: HistoryEntry, limit: u32) {
@@ -399,7 +399,7 @@ fn history(origin: &Origin, old: Addrs, new: Addrs, result: UpdateResult, index:
     }
 }
 
-pub fn valid_user_name(name: &str) -> bool {
+pub(super) fn valid_user_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name != ADMIN_OWNER

@@ -16,7 +16,7 @@ use super::rfc2136::{rcode, Prereq, UpdateHistoryEntry, UpdateOp};
 use crate::model::{Fqdn, Node, RData, RType, RecordSet, Zone};
 
 /// The request fields of an UPDATE, as carried by the command.
-pub struct UpdateRequest<'a> {
+pub(super) struct UpdateRequest<'a> {
     pub zone: &'a Fqdn,
     pub prereqs: &'a [Prereq],
     pub updates: &'a [UpdateOp],

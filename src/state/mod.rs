@@ -30,7 +30,7 @@ pub(crate) mod testing {
     use crate::model::{Fqdn, SoaParams};
 
     /// A zone with default SOA parameters and `ns1.<origin>` as its name server.
-    pub fn create_zone(origin: &str) -> Command {
+    pub(crate) fn create_zone(origin: &str) -> Command {
         let o = Fqdn::parse(origin).expect("test zone names are valid");
         Command::CreateZone {
             soa: SoaParams::defaults_for(&o),

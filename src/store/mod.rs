@@ -33,15 +33,15 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::codec::{self, CodecError};
 
-pub use sled_store::SledStore;
+pub(crate) use sled_store::SledStore;
 
 /// Names of the trees, in one place (see the key layout above).
-pub mod trees {
-    pub const RAFT_LOG: &str = "raft_log";
-    pub const RAFT_META: &str = "raft_meta";
-    pub const RAFT_SNAPSHOT: &str = "raft_snapshot";
+pub(crate) mod trees {
+    pub(crate) const RAFT_LOG: &str = "raft_log";
+    pub(crate) const RAFT_META: &str = "raft_meta";
+    pub(crate) const RAFT_SNAPSHOT: &str = "raft_snapshot";
     /// One key rewritten by the storage probe (`ops::observe`); nothing reads it.
-    pub const HEALTH: &str = "health";
+    pub(crate) const HEALTH: &str = "health";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +55,13 @@ pub enum StoreError {
 }
 
 /// A range of keys, as owned bounds (so it can cross the trait object boundary).
-pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 /// One key/value pair.
-pub type KeyValue = (Vec<u8>, Vec<u8>);
+pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Key/value pairs of a range scan; iterate forward or call `next_back` for the end.
-pub type KvIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<KeyValue, StoreError>> + Send + 'a>;
+pub(crate) type KvIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<KeyValue, StoreError>> + Send + 'a>;
 
 /// A database: a set of named trees that are flushed together.
 #[async_trait::async_trait]
@@ -130,17 +130,17 @@ impl Batch {
 }
 
 /// The key of log entry `index` in the log tree.
-pub fn index_key(index: u64) -> [u8; 8] {
+pub(crate) fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 
 /// The inverse of [`index_key`].
-pub fn key_index(key: &[u8]) -> Option<u64> {
+pub(crate) fn key_index(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
 }
 
 /// Maps a range of log indexes to a range of log-tree keys.
-pub fn index_range(start: Bound<&u64>, end: Bound<&u64>) -> KeyRange {
+pub(crate) fn index_range(start: Bound<&u64>, end: Bound<&u64>) -> KeyRange {
     let map = |b: Bound<&u64>| match b {
         Bound::Included(i) => Bound::Included(index_key(*i).to_vec()),
         Bound::Excluded(i) => Bound::Excluded(index_key(*i).to_vec()),

@@ -9,7 +9,7 @@ use crate::metrics;
 
 /// A sled database. Cheap to clone (sled's `Db` is reference counted).
 #[derive(Clone)]
-pub struct SledStore {
+pub(crate) struct SledStore {
     db: sled::Db,
 }
 
@@ -26,13 +26,13 @@ fn engine(e: sled::Error) -> StoreError {
 impl SledStore {
     /// Opens (or creates) the database at `path` with sled's periodic background flush.
     /// Durability never relies on it: callers flush explicitly.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(sled::Config::new().path(path))
     }
 
     /// Opens with a caller-built sled config (tests turn the background flush off so that
     /// only explicit flushes reach the disk).
-    pub fn open_with(config: sled::Config) -> Result<Self, StoreError> {
+    pub(crate) fn open_with(config: sled::Config) -> Result<Self, StoreError> {
         Ok(Self { db: config.open().map_err(engine)? })
     }
 }

@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 
 use crate::harness::{eventually, Node, ZONE};
 
-pub const SECRET: &str = "e2e-cluster-secret-0123456789abcdef";
-pub const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const SECRET: &str = "e2e-cluster-secret-0123456789abcdef";
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// A free port on 127.0.0.1 for both TCP and UDP (DNS needs both), chosen below the
 /// kernel's ephemeral range (32768+): a node restarted after `kill -9` must get its old
 /// ports back, and a port handed out by `bind(0)` elsewhere in the test run (another
 /// node, an outgoing connection) could otherwise take it in between.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let _ = NEXT.compare_exchange(0, 20_000 + (std::process::id() % 5_000) as u16, Ordering::SeqCst, Ordering::SeqCst);
@@ -34,7 +34,7 @@ pub fn free_port() -> u16 {
 }
 
 #[derive(Clone, Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub id: u64,
     pub dns: SocketAddr,
     pub http: SocketAddr,
@@ -47,7 +47,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn new(id: u64, root: &std::path::Path, bootstrap: bool, snapshot_every: u64) -> Spec {
+    pub(crate) fn new(id: u64, root: &std::path::Path, bootstrap: bool, snapshot_every: u64) -> Spec {
         let addr = |p| SocketAddr::from(([127, 0, 0, 1], p));
         Spec {
             id,
@@ -97,7 +97,7 @@ records = ["ns1 3600 IN A 127.0.0.1"]
         )
     }
 
-    pub fn start(&self) -> Node {
+    pub(crate) fn start(&self) -> Node {
         std::fs::create_dir_all(&self.dir).expect("data dir");
         let path = self.dir.with_extension("toml");
         std::fs::write(&path, self.config()).expect("config written");
@@ -106,12 +106,12 @@ records = ["ns1 3600 IN A 127.0.0.1"]
         Node::spawn(cmd, &self.dir)
     }
 
-    pub fn member_json(&self) -> Value {
+    pub(crate) fn member_json(&self) -> Value {
         json!({"id": self.id, "raft_addr": self.raft.to_string(), "http_addr": self.http.to_string(), "dns_addr": self.dns.to_string()})
     }
 }
 
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub specs: Vec<Spec>,
     pub nodes: Vec<Option<Node>>,
     pub root: tempfile::TempDir,
@@ -120,12 +120,12 @@ pub struct Cluster {
 impl Cluster {
     /// `n` nodes: node 1 bootstraps with the zone, the others join as learners and are
     /// promoted, through the admin API of node 1.
-    pub async fn start(n: u64, snapshot_every: u64) -> Cluster {
+    pub(crate) async fn start(n: u64, snapshot_every: u64) -> Cluster {
         Cluster::start_with_zone(n, snapshot_every, "").await
     }
 
     /// Like [`Cluster::start`], with `zone_extra` added to every node's `[[zone]]` table.
-    pub async fn start_with_zone(n: u64, snapshot_every: u64, zone_extra: &str) -> Cluster {
+    pub(crate) async fn start_with_zone(n: u64, snapshot_every: u64, zone_extra: &str) -> Cluster {
         let root = tempfile::tempdir().expect("tempdir");
         let specs: Vec<Spec> = (1..=n)
             .map(|id| Spec {
@@ -142,7 +142,7 @@ impl Cluster {
     }
 
     /// Adds node `i` as a learner (through node 1) and promotes it.
-    pub async fn join(&mut self, i: usize) {
+    pub(crate) async fn join(&mut self, i: usize) {
         let spec = self.specs[i].clone();
         let mut body = spec.member_json();
         body["wait_secs"] = json!(30);
@@ -154,15 +154,15 @@ impl Cluster {
         assert_eq!(s, 200, "promote node {}: {b}", spec.id);
     }
 
-    pub fn node(&self, i: usize) -> &Node {
+    pub(crate) fn node(&self, i: usize) -> &Node {
         self.nodes[i].as_ref().expect("node is running")
     }
 
-    pub fn live(&self) -> Vec<usize> {
+    pub(crate) fn live(&self) -> Vec<usize> {
         (0..self.nodes.len()).filter(|i| self.nodes[*i].is_some()).collect()
     }
 
-    pub fn any_live(&self) -> usize {
+    pub(crate) fn any_live(&self) -> usize {
         self.live()[0]
     }
 
@@ -172,7 +172,7 @@ impl Cluster {
     }
 
     /// The index of the current leader, as the live nodes agree.
-    pub async fn leader(&self) -> usize {
+    pub(crate) async fn leader(&self) -> usize {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             for i in self.live() {
@@ -189,23 +189,23 @@ impl Cluster {
         }
     }
 
-    pub fn follower_of(&self, leader: usize) -> usize {
+    pub(crate) fn follower_of(&self, leader: usize) -> usize {
         self.live().into_iter().find(|i| *i != leader).expect("a follower")
     }
 
-    pub fn kill9(&mut self, i: usize) {
+    pub(crate) fn kill9(&mut self, i: usize) {
         if let Some(n) = self.nodes[i].take() {
             n.kill9();
         }
     }
 
-    pub fn restart(&mut self, i: usize) {
+    pub(crate) fn restart(&mut self, i: usize) {
         assert!(self.nodes[i].is_none(), "node {i} still runs");
         self.nodes[i] = Some(self.specs[i].start());
     }
 
     /// Waits until every live node answers the same serial; returns it.
-    pub async fn converged_serial(&self) -> u32 {
+    pub(crate) async fn converged_serial(&self) -> u32 {
         let live = self.live();
         eventually("all nodes on the same serial", WAIT, || {
             let serials: Vec<Option<u32>> = live.iter().map(|i| self.node(*i).try_serial()).collect();
@@ -216,7 +216,7 @@ impl Cluster {
     }
 
     /// Waits until every live node answers `addr` for `name` A.
-    pub async fn all_answer(&self, name: &str, addr: &str) {
+    pub(crate) async fn all_answer(&self, name: &str, addr: &str) {
         let fqdn = format!("{name}.{ZONE}");
         for i in self.live() {
             let node = self.node(i);
@@ -230,7 +230,7 @@ impl Cluster {
 
 /// Sets `name` A `addr` through node `node`, retrying 503 (leader change) until `WAIT`.
 /// Returns the JSON answer (`index`, `serial`).
-pub async fn set_a(node: &Node, name: &str, addr: &str) -> Value {
+pub(crate) async fn set_a(node: &Node, name: &str, addr: &str) -> Value {
     let path = format!("/api/v1/zones/{ZONE}/records/{name}/A");
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -246,7 +246,7 @@ pub async fn set_a(node: &Node, name: &str, addr: &str) -> Value {
 
 /// Creates TSIG keys `(name, algorithm, raw secret, policy)` through node 1 and waits until
 /// every live node lists them all (so every node verifies with them).
-pub async fn add_tsig_keys(c: &Cluster, keys: &[(&str, &str, &[u8], Value)]) {
+pub(crate) async fn add_tsig_keys(c: &Cluster, keys: &[(&str, &str, &[u8], Value)]) {
     let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
     for (name, alg, secret, policy) in keys {
         let body = json!({"name": name, "algorithm": alg, "secret": b64(secret), "policy": policy});

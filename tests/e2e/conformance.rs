@@ -116,7 +116,7 @@ async fn rfc8906_probes_over_udp_and_tcp() {
 }
 
 /// The hex of the COOKIE option dig printed, if any.
-pub fn cookie(d: &Dig) -> Option<String> {
+pub(crate) fn cookie(d: &Dig) -> Option<String> {
     let line = opt_line(d, "; COOKIE: ")?;
     Some(line["; COOKIE: ".len()..].split_whitespace().next()?.to_string())
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::harness::{Node, ZONE};
 
-pub async fn add(node: &Node, name: &str, rtype: &str, data: &[&str]) -> serde_json::Value {
+pub(crate) async fn add(node: &Node, name: &str, rtype: &str, data: &[&str]) -> serde_json::Value {
     let (status, body) = node
         .api(
             Method::POST,

@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const TOKEN: &str = "test-admin-token-0123456789";
-pub const ZONE: &str = "dyn.example.test";
+pub(crate) const TOKEN: &str = "test-admin-token-0123456789";
+pub(crate) const ZONE: &str = "dyn.example.test";
 
-pub struct Node {
+pub(crate) struct Node {
     child: Child,
     pub dns: SocketAddr,
     pub http: SocketAddr,
@@ -33,7 +33,7 @@ fn find(logs: &[String], key: &str) -> Option<SocketAddr> {
 
 /// The binary under test. `QUORUMDNS_BIN` overrides Cargo's path (useful when several
 /// worktrees share one target directory and may overwrite each other's binaries).
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     std::env::var_os("QUORUMDNS_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quorumdns")))
@@ -41,11 +41,11 @@ pub fn binary() -> PathBuf {
 
 impl Node {
     /// `serve --dev` on ephemeral ports with its data in `dir`.
-    pub fn start(dir: &Path) -> Node {
+    pub(crate) fn start(dir: &Path) -> Node {
         Self::start_with(dir, &[])
     }
 
-    pub fn start_with(dir: &Path, extra: &[&str]) -> Node {
+    pub(crate) fn start_with(dir: &Path, extra: &[&str]) -> Node {
         let mut cmd = Command::new(binary());
         cmd.args(["serve", "--dev", "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args(["--raft-addr", "127.0.0.1:0", "--data-dir"])
@@ -55,12 +55,12 @@ impl Node {
     }
 
     /// Starts `cmd` (a `serve` command line) and waits for its "node ready" line.
-    pub fn spawn(cmd: Command, dir: &Path) -> Node {
+    pub(crate) fn spawn(cmd: Command, dir: &Path) -> Node {
         Self::spawn_with_log(cmd, dir, "info")
     }
 
     /// [`Node::spawn`] with this `RUST_LOG` filter.
-    pub fn spawn_with_log(mut cmd: Command, dir: &Path, rust_log: &str) -> Node {
+    pub(crate) fn spawn_with_log(mut cmd: Command, dir: &Path, rust_log: &str) -> Node {
         let mut child = cmd
             .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", rust_log)
@@ -96,7 +96,7 @@ impl Node {
     }
 
     /// `serve --config <file>` (addresses in the file should use port 0).
-    pub fn start_with_config_file(dir: &Path, config: &Path) -> Node {
+    pub(crate) fn start_with_config_file(dir: &Path, config: &Path) -> Node {
         let mut cmd = Command::new(binary());
         cmd.args(["serve", "--config"]).arg(config).arg("--data-dir").arg(dir);
         Self::spawn(cmd, dir)
@@ -104,12 +104,12 @@ impl Node {
 
     /// The dev configuration plus `extra_toml` (e.g. a `[dyndns]` section), from a file,
     /// on ephemeral ports.
-    pub fn start_with_config(dir: &Path, extra_toml: &str) -> Node {
+    pub(crate) fn start_with_config(dir: &Path, extra_toml: &str) -> Node {
         Self::start_with_dev_config(dir, |dev| format!("{dev}\n{extra_toml}\n"))
     }
 
     /// The dev configuration as `edit` changes it, from a file, on ephemeral ports.
-    pub fn start_with_dev_config(dir: &Path, edit: impl FnOnce(&str) -> String) -> Node {
+    pub(crate) fn start_with_dev_config(dir: &Path, edit: impl FnOnce(&str) -> String) -> Node {
         let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
         let path = dir.join("node.toml");
         std::fs::write(&path, edit(&dev)).unwrap();
@@ -121,14 +121,14 @@ impl Node {
     }
 
     /// SIGKILL: no shutdown path runs, whatever was not on disk is gone.
-    pub fn kill9(mut self) -> PathBuf {
+    pub(crate) fn kill9(mut self) -> PathBuf {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.data_dir.clone()
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -141,23 +141,23 @@ impl Node {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    pub fn dig(&self, args: &[&str]) -> Dig {
+    pub(crate) fn dig(&self, args: &[&str]) -> Dig {
         dig(self.dns, args)
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.http, path)
     }
 
-    pub async fn api(
+    pub(crate) async fn api(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -174,12 +174,12 @@ impl Node {
         (status, json)
     }
 
-    pub fn serial(&self) -> u32 {
+    pub(crate) fn serial(&self) -> u32 {
         self.try_serial().unwrap_or_else(|| panic!("no SOA serial from {}", self.dns))
     }
 
     /// The zone's SOA serial as this node answers it, if it answers one.
-    pub fn try_serial(&self) -> Option<u32> {
+    pub(crate) fn try_serial(&self) -> Option<u32> {
         let d = self.dig(&[ZONE, "SOA"]);
         d.answer
             .iter()
@@ -189,7 +189,7 @@ impl Node {
     }
 
     /// Whether the log mentions `needle`.
-    pub fn logged(&self, needle: &str) -> bool {
+    pub(crate) fn logged(&self, needle: &str) -> bool {
         self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
     }
 }
@@ -202,7 +202,7 @@ impl Drop for Node {
 }
 
 #[derive(Debug, Clone)]
-pub struct Rr {
+pub(crate) struct Rr {
     pub name: String,
     pub ttl: u32,
     pub rtype: String,
@@ -211,7 +211,7 @@ pub struct Rr {
 
 /// What dig printed, parsed.
 #[derive(Debug, Clone, Default)]
-pub struct Dig {
+pub(crate) struct Dig {
     pub status: String,
     pub flags: Vec<String>,
     pub answer: Vec<Rr>,
@@ -221,10 +221,10 @@ pub struct Dig {
 }
 
 impl Dig {
-    pub fn has_flag(&self, f: &str) -> bool {
+    pub(crate) fn has_flag(&self, f: &str) -> bool {
         self.flags.iter().any(|x| x == f)
     }
-    pub fn answer_data(&self, rtype: &str) -> Vec<String> {
+    pub(crate) fn answer_data(&self, rtype: &str) -> Vec<String> {
         let mut v: Vec<String> = self.answer.iter().filter(|r| r.rtype == rtype).map(|r| r.data.clone()).collect();
         v.sort();
         v
@@ -241,7 +241,7 @@ fn parse_rr(line: &str) -> Option<Rr> {
     Some(Rr { name, ttl, rtype, data })
 }
 
-pub fn dig(server: SocketAddr, args: &[&str]) -> Dig {
+pub(crate) fn dig(server: SocketAddr, args: &[&str]) -> Dig {
     let out = Command::new("dig")
         .arg(format!("@{}", server.ip()))
         .args(["-p", &server.port().to_string(), "+norecurse", "+time=3", "+tries=2"])
@@ -281,7 +281,7 @@ pub fn dig(server: SocketAddr, args: &[&str]) -> Dig {
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
-pub async fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {

@@ -13,9 +13,9 @@ use crate::cluster_harness::{free_port, Cluster, WAIT};
 use crate::harness::{binary, eventually, Node, TOKEN, ZONE};
 
 /// Sample name with labels (as printed) -> value.
-pub type Samples = BTreeMap<String, f64>;
+pub(crate) type Samples = BTreeMap<String, f64>;
 
-pub async fn scrape(node: &Node) -> (String, Samples) {
+pub(crate) async fn scrape(node: &Node) -> (String, Samples) {
     let text = reqwest::get(node.url("/metrics")).await.expect("GET /metrics").text().await.expect("body");
     let mut samples = Samples::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
@@ -31,7 +31,7 @@ fn get(s: &Samples, key: &str) -> f64 {
 }
 
 /// `promtool check metrics` (Debian package `prometheus`; tests/run.sh installs it).
-pub fn promtool_check_metrics(text: &str) {
+pub(crate) fn promtool_check_metrics(text: &str) {
     use std::io::Write;
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])

@@ -211,7 +211,7 @@ print("ok", action)
 "#;
 
 /// A python with dnspython and certbot-dns-rfc2136.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("QUORUMDNS_PYTHON") {
         return PathBuf::from(p);
     }

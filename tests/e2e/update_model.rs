@@ -51,7 +51,7 @@ fn rr(out: &mut Vec<u8>, name: &Fqdn, rtype: u16, class: u16, ttl: u32, data: Op
 
 /// An UPDATE message (RFC 2136 §2) for `zone`; `soa_add` appends an SOA update, which
 /// the server must ignore (the serial is the cluster's).
-pub fn message(id: u16, zone: &Fqdn, prereqs: &[Prereq], ops: &[UpdateOp], soa_add: bool) -> Vec<u8> {
+pub(crate) fn message(id: u16, zone: &Fqdn, prereqs: &[Prereq], ops: &[UpdateOp], soa_add: bool) -> Vec<u8> {
     let mut m = Vec::with_capacity(512);
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&[5 << 3, 0]);
@@ -99,7 +99,7 @@ pub fn message(id: u16, zone: &Fqdn, prereqs: &[Prereq], ops: &[UpdateOp], soa_a
 }
 
 /// Sends one message and returns the answer's rcode (no retry: UPDATE is not idempotent).
-pub fn exchange(server: SocketAddr, msg: &[u8], tcp: bool) -> u16 {
+pub(crate) fn exchange(server: SocketAddr, msg: &[u8], tcp: bool) -> u16 {
     let timeout = Some(Duration::from_secs(15));
     let resp = if tcp {
         let mut s = TcpStream::connect(server).expect("tcp connect");

@@ -20,12 +20,12 @@ use crate::dns::view::snapshot::DnsSnapshot;
 use crate::model::{Fqdn, RData, RType, RecordSet, Serial, SoaParams, Zone};
 use crate::state::State;
 
-pub fn fqdn(s: &str) -> Fqdn {
+pub(super) fn fqdn(s: &str) -> Fqdn {
     Fqdn::parse(s).expect("test name")
 }
 
 /// Builds a zone from (owner, type, ttl, presentation data) rows.
-pub fn zone(origin: &str, rows: &[(&str, RType, u32, &str)]) -> Zone {
+pub(super) fn zone(origin: &str, rows: &[(&str, RType, u32, &str)]) -> Zone {
     let origin = fqdn(origin);
     let mut soa = SoaParams::defaults_for(&origin);
     soa.ttl = 3600;
@@ -42,7 +42,7 @@ pub fn zone(origin: &str, rows: &[(&str, RType, u32, &str)]) -> Zone {
     zone
 }
 
-pub fn state_of(zones: Vec<Zone>) -> State {
+pub(super) fn state_of(zones: Vec<Zone>) -> State {
     let mut state = State::default();
     for z in zones {
         state.zones.insert(z.origin.clone(), z);
@@ -51,7 +51,7 @@ pub fn state_of(zones: Vec<Zone>) -> State {
 }
 
 /// The zone most tests ask about.
-pub fn example_zone() -> Zone {
+pub(super) fn example_zone() -> Zone {
     let big: Vec<String> = (0..20).map(|i| format!("\"{}{}\"", i, "x".repeat(200))).collect();
     let big_refs: Vec<(&str, RType, u32, &str)> =
         big.iter().map(|s| ("big.example.test", RType::Txt, 300, s.as_str())).collect();
@@ -88,19 +88,19 @@ pub fn example_zone() -> Zone {
     zone("example.test", &rows)
 }
 
-pub fn example_snapshot() -> DnsSnapshot {
+pub(super) fn example_snapshot() -> DnsSnapshot {
     DnsSnapshot::build(&state_of(vec![example_zone()]))
 }
 
 /// A query message as a stub resolver would send it (RD set, no EDNS).
-pub fn query(name: &str, qtype: RecordType) -> Message {
+pub(super) fn query(name: &str, qtype: RecordType) -> Message {
     let mut m = Message::new(0xbeef, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.add_query(Query::query(Name::from_ascii(name).expect("test name"), qtype));
     m
 }
 
-pub fn with_edns(mut m: Message, payload: u16, version: u8) -> Message {
+pub(super) fn with_edns(mut m: Message, payload: u16, version: u8) -> Message {
     let mut edns = Edns::new();
     edns.set_max_payload(payload);
     edns.set_version(version);
@@ -108,20 +108,20 @@ pub fn with_edns(mut m: Message, payload: u16, version: u8) -> Message {
     m
 }
 
-pub fn bytes(m: &Message) -> Vec<u8> {
+pub(super) fn bytes(m: &Message) -> Vec<u8> {
     m.to_vec().expect("encode test query")
 }
 
 /// Answers over UDP and decodes the response.
-pub fn ask(snap: &DnsSnapshot, m: &Message) -> Message {
+pub(super) fn ask(snap: &DnsSnapshot, m: &Message) -> Message {
     ask_via(snap, m, QueryContext::udp())
 }
 
-pub fn ask_via(snap: &DnsSnapshot, m: &Message, ctx: QueryContext) -> Message {
+pub(super) fn ask_via(snap: &DnsSnapshot, m: &Message, ctx: QueryContext) -> Message {
     let out = answer(snap, &bytes(m), &ctx).expect("an answer");
     Message::from_vec(&out).expect("response decodes")
 }
 
-pub fn aaaa(ip: &str) -> Ipv6Addr {
+pub(super) fn aaaa(ip: &str) -> Ipv6Addr {
     ip.parse().expect("test ip")
 }

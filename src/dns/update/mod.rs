@@ -280,7 +280,7 @@ impl KeyRingPublisher {
 }
 
 impl StateObserver for KeyRingPublisher {
-    fn state_changed(&self, state: &State, changed: Option<&std::collections::BTreeSet<crate::model::Fqdn>>, _: u64) {
+    fn state_changed(&self, state: &State, changed: Option<&std::collections::BTreeSet<Fqdn>>, _: u64) {
         let v = state.rfc2136.keys_version;
         if changed.is_some() && self.version.load(Ordering::Relaxed) == v {
             return;

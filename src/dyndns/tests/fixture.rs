@@ -20,28 +20,28 @@ use crate::secret::Secret;
 use crate::service::Service;
 use crate::state::Command;
 
-pub const ADMIN: &str = "admin-token-0123456789";
+pub(super) const ADMIN: &str = "admin-token-0123456789";
 
-pub struct Fixture {
+pub(super) struct Fixture {
     pub router: Router,
     pub svc: Arc<Service>,
     pub _dyn: Arc<Dyndns>,
     _dir: tempfile::TempDir,
 }
 
-pub struct Answer {
+pub(super) struct Answer {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
 impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Status, exact body, `text/plain` and an exact Content-Length.
-    pub fn assert_text(&self, status: StatusCode, body: &str) {
+    pub(super) fn assert_text(&self, status: StatusCode, body: &str) {
         assert_eq!((self.status, self.body.as_str()), (status, body));
         assert_eq!(self.header("content-type"), Some("text/plain; charset=utf-8"));
         assert_eq!(self.header("content-length"), Some(body.len().to_string().as_str()));
@@ -54,11 +54,11 @@ fn n(s: &str) -> Fqdn {
 }
 
 impl Fixture {
-    pub async fn new() -> Fixture {
+    pub(super) async fn new() -> Fixture {
         Self::with(|_| {}).await
     }
 
-    pub async fn with(f: impl FnOnce(&mut DyndnsConfig)) -> Fixture {
+    pub(super) async fn with(f: impl FnOnce(&mut DyndnsConfig)) -> Fixture {
         let mut config = DyndnsConfig { refusal_record_interval_secs: 3600, ..DyndnsConfig::default() };
         f(&mut config);
         let dir = tempfile::tempdir().unwrap();
@@ -99,7 +99,7 @@ impl Fixture {
         Fixture { router, svc, _dyn: dyn_, _dir: dir }
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Answer {
+    pub(super) async fn send(&self, req: Request<Body>) -> Answer {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -107,7 +107,7 @@ impl Fixture {
         Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
-    pub async fn get_with(&self, uri: &str, basic: Option<(&str, &str)>, headers: &[(&str, &str)]) -> Answer {
+    pub(super) async fn get_with(&self, uri: &str, basic: Option<(&str, &str)>, headers: &[(&str, &str)]) -> Answer {
         let mut b = Request::get(uri).header("user-agent", "component-test/1.0");
         if let Some((u, p)) = basic {
             let enc = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -119,11 +119,11 @@ impl Fixture {
         self.send(b.body(Body::empty()).unwrap()).await
     }
 
-    pub async fn get(&self, uri: &str, basic: Option<(&str, &str)>) -> Answer {
+    pub(super) async fn get(&self, uri: &str, basic: Option<(&str, &str)>) -> Answer {
         self.get_with(uri, basic, &[]).await
     }
 
-    pub async fn post_form(&self, uri: &str, form: &str, basic: Option<(&str, &str)>) -> Answer {
+    pub(super) async fn post_form(&self, uri: &str, form: &str, basic: Option<(&str, &str)>) -> Answer {
         let mut b = Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
         if let Some((u, p)) = basic {
             let enc = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -132,7 +132,7 @@ impl Fixture {
         self.send(b.body(Body::from(form.to_string())).unwrap()).await
     }
 
-    pub async fn api_as(
+    pub(super) async fn api_as(
         &self,
         token: &str,
         method: &str,
@@ -148,43 +148,43 @@ impl Fixture {
         (a.status.as_u16(), serde_json::from_str(&a.body).unwrap_or(serde_json::Value::String(a.body)))
     }
 
-    pub async fn api(&self, method: &str, uri: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    pub(super) async fn api(&self, method: &str, uri: &str, body: Option<serde_json::Value>) -> serde_json::Value {
         let (s, b) = self.api_as(ADMIN, method, uri, body).await;
         assert!((200..300).contains(&s), "{method} {uri}: {s} {b}");
         b
     }
 
     /// Registers a host as the admin; returns its secret.
-    pub async fn host(&self, fqdn: &str) -> String {
+    pub(super) async fn host(&self, fqdn: &str) -> String {
         let b = self.api("GET", &format!("/nic/register?fqdn={fqdn}"), None).await;
         b["host"]["update_secret"].as_str().unwrap().to_string()
     }
 
     /// Creates a user with one token; returns the token.
-    pub async fn user(&self, name: &str) -> String {
+    pub(super) async fn user(&self, name: &str) -> String {
         self.api("POST", "/api/v1/users", Some(serde_json::json!({"name": name}))).await;
         let b = self.api("POST", &format!("/api/v1/users/{name}/tokens"), None).await;
         b["token"].as_str().unwrap().to_string()
     }
 
-    pub fn serial(&self) -> u32 {
+    pub(super) fn serial(&self) -> u32 {
         self.svc.read(|s| s.zones[&n("dyn.test")].serial.0)
     }
 
-    pub fn addrs(&self, fqdn: &str) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+    pub(super) fn addrs(&self, fqdn: &str) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
         self.svc.read(|s| s.registry.hosts.get(&n(fqdn)).map(|h| (h.ipv4, h.ipv6)).unwrap_or_default())
     }
 
-    pub fn faults(&self, fqdn: &str) -> u64 {
+    pub(super) fn faults(&self, fqdn: &str) -> u64 {
         self.svc.read(|s| s.registry.hosts[&n(fqdn)].client_faults)
     }
 
     /// Record sets by owner name (DNS data only).
-    pub fn zone(&self) -> BTreeMap<String, crate::model::Node> {
+    pub(super) fn zone(&self) -> BTreeMap<String, crate::model::Node> {
         self.svc.read(|s| s.zones[&n("dyn.test")].nodes.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
 
-    pub fn zone_for(&self, name: &str) -> Option<crate::model::Node> {
+    pub(super) fn zone_for(&self, name: &str) -> Option<crate::model::Node> {
         self.zone().get(name).cloned()
     }
 }
