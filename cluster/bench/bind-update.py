@@ -4,20 +4,18 @@ records (one name per update, like /nic/update), sequentially and with IN_FLIGHT
 in flight. BIND writes its journal per update (fsync), like quorumdns's fsynced log.
 Prints updates/s and p50/p99 latency. Needs: named (bind9), python3-dnspython.
 Usage: cluster/bench/bind-update.py [UPDATES] [IN_FLIGHT]"""
+import argparse
 import concurrent.futures
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 
 import dns.query
 import dns.update
 
+import benchlib as bl
+
 ZONE, PORT = "upd.test", 25490
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-IN_FLIGHT = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 
 
 def run(n, workers, base):
@@ -36,30 +34,26 @@ def run(n, workers, base):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="bind-update-")
-    try:
-        with open(f"{work}/{ZONE}.zone", "w") as f:
-            f.write(f"$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\n")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("updates", metavar="UPDATES", nargs="?", type=int, default=2000)
+    ap.add_argument("in_flight", metavar="IN_FLIGHT", nargs="?", type=int, default=20)
+    a = ap.parse_args()
+    running = []
+    with bl.workdir("bind-update-", running) as work:
+        zonefile = os.path.join(work, f"{ZONE}.zone")
+        with open(zonefile, "w") as f:
+            f.write(bl.zone_header(ZONE, ttl=60))
             for i in range(1000):
                 f.write(f"h{i} A 10.8.{i // 256}.{i % 256}\n")
-        with open(f"{work}/named.conf", "w") as f:
-            f.write(f"""options {{ directory "{work}"; pid-file "{work}/named.pid";
-  listen-on port {PORT} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; notify no; }};
-controls {{ }};
-zone "{ZONE}" {{ type primary; file "{work}/{ZONE}.zone"; allow-update {{ 127.0.0.1; }}; }};
-""")
-        proc = subprocess.Popen(["named", "-g", "-n", "1", "-c", f"{work}/named.conf"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(1.5)
-            for label, workers, base in [("sequential", 1, 0), (f"{IN_FLIGHT} in flight", IN_FLIGHT, 20000)]:
-                rate, p50, p99 = run(N, workers, base)
-                print(f"bind RFC 2136 {label:<14} {rate:8.0f} updates/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
-        finally:
-            proc.terminate()
-            proc.wait()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        conf = bl.named_conf(work, PORT, ZONE, zonefile, zone_options="allow-update { 127.0.0.1; }; ")
+        running.append(subprocess.Popen(["named", "-g", "-n", "1", "-c", conf],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # Over TCP, as the updates are sent.
+        if not bl.wait_answer(PORT, f"h1.{ZONE}", timeout=30, tcp=True):
+            raise SystemExit(f"named did not answer on port {PORT}")
+        for label, workers, base in [("sequential", 1, 0), (f"{a.in_flight} in flight", a.in_flight, 20000)]:
+            rate, p50, p99 = run(a.updates, workers, base)
+            print(f"bind RFC 2136 {label:<14} {rate:8.0f} updates/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
 
 
 if __name__ == "__main__":
