@@ -1,8 +1,7 @@
 //! Process-level end-to-end tests: the real binary, real DNS clients (dig), real HTTP.
 //! Requires `dig` (Debian: bind9-dnsutils); `.ci/run` installs it.
 
-mod cluster_harness;
-mod harness;
+mod support;
 
 mod acme_clients;
 mod acme_dns;

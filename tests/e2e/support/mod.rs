@@ -1,0 +1,28 @@
+//! What every e2e topic module shares, and the only place they import helpers from:
+//! starting nodes and clusters ([`node`], [`cluster`]) from a typed configuration
+//! ([`config`]), dig with typed results ([`dig`]), waiting for conditions ([`wait`]),
+//! the real client programs ([`clients`]) and raw RFC 2136 messages ([`update`]).
+//! Topic modules never import from each other.
+
+use std::time::Duration;
+
+pub mod clients;
+pub mod cluster;
+pub mod config;
+pub mod dig;
+pub mod node;
+pub mod update;
+pub mod wait;
+
+pub use cluster::{add_tsig_keys, set_a, Cluster, Spec};
+pub use config::{NodeConfig, Zone};
+pub use dig::{dig, Dig, Flags, Rcode};
+pub use node::{add, binary, free_port, Node};
+pub use wait::{eventually, eventually_every};
+
+/// The admin bearer token every test node gets (`QUORUMDNS_ADMIN_TOKEN`).
+pub const TOKEN: &str = "test-admin-token-0123456789";
+/// The zone every test node serves (the `serve --dev` zone).
+pub const ZONE: &str = "dyn.example.test";
+/// How long a cluster gets to converge, elect or catch up.
+pub const WAIT: Duration = Duration::from_secs(60);
