@@ -3,8 +3,8 @@
 //! dig. The daemons run in the foreground as child processes with a temp dir and
 //! ephemeral ports; tests/run.sh installs them (Debian: bind9, knot).
 //!
-//! The primaries are a list so the same configs serve a 3-node cluster (every node a
-//! primary) once the cluster harness exists; today it is one node.
+//! The primaries are a list so the same configs serve one node and a 3-node cluster
+//! (every node a primary, the last test).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -26,3 +26,24 @@ pub const TOKEN: &str = "test-admin-token-0123456789";
 pub const ZONE: &str = "dyn.example.test";
 /// How long a cluster gets to converge, elect or catch up.
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Topic modules import shared helpers from `support` only, never from each other: a
+/// helper two topics need moves here.
+#[test]
+fn topic_modules_import_only_from_support() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
+    let mut offending = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("tests/e2e").map_while(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("main.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a topic module");
+        for (n, line) in text.lines().enumerate() {
+            if line.split("crate::").skip(1).any(|rest| !rest.starts_with("support")) {
+                offending.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offending.is_empty(), "topic modules importing from each other:\n{}", offending.join("\n"));
+}
