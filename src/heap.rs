@@ -30,7 +30,7 @@ fn release_free_memory() {
 
 /// Runs [`release_free_memory`] on a helper thread after [`DELAY`]; requests made while one
 /// is pending are served by it.
-pub fn release_soon() {
+pub(crate) fn release_soon() {
     if PENDING.swap(true, Ordering::AcqRel) {
         return;
     }

@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cluster_harness::{free_port, Cluster, WAIT};
-use crate::harness::{dig, ZONE};
+use crate::support::clients::python;
+use crate::support::{dig, eventually, free_port, Cluster, WAIT, ZONE};
 
 const LEGO_SECRET: &str = "bGVnby1zZWNyZXQtZm9yLXRoZS1hY21lLWNsaWVudC10ZXN0cw==";
 
@@ -76,8 +76,7 @@ impl Pebble {
             .spawn()
             .expect("pebble is installed (Debian package pebble)");
         let p = Pebble { child, directory: format!("https://127.0.0.1:{port}/dir"), ca: cert, log };
-        crate::harness::eventually("pebble listens", WAIT, || std::net::TcpStream::connect(("127.0.0.1", port)).ok())
-            .await;
+        eventually("pebble listens", WAIT, async || std::net::TcpStream::connect(("127.0.0.1", port)).ok()).await;
         p
     }
 
@@ -178,7 +177,7 @@ async fn certbot_certonly_gets_a_certificate_from_pebble_with_dns_rfc2136_throug
     );
     std::fs::write(&ini, creds).expect("credentials");
     std::fs::set_permissions(&ini, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod 600");
-    let py = crate::rfc2136::python();
+    let py = python();
     let d = dir.path();
     let out = tokio::task::block_in_place(|| {
         Command::new("timeout")

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::Node;
+use crate::support::{eventually, Cluster, Node, NodeConfig, WAIT};
 
 async fn update(node: &Node, user: &str, key: &str, subdomain: &str, txt: &str) -> (u16, serde_json::Value) {
     let resp = reqwest::Client::new()
@@ -22,8 +22,7 @@ async fn update(node: &Node, user: &str, key: &str, subdomain: &str, txt: &str) 
 #[tokio::test]
 async fn an_acme_dns_client_sets_the_challenge_txt_and_dns_serves_the_latest_two() {
     let dir = tempfile::tempdir().unwrap();
-    // dev.toml ends with the dyn.example.test [[zone]] table: this key extends it.
-    let node = Node::start_with_config(dir.path(), "acme_dns = true");
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| c.zone_mut().acme_dns = Some(true)));
     let (s, acct) = node.api(Method::POST, "/acme-dns/register", None).await;
     assert_eq!(s, 201, "{acct}");
     let (user, key, sub, full) = (
@@ -60,7 +59,7 @@ async fn an_acme_dns_client_sets_the_challenge_txt_and_dns_serves_the_latest_two
 }
 
 /// Sum over the live nodes of a counter sample line that starts with `series`.
-async fn counter_sum(c: &crate::cluster_harness::Cluster, series: &str) -> f64 {
+async fn counter_sum(c: &Cluster, series: &str) -> f64 {
     let mut sum = 0.0;
     for i in c.live() {
         let text = reqwest::get(c.node(i).url("/metrics")).await.unwrap().text().await.unwrap();
@@ -75,8 +74,13 @@ async fn counter_sum(c: &crate::cluster_harness::Cluster, series: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acme_dns_txt_expires_through_the_log_on_every_node_after_its_configured_lifetime() {
-    use crate::cluster_harness::{Cluster, WAIT};
-    let c = Cluster::start_with_zone(3, 10_000, "acme_dns = true\nacme_dns_txt_lifetime_secs = 6").await;
+    let c = Cluster::builder(3)
+        .configure(|c| {
+            c.zone_mut().acme_dns = Some(true);
+            c.zone_mut().acme_dns_txt_lifetime_secs = Some(6);
+        })
+        .start()
+        .await;
     let leader = c.leader().await;
     let f = c.follower_of(leader);
     let (s, acct) = c.node(f).api(Method::POST, "/acme-dns/register", None).await;
@@ -99,7 +103,7 @@ async fn an_acme_dns_txt_expires_through_the_log_on_every_node_after_its_configu
     // Gone on every node, at one serial past the one that set it.
     for i in c.live() {
         let node = c.node(i);
-        crate::harness::eventually(&format!("{full} TXT expired on node {i}"), WAIT, || {
+        eventually(format!("{full} TXT expired on node {i}"), WAIT, async || {
             (node.dig(&[&full, "TXT"]).answer.is_empty() && node.try_serial().is_some_and(|s| s > set_serial))
                 .then_some(())
         })

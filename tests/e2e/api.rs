@@ -4,8 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::dns_answers::add;
-use crate::harness::{Node, TOKEN, ZONE};
+use crate::support::{add, binary, Node, NodeConfig, Rcode, TOKEN, ZONE};
 
 #[tokio::test]
 async fn a_record_added_through_the_api_is_answered_with_a_serial_one_higher() {
@@ -27,7 +26,7 @@ async fn a_record_added_through_the_api_is_answered_with_a_serial_one_higher() {
     let (s, b) = node.api(Method::DELETE, &path, None).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(node.serial(), before + 2);
-    assert_eq!(node.dig(&["host1.dyn.example.test", "A"]).status, "NXDOMAIN");
+    assert_eq!(node.dig(&["host1.dyn.example.test", "A"]).rcode, Rcode::NxDomain);
 }
 
 #[tokio::test]
@@ -40,7 +39,7 @@ async fn zones_can_be_created_listed_exported_imported_and_deleted() {
     let (_, list) = node.api(Method::GET, "/api/v1/zones", None).await;
     let names: Vec<&str> = list["zones"].as_array().unwrap().iter().map(|z| z["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["dyn.example.test", "second.test"]);
-    assert_eq!(node.dig(&["second.test", "SOA"]).status, "NOERROR");
+    assert_eq!(node.dig(&["second.test", "SOA"]).rcode, Rcode::NoError);
 
     // Import through the CLI, export through the CLI, and compare what DNS serves.
     let zonefile = dir.path().join("second.zone");
@@ -49,7 +48,7 @@ async fn zones_can_be_created_listed_exported_imported_and_deleted() {
         "$ORIGIN second.test.\n$TTL 120\n@ IN SOA ns1 hostmaster 2025010100 3600 600 86400 30\n@ IN NS ns1\nns1 IN A 192.0.2.53\nwww IN A 192.0.2.80\n",
     )
     .unwrap();
-    let bin = crate::harness::binary();
+    let bin = binary();
     let server = node.url("");
     let out = std::process::Command::new(&bin)
         .args(["zone", "import", "--zone", "second.test", "--server", &server])
@@ -71,7 +70,7 @@ async fn zones_can_be_created_listed_exported_imported_and_deleted() {
 
     let (s, _) = node.api(Method::DELETE, "/api/v1/zones/second.test", None).await;
     assert_eq!(s, 200);
-    assert_eq!(node.dig(&["www.second.test", "A"]).status, "REFUSED");
+    assert_eq!(node.dig(&["www.second.test", "A"]).rcode, Rcode::Refused);
 }
 
 #[tokio::test]
@@ -177,8 +176,7 @@ async fn health_and_metrics_endpoints_answer() {
 #[tokio::test]
 async fn a_big_import_is_not_held_to_the_update_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let node =
-        Node::start_with_dev_config(dir.path(), |dev| dev.replace("[cluster]\n", "[cluster]\nwrite_timeout_ms = 1\n"));
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| c.cluster.write_timeout_ms = Some(1)));
     let mut zone = String::from(
         "$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n",
     );

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cluster_harness::Cluster;
-use crate::harness::{TOKEN, ZONE};
+use crate::support::{Cluster, TOKEN, ZONE};
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -4,8 +4,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cluster_harness::{set_a, Cluster, Spec, WAIT};
-use crate::harness::{eventually, ZONE};
+use std::time::Duration;
+
+use crate::support::{eventually, eventually_every, set_a, Cluster, Spec, TOKEN, WAIT, ZONE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_sent_to_a_follower_is_answered_by_every_node_with_the_same_serial() {
@@ -29,19 +30,16 @@ async fn an_update_sent_to_a_follower_is_answered_by_every_node_with_the_same_se
 
     // The status table lists every member, reachable, with exactly one leader (polled:
     // an election may be under way on a loaded machine).
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    let what = "every member reachable, voting, one leader";
+    eventually_every(what, WAIT, Duration::from_millis(100), async || {
         let (s, st) = c.node(follower).api(Method::GET, "/api/v1/cluster", None).await;
         assert_eq!(s, 200);
         let members = st["members"].as_array().cloned().unwrap_or_default();
         assert_eq!(members.len(), 3, "{st}");
         let all_voters = members.iter().all(|m| m["reachable"] == true && m["voter"] == true);
-        if all_voters && members.iter().filter(|m| m["role"] == "leader").count() == 1 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{st}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        (all_voters && members.iter().filter(|m| m["role"] == "leader").count() == 1).then_some(()).ok_or(st)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +82,7 @@ async fn kill_9_of_any_node_right_after_an_acknowledged_update_loses_nothing() {
 async fn removing_the_leader_keeps_the_cluster_writable_and_the_removed_node_cannot_come_back() {
     let mut c = Cluster::start(3, 10_000).await;
     let leader = c.leader().await;
-    let leader_id = c.specs[leader].id;
+    let leader_id = c.specs[leader].id();
     let other = c.follower_of(leader);
     let (s, b) = c.node(other).api(Method::DELETE, &format!("/api/v1/cluster/nodes/{leader_id}"), None).await;
     assert_eq!(s, 200, "remove the leader: {b}");
@@ -96,21 +94,18 @@ async fn removing_the_leader_keeps_the_cluster_writable_and_the_removed_node_can
 
     // The removed node knows it: not ready, says so, refuses writes.
     let removed = c.node(leader);
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    eventually_every("the removed node to say so in /readyz", WAIT, Duration::from_millis(100), async || {
         let (s, r) = removed.api(Method::GET, "/readyz", None).await;
-        if s == 503 && r.to_string().contains("was removed from the cluster") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "removed node still ready: {r}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        (s == 503 && r.to_string().contains("was removed from the cluster")).then_some(()).ok_or(r)
+    })
+    .await;
     // Restart it with its old data: it must not disturb the others.
     c.kill9(leader);
     let term_before = term_of(&c, new).await;
     c.restart(leader);
     let removed = c.node(leader);
-    eventually("the removed node notices", WAIT, || removed.logged("removed from the cluster").then_some(())).await;
+    eventually("the removed node notices", WAIT, async || removed.logged("removed from the cluster").then_some(()))
+        .await;
     let (s, r) = removed.api(Method::GET, "/readyz", None).await;
     assert_eq!(s, 503, "{r}");
     let (s, b) = removed
@@ -131,11 +126,12 @@ async fn removing_the_leader_keeps_the_cluster_writable_and_the_removed_node_can
     assert_eq!((s, b["error"].as_str()), (404, Some("unknown_node")), "{b}");
     let (s, b) = c.node(other).api(Method::POST, "/api/v1/cluster/nodes/42/promote", None).await;
     assert_eq!((s, b["error"].as_str()), (404, Some("unknown_node")), "{b}");
-    let dup = Spec { id: c.specs[other].id, ..Spec::new(99, c.root.path(), false, 10) };
+    let mut dup = Spec::new(99, c.root.path(), false, 10);
+    dup.config.node.id = c.specs[other].id();
     let (s, b) = c.node(other).api(Method::POST, "/api/v1/cluster/nodes", Some(dup.member_json())).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("duplicate_id")), "{b}");
     let (s, b) =
-        c.node(other).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", c.specs[other].id), None).await;
+        c.node(other).api(Method::POST, &format!("/api/v1/cluster/nodes/{}/promote", c.specs[other].id()), None).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("already_voter")), "{b}");
     let (s, b) = c.node(other).api(Method::POST, "/api/v1/cluster/nodes", Some(json!({"id": 7}))).await;
     assert_eq!(s, 422, "missing addresses: {b}");
@@ -157,8 +153,7 @@ async fn a_learner_added_to_a_cluster_with_10k_records_catches_up_from_a_snapsho
         zone.push_str(&format!("h{i} 60 IN A 10.{}.{}.{}\n", i / 65536, (i / 256) % 256, i % 256));
     }
     let url = c.node(leader).url(&format!("/api/v1/zones/{ZONE}/import"));
-    let resp =
-        reqwest::Client::new().put(url).bearer_auth(crate::harness::TOKEN).body(zone).send().await.expect("import");
+    let resp = reqwest::Client::new().put(url).bearer_auth(TOKEN).body(zone).send().await.expect("import");
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap_or_default());
     // Enough entries after the import that a snapshot is built and the log is purged.
     for k in 0..60 {
@@ -169,7 +164,8 @@ async fn a_learner_added_to_a_cluster_with_10k_records_catches_up_from_a_snapsho
     c.nodes.push(Some(spec.start()));
     c.join(3).await;
     let learner = c.node(3);
-    eventually("the learner installed a snapshot", WAIT, || learner.logged("installed snapshot").then_some(())).await;
+    eventually("the learner installed a snapshot", WAIT, async || learner.logged("installed snapshot").then_some(()))
+        .await;
     c.all_answer("h9999", "10.0.39.15").await;
     c.all_answer("after59", "192.0.2.40").await;
     c.converged_serial().await;

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cluster_harness::free_port;
-use crate::harness::{dig, eventually};
+use crate::support::{binary, dig, eventually, eventually_every, free_port};
 
 const IMAGE: &str = "quorumdns:e2e";
 
@@ -58,7 +57,7 @@ fn sh(cmd: &mut Command, what: &str) -> String {
 }
 
 async fn a_of(dns: SocketAddr, name: &str, want: &str) {
-    eventually(&format!("{name} = {want} at {dns}"), Duration::from_secs(60), || {
+    eventually(format!("{name} = {want} at {dns}"), Duration::from_secs(60), async || {
         (dig(dns, &[name, "A"]).answer_data("A") == vec![want.to_string()]).then_some(())
     })
     .await;
@@ -70,7 +69,7 @@ async fn compose_cluster_from_the_local_image_survives_losing_one_container() {
     let started = Instant::now();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // The binary under test (deploy/build-image.sh strips its debug info).
-    let bin = crate::harness::binary();
+    let bin = binary();
     let built = sh(
         Command::new(root.join("deploy/build-image.sh")).arg(IMAGE).env("QUORUMDNS_BIN", &bin),
         "deploy/build-image.sh",
@@ -107,17 +106,12 @@ async fn compose_cluster_from_the_local_image_survives_losing_one_container() {
             .bearer_auth(token.trim())
             .json(&json!({"ttl": 60, "data": [addr]}));
         async move {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
+            let what = format!("an update through node {}", i + 1);
+            eventually_every(what, Duration::from_secs(60), Duration::from_millis(200), async || {
                 let r = req.try_clone().expect("cloneable").send().await;
-                if let Ok(r) = r {
-                    if r.status() == 200 {
-                        return;
-                    }
-                }
-                assert!(Instant::now() < deadline, "update through node {} failed", i + 1);
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+                matches!(r, Ok(r) if r.status() == 200).then_some(())
+            })
+            .await;
         }
     };
     // Through node 2 (a follower: forwarded to the leader), seen by all three.

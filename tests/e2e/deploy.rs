@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::binary;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -111,16 +113,14 @@ fn compose_and_kubernetes_manifests_parse() {
     python_yaml_loads(&root().join("deploy/compose.yaml"));
     for i in 1..=3 {
         let path = root().join(format!("deploy/compose/node{i}.toml"));
-        run_ok(Command::new(crate::harness::binary()).args(["check-config", "--config"]).arg(&path), "check-config");
+        run_ok(Command::new(binary()).args(["check-config", "--config"]).arg(&path), "check-config");
     }
 }
 
 #[test]
 fn the_systemd_unit_verifies_and_its_example_config_loads() {
     run_ok(
-        Command::new(crate::harness::binary())
-            .args(["check-config", "--config"])
-            .arg(root().join("deploy/systemd/quorumdns.toml")),
+        Command::new(binary()).args(["check-config", "--config"]).arg(root().join("deploy/systemd/quorumdns.toml")),
         "check-config",
     );
     if Command::new("systemd-analyze").arg("--version").output().is_err() {
@@ -129,8 +129,8 @@ fn the_systemd_unit_verifies_and_its_example_config_loads() {
     }
     // Verify a copy whose ExecStart points at the binary under test (verify checks it exists).
     let dir = tempfile::tempdir().unwrap();
-    let unit = read("deploy/systemd/quorumdns.service")
-        .replace("/usr/local/bin/quorumdns", &crate::harness::binary().display().to_string());
+    let unit =
+        read("deploy/systemd/quorumdns.service").replace("/usr/local/bin/quorumdns", &binary().display().to_string());
     let path = dir.path().join("quorumdns.service");
     std::fs::write(&path, unit).unwrap();
     let text = run_ok(Command::new("systemd-analyze").arg("verify").arg(&path), "systemd-analyze verify");

@@ -1,21 +1,6 @@
 //! A real DNS client (dig) against the real binary: the answers authoritative servers owe.
 
-use reqwest::Method;
-use serde_json::json;
-
-use crate::harness::{Node, ZONE};
-
-pub(crate) async fn add(node: &Node, name: &str, rtype: &str, data: &[&str]) -> serde_json::Value {
-    let (status, body) = node
-        .api(
-            Method::POST,
-            &format!("/api/v1/zones/{ZONE}/records"),
-            Some(json!({"name": name, "type": rtype, "ttl": 300, "data": data})),
-        )
-        .await;
-    assert_eq!(status, 200, "adding {name} {rtype}: {body}");
-    body
-}
+use crate::support::{add, Node, Rcode, ZONE};
 
 async fn populated() -> (tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().unwrap();
@@ -40,8 +25,8 @@ async fn populated() -> (tempfile::TempDir, Node) {
 async fn positive_answers_are_authoritative_for_every_type() {
     let (_d, node) = populated().await;
     let soa = node.dig(&[ZONE, "SOA"]);
-    assert_eq!(soa.status, "NOERROR");
-    assert!(soa.has_flag("aa"), "{}", soa.raw);
+    assert_eq!(soa.rcode, Rcode::NoError);
+    assert!(soa.flags.aa, "{}", soa.raw);
     assert!(soa.answer[0].data.starts_with("ns1.dyn.example.test. hostmaster.dyn.example.test."), "{}", soa.raw);
 
     let ns = node.dig(&[ZONE, "NS"]);
@@ -53,7 +38,7 @@ async fn positive_answers_are_authoritative_for_every_type() {
     );
 
     let a = node.dig(&["www.dyn.example.test", "A"]);
-    assert!(a.has_flag("aa"));
+    assert!(a.flags.aa);
     assert_eq!(a.answer_data("A"), vec!["192.0.2.1", "192.0.2.2"]);
     assert_eq!(a.answer[0].ttl, 300);
     assert_eq!(node.dig(&["www.dyn.example.test", "AAAA"]).answer_data("AAAA"), vec!["2001:db8::1"]);
@@ -74,21 +59,21 @@ async fn positive_answers_are_authoritative_for_every_type() {
 async fn negative_answers_carry_the_soa() {
     let (_d, node) = populated().await;
     let nx = node.dig(&["nope.dyn.example.test", "A"]);
-    assert_eq!(nx.status, "NXDOMAIN");
-    assert!(nx.has_flag("aa"));
+    assert_eq!(nx.rcode, Rcode::NxDomain);
+    assert!(nx.flags.aa);
     assert!(nx.answer.is_empty());
     assert_eq!(nx.authority.len(), 1);
     assert_eq!(nx.authority[0].rtype, "SOA");
     assert_eq!(nx.authority[0].ttl, 60, "negative TTL is min(SOA TTL, minimum): {}", nx.raw);
 
     let nodata = node.dig(&["www.dyn.example.test", "MX"]);
-    assert_eq!(nodata.status, "NOERROR");
+    assert_eq!(nodata.rcode, Rcode::NoError);
     assert!(nodata.answer.is_empty());
     assert_eq!(nodata.authority[0].rtype, "SOA");
 
     // An empty non-terminal exists: NODATA, not NXDOMAIN.
     let ent = node.dig(&["b.ent.dyn.example.test", "A"]);
-    assert_eq!(ent.status, "NOERROR", "{}", ent.raw);
+    assert_eq!(ent.rcode, Rcode::NoError, "{}", ent.raw);
     assert!(ent.answer.is_empty());
 }
 
@@ -96,13 +81,13 @@ async fn negative_answers_carry_the_soa() {
 async fn wildcards_cnames_and_foreign_names() {
     let (_d, node) = populated().await;
     let w = node.dig(&["anything.wild.dyn.example.test", "A"]);
-    assert_eq!(w.status, "NOERROR");
+    assert_eq!(w.rcode, Rcode::NoError);
     assert_eq!(w.answer[0].name, "anything.wild.dyn.example.test.", "synthesised owner: {}", w.raw);
     assert_eq!(w.answer_data("A"), vec!["192.0.2.9"]);
     let deep = node.dig(&["x.y.wild.dyn.example.test", "A"]);
     assert_eq!(deep.answer_data("A"), vec!["192.0.2.9"]);
     let w_nodata = node.dig(&["anything.wild.dyn.example.test", "AAAA"]);
-    assert_eq!(w_nodata.status, "NOERROR");
+    assert_eq!(w_nodata.rcode, Rcode::NoError);
     assert!(w_nodata.answer.is_empty());
 
     let c = node.dig(&["alias.dyn.example.test", "A"]);
@@ -110,19 +95,19 @@ async fn wildcards_cnames_and_foreign_names() {
     assert_eq!(c.answer_data("A"), vec!["192.0.2.1", "192.0.2.2"], "CNAME chased in zone: {}", c.raw);
 
     let refused = node.dig(&["example.com", "A"]);
-    assert_eq!(refused.status, "REFUSED");
-    assert!(!refused.has_flag("aa"));
+    assert_eq!(refused.rcode, Rcode::Refused);
+    assert!(!refused.flags.aa);
 }
 
 #[tokio::test]
 async fn large_answers_truncate_over_udp_and_complete_over_tcp() {
     let (_d, node) = populated().await;
     let udp = node.dig(&["+ignore", "+bufsize=1232", "big.dyn.example.test", "TXT"]);
-    assert!(udp.has_flag("tc"), "{}", udp.raw);
+    assert!(udp.flags.tc, "{}", udp.raw);
     assert!(udp.answer.is_empty());
     assert!(udp.raw.contains("udp: 1232"), "OPT kept in the truncated answer: {}", udp.raw);
     let tcp = node.dig(&["+tcp", "big.dyn.example.test", "TXT"]);
-    assert!(!tcp.has_flag("tc"));
+    assert!(!tcp.flags.tc);
     assert_eq!(tcp.answer.len(), 20, "all 20 TXT records over TCP: {}", tcp.raw);
     // dig's default retries over TCP on TC, so a plain query gets everything.
     assert_eq!(node.dig(&["big.dyn.example.test", "TXT"]).answer.len(), 20);
@@ -132,10 +117,10 @@ async fn large_answers_truncate_over_udp_and_complete_over_tcp() {
 async fn edns_versions_above_zero_get_badvers() {
     let (_d, node) = populated().await;
     let d = node.dig(&["+edns=1", "+noednsneg", "www.dyn.example.test", "A"]);
-    assert_eq!(d.status, "BADVERS", "{}", d.raw);
+    assert_eq!(d.rcode, Rcode::BadVers, "{}", d.raw);
     assert!(d.raw.contains("EDNS: version: 0"), "{}", d.raw);
     assert!(d.answer.is_empty());
     let plain = node.dig(&["+noedns", "www.dyn.example.test", "A"]);
-    assert_eq!(plain.status, "NOERROR");
+    assert_eq!(plain.rcode, Rcode::NoError);
     assert!(!plain.raw.contains("OPT PSEUDOSECTION"), "no OPT without EDNS: {}", plain.raw);
 }

@@ -8,19 +8,13 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::Node;
+use crate::support::clients::{run, tool};
+use crate::support::{eventually_every, Node, NodeConfig};
 
-/// Changes allowed every second, so each test step may change the address.
-const FAST: &str = "[dyndns]\nmin_update_interval_secs = 0\n";
-
-pub(crate) fn tool(name: &str) -> String {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
-        let p = format!("{dir}/{name}");
-        if std::path::Path::new(&p).exists() {
-            return p;
-        }
-    }
-    panic!("{name} is not installed (tests/run.sh installs it: apt-get install {name})");
+/// The dev node with address changes allowed every second, so each test step may change
+/// the address.
+fn fast(dir: &std::path::Path) -> NodeConfig {
+    NodeConfig::dev(dir).with(|c| c.dyndns.min_update_interval_secs = Some(0))
 }
 
 fn a_records(node: &Node, name: &str) -> Vec<String> {
@@ -33,16 +27,11 @@ async fn register(node: &Node, fqdn: &str) -> String {
     b["host"]["update_secret"].as_str().unwrap().to_string()
 }
 
-pub(crate) fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("the client runs");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 #[tokio::test]
 async fn ddclient_updates_two_hosts_in_one_request_then_gets_nochg() {
     let ddclient = tool("ddclient");
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), FAST);
+    let node = Node::start_config(&fast(dir.path()));
     let (s, _) = node.api(Method::POST, "/api/v1/users", Some(json!({"name": "router"}))).await;
     assert_eq!(s, 201);
     let (_, t) = node.api(Method::POST, "/api/v1/users/router/tokens", None).await;
@@ -94,7 +83,7 @@ async fn ddclient_updates_two_hosts_in_one_request_then_gets_nochg() {
 async fn inadyn_custom_provider_updates_then_gets_nochg() {
     let inadyn = tool("inadyn");
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), FAST);
+    let node = Node::start_config(&fast(dir.path()));
     let secret = register(&node, "c.dyn.example.test").await;
     let conf = dir.path().join("inadyn.conf");
     std::fs::write(
@@ -128,7 +117,7 @@ async fn inadyn_custom_provider_updates_then_gets_nochg() {
 #[tokio::test]
 async fn curl_with_userinfo_and_a_fritzbox_url_with_the_token_in_the_query() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), FAST);
+    let node = Node::start_config(&fast(dir.path()));
     let secret = register(&node, "home.dyn.example.test").await;
     let curl = |url: String| run(Command::new("curl").args(["-sS", &url]));
     let out = curl(format!("http://home.dyn.example.test:{secret}@{}/nic/update?myip=192.0.2.77", node.http));
@@ -155,8 +144,7 @@ async fn curl_with_userinfo_and_a_fritzbox_url_with_the_token_in_the_query() {
 #[tokio::test]
 async fn expiry_removes_addresses_of_hosts_not_refreshed_and_keeps_refreshed_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let node =
-        Node::start_with_config(dir.path(), "[dyndns]\nmin_update_interval_secs = 0\nexpire_sweep_interval_secs = 1\n");
+    let node = Node::start_config(&fast(dir.path()).with(|c| c.dyndns.expire_sweep_interval_secs = Some(1)));
     let mut secrets = Vec::new();
     for h in ["stale", "kept"] {
         let (s, b) = node
@@ -176,16 +164,13 @@ async fn expiry_removes_addresses_of_hosts_not_refreshed_and_keeps_refreshed_one
         assert_eq!(update(h, s).await.unwrap().text().await.unwrap(), "good 192.0.2.90");
     }
     let serial = node.serial();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     // Keep refreshing one host (nochg goes through the log and resets its clock).
-    loop {
+    let (limit, every) = (Duration::from_secs(30), Duration::from_millis(500));
+    eventually_every("the stale host to expire", limit, every, async || {
         assert_eq!(update("kept", &secrets[1]).await.unwrap().text().await.unwrap(), "nochg 192.0.2.90");
-        if a_records(&node, "stale.dyn.example.test").is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "stale host never expired");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        a_records(&node, "stale.dyn.example.test").is_empty().then_some(())
+    })
+    .await;
     assert!(node.serial() > serial, "expiry bumps the serial");
     assert_eq!(a_records(&node, "kept.dyn.example.test"), vec!["192.0.2.90"]);
     let (_, h) = node.api(Method::GET, "/api/v1/hosts/stale.dyn.example.test/history", None).await;

@@ -7,37 +7,25 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::cluster_harness::Cluster;
-use crate::conformance::cookie;
-use crate::harness::{Node, ZONE};
+use crate::support::{eventually_every, Cluster, Node, NodeConfig, TOKEN, ZONE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_cookie_from_one_node_is_valid_on_another() {
     let c = Cluster::start(3, 10_000).await;
     let client = "a1a2a3a4a5a6a7a8";
-    let mut full = None;
-    for _ in 0..200 {
-        if let Some(x) = cookie(&c.node(0).dig(&[ZONE, "SOA", &format!("+cookie={client}"), "+nobadcookie"]))
-            .filter(|x| x.len() == 48)
-        {
-            full = Some(x);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let full = full.expect("node 0 hands out a server cookie");
+    let every = Duration::from_millis(100);
+    let full = eventually_every("node 0 hands out a server cookie", Duration::from_secs(20), every, async || {
+        c.node(0).dig(&[ZONE, "SOA", &format!("+cookie={client}"), "+nobadcookie"]).cookie().filter(|x| x.len() == 48)
+    })
+    .await;
     for i in 1..3 {
         // The secret reaches every node through the log; poll until it has.
-        let mut good = false;
-        for _ in 0..100 {
+        let what = format!("node {i} accepts node 0's server cookie");
+        eventually_every(what, Duration::from_secs(10), every, async || {
             let d = c.node(i).dig(&[ZONE, "SOA", &format!("+cookie={full}"), "+nobadcookie"]);
-            if d.raw.lines().any(|l| l.starts_with("; COOKIE: ") && l.contains("(good)")) {
-                good = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(good, "node {i} accepts node 0's server cookie");
+            d.cookie_is_good().then_some(()).ok_or(d.raw)
+        })
+        .await;
     }
 }
 
@@ -85,8 +73,12 @@ fn burst(from: &str, server: SocketAddr, n: u16, cookie: Option<&[u8]>) -> (usiz
 #[tokio::test]
 async fn a_burst_from_one_source_is_limited_with_slips_while_others_and_tcp_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let config = "[dns]\nrrl_responses_per_second = 5\nrrl_burst = 5\nrrl_slip = 2\nrrl_ipv4_prefix = 32\n";
-    let node = Node::start_with_config(dir.path(), config);
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
+        c.dns.rrl_responses_per_second = Some(5);
+        c.dns.rrl_burst = Some(5);
+        c.dns.rrl_slip = Some(2);
+        c.dns.rrl_ipv4_prefix = Some(32);
+    }));
     let (full, slipped, _) = burst("127.0.0.1:0", node.dns, 100, None);
     assert!(full <= 10, "at most the burst plus refill gets full answers: {full}");
     assert!(slipped >= 30, "about every 2nd limited answer slips as TC: {slipped}");
@@ -125,7 +117,10 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
 #[tokio::test]
 async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), "[dns]\ntcp_idle_timeout_secs = 2\ntcp_max_per_client = 4\n");
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
+        c.dns.tcp_idle_timeout_secs = Some(2);
+        c.dns.tcp_max_per_client = Some(4);
+    }));
     let start = Instant::now();
     let mut idle = TcpStream::connect(node.dns).unwrap();
     let mut dribble = TcpStream::connect(node.dns).unwrap();
@@ -156,7 +151,12 @@ async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
     assert!(matches!(dribble.read(&mut buf), Ok(0) | Err(_)), "the byte-by-byte client got no answer and was closed");
     // Per-client limit: the fifth concurrent connection from one address is closed at once.
     let mut held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(node.dns).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Each one answered: the server has accepted (and counts) all four.
+    for (id, conn) in held.iter_mut().enumerate() {
+        conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        conn.write_all(&self::framed(&query(100 + id as u16, &format!("ns1.{ZONE}"), None))).unwrap();
+        assert!(read_answer(conn).is_some(), "held connection {id} is served");
+    }
     let mut fifth = TcpStream::connect(node.dns).unwrap();
     assert!(closed_within(&mut fifth, Duration::from_secs(1)), "fifth connection refused");
     held.clear();
@@ -165,10 +165,11 @@ async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
 #[tokio::test]
 async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(
-        dir.path(),
-        "[http]\nauth_fail_limit = 5\nauth_fail_window_secs = 60\n\n[dyndns]\nmin_update_interval_secs = 0\n",
-    );
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
+        c.http.auth_fail_limit = Some(5);
+        c.http.auth_fail_window_secs = Some(60);
+        c.dyndns.min_update_interval_secs = Some(0);
+    }));
     let fqdn = format!("bf.{ZONE}");
     let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn={fqdn}"), None).await;
     assert_eq!(s, 200, "{b}");
@@ -198,7 +199,7 @@ async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
     assert_eq!(r.status().as_u16(), 429);
     let (s, _) = node.api(Method::GET, "/api/v1/zones", None).await;
     assert_eq!(s, 200);
-    let r = other.get(node.url("/api/v1/zones")).bearer_auth(crate::harness::TOKEN).send().await.unwrap();
+    let r = other.get(node.url("/api/v1/zones")).bearer_auth(TOKEN).send().await.unwrap();
     let h = r.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
@@ -229,8 +230,11 @@ fn tcp_closed_metric(metrics: &str, reason: &str) -> u64 {
 #[tokio::test]
 async fn a_busy_tcp_connection_is_closed_at_its_caps_while_a_new_one_is_served() {
     let dir = tempfile::tempdir().unwrap();
-    let config = "[dns]\ntcp_idle_timeout_secs = 5\ntcp_max_lifetime_secs = 2\ntcp_max_queries = 20\n";
-    let node = Node::start_with_config(dir.path(), config);
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
+        c.dns.tcp_idle_timeout_secs = Some(5);
+        c.dns.tcp_max_lifetime_secs = Some(2);
+        c.dns.tcp_max_queries = Some(20);
+    }));
     let name = format!("ns1.{ZONE}");
 
     // Query cap: 25 pipelined queries get 20 answers, then the connection closes.

@@ -1,8 +1,11 @@
 //! Process-level end-to-end tests: the real binary, real DNS clients (dig), real HTTP.
 //! Requires `dig` (Debian: bind9-dnsutils); `.ci/run` installs it.
+//!
+//! One module per topic; what they share (starting nodes and clusters, the typed
+//! configuration, dig, waiting for conditions) is in `support`, the only module a topic
+//! module imports from (`support::topic_modules_import_only_from_support` checks it).
 
-mod cluster_harness;
-mod harness;
+mod support;
 
 mod acme_clients;
 mod acme_dns;

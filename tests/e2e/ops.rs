@@ -9,8 +9,10 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cluster_harness::{free_port, Cluster, WAIT};
-use crate::harness::{binary, eventually, Node, TOKEN, ZONE};
+use crate::support::config::LogFormat;
+use crate::support::{
+    binary, eventually, eventually_every, free_port, Cluster, Dig, Node, NodeConfig, Rcode, TOKEN, WAIT, ZONE,
+};
 
 /// Sample name with labels (as printed) -> value.
 pub(crate) type Samples = BTreeMap<String, f64>;
@@ -62,7 +64,7 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     let node = Node::start(dir.path());
     // The leader writes the DNS cookie secret in the background after start: let that
     // entry land before the first scrape, or it counts as one of ours.
-    eventually("the cookie secret", Duration::from_secs(20), || {
+    eventually("the cookie secret", Duration::from_secs(20), async || {
         node.logged("DNS cookie secret generated").then_some(())
     })
     .await;
@@ -70,10 +72,10 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     let (_, before) = scrape(&node).await;
 
     for _ in 0..5 {
-        assert_eq!(node.dig(&["ns1.dyn.example.test", "A"]).status, "NOERROR");
+        assert_eq!(node.dig(&["ns1.dyn.example.test", "A"]).rcode, Rcode::NoError);
     }
     for _ in 0..2 {
-        assert_eq!(node.dig(&["+tcp", "nothere.dyn.example.test", "A"]).status, "NXDOMAIN");
+        assert_eq!(node.dig(&["+tcp", "nothere.dyn.example.test", "A"]).rcode, Rcode::NxDomain);
     }
     for i in 0..3 {
         put_a(&node, &format!("m{i}"), "192.0.2.10").await;
@@ -103,15 +105,14 @@ async fn metrics_count_known_traffic_exactly_and_parse_as_prometheus_text() {
     assert_eq!(get(&after, "quorumdns_raft_is_leader"), 1.0);
     assert_eq!(get(&after, "quorumdns_raft_leader_id"), 1.0);
     let applied = get(&after, "quorumdns_raft_applied_index");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let caught_up = loop {
+    let what = format!("committed/last log gauges at {applied}");
+    let caught_up = eventually_every(what, Duration::from_secs(10), Duration::from_millis(50), async || {
         let s = scrape(&node).await.1;
-        if get(&s, "quorumdns_raft_committed_index") == applied && get(&s, "quorumdns_raft_last_log_index") == applied {
-            break s;
-        }
-        assert!(std::time::Instant::now() < deadline, "committed/last log gauges never reached {applied}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        let caught_up =
+            get(&s, "quorumdns_raft_committed_index") == applied && get(&s, "quorumdns_raft_last_log_index") == applied;
+        caught_up.then_some(s)
+    })
+    .await;
     assert_eq!(get(&caught_up, "quorumdns_raft_apply_lag"), 0.0);
     assert!(get(&after, "quorumdns_storage_probe_success_timestamp_seconds") > 1.6e9);
     assert!(get(&after, "quorumdns_process_resident_memory_bytes") > 0.0);
@@ -148,14 +149,12 @@ fn delta_kind(before: &Samples, after: &Samples, result: &str) -> f64 {
 #[tokio::test]
 async fn json_logs_carry_the_request_span_and_the_log_index_and_queries_are_not_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
-    let (dns, http) = (free_port(), free_port());
-    let conf = dir.path().join("node.toml");
-    std::fs::write(&conf, format!("{dev}\n[log]\nformat = \"json\"\n")).unwrap();
-    let mut cmd = Command::new(binary());
-    cmd.args(["serve", "--config"]).arg(&conf).arg("--data-dir").arg(dir.path());
-    cmd.args(["--dns-addr", &format!("127.0.0.1:{dns}"), "--http-addr", &format!("127.0.0.1:{http}")]);
-    cmd.args(["--raft-addr", "127.0.0.1:0"]);
+    let config = NodeConfig::dev(dir.path()).with(|c| {
+        c.log.format = Some(LogFormat::Json);
+        c.node.dns_addr = ([127, 0, 0, 1], free_port()).into();
+        c.node.http_addr = ([127, 0, 0, 1], free_port()).into();
+    });
+    let cmd = Node::serve_command(&config, &dir.path().join("node.toml"));
     // Debug for our crate: the commit event inside the request span is at debug level.
     let node = Node::spawn_with_log(cmd, dir.path(), "info,quorumdns=debug");
     put_a(&node, "logged", "192.0.2.55").await;
@@ -198,7 +197,8 @@ fn backup_via_cli(node: &Node, out: &std::path::Path) {
 #[tokio::test]
 async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), "[dyndns]\nmin_update_interval_secs = 0\n");
+    let fast = |dir: &std::path::Path| NodeConfig::dev(dir).with(|c| c.dyndns.min_update_interval_secs = Some(0));
+    let node = Node::start_config(&fast(dir.path()));
     put_a(&node, "www", "192.0.2.1").await;
     let (s, b) = node
         .api(
@@ -224,11 +224,10 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
     let trims = get(&scrape(&node).await.1, "quorumdns_heap_trims_total");
     backup_via_cli(&node, &file);
     // The backup decoded a whole copy of the state; the node gives that memory back.
-    let deadline = std::time::Instant::now() + WAIT;
-    while get(&scrape(&node).await.1, "quorumdns_heap_trims_total") <= trims {
-        assert!(std::time::Instant::now() < deadline, "no heap trim after the backup");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually_every("a heap trim after the backup", WAIT, Duration::from_millis(100), async || {
+        (get(&scrape(&node).await.1, "quorumdns_heap_trims_total") > trims).then_some(())
+    })
+    .await;
 
     let fresh = tempfile::tempdir().unwrap();
     let o = Command::new(binary())
@@ -249,7 +248,7 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
         .unwrap();
     assert!(!again.status.success());
 
-    let restored = Node::start_with_config(fresh.path(), "[dyndns]\nmin_update_interval_secs = 0\n");
+    let restored = Node::start_config(&fast(fresh.path()));
     let questions: &[(&str, &str)] = &[
         (ZONE, "SOA"),
         (ZONE, "NS"),
@@ -263,12 +262,12 @@ async fn a_backup_restored_into_a_fresh_node_answers_exactly_the_same() {
     ];
     for (name, rtype) in questions {
         let a = node.dig(&[name, rtype]);
-        let b = eventually(&format!("{name} {rtype} on the restored node"), WAIT, || {
+        let b = eventually(format!("{name} {rtype} on the restored node"), WAIT, async || {
             let d = restored.dig(&[name, rtype]);
-            (d.status == a.status).then_some(d)
+            (d.rcode == a.rcode).then_some(d)
         })
         .await;
-        let rows = |d: &crate::harness::Dig| {
+        let rows = |d: &Dig| {
             let mut v: Vec<String> = d
                 .answer
                 .iter()
@@ -313,33 +312,27 @@ async fn readyz_fails_when_the_quorum_is_gone_and_recovers_when_it_returns() {
         c.kill9(*i);
     }
     let node = c.node(leader);
-    let mut last = Value::Null;
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    let every = Duration::from_millis(100);
+    eventually_every("the leader to be unready without a quorum", WAIT, every, async || {
         let (s, b) = readyz(node).await;
         if s == 503 {
             assert_eq!(readiness(&b, "fresh"), Some(false), "{b}");
-            break;
+            return Ok(());
         }
-        last = b;
-        assert!(std::time::Instant::now() < deadline, "still ready without a quorum: {last}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(b)
+    })
+    .await;
     for i in &others {
         c.restart(*i);
     }
-    let deadline = std::time::Instant::now() + WAIT;
     for i in 0..3 {
-        loop {
-            let (s, b) = readyz(c.node(i)).await;
-            if s == 200 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "node {i} not ready after the others returned: {b}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let node = c.node(i);
+        eventually_every(format!("node {i} ready after the others returned"), WAIT, every, async || {
+            let (s, b) = readyz(node).await;
+            (s == 200).then_some(()).ok_or(b)
+        })
+        .await;
     }
-    let _ = last;
 }
 
 /// SIGHUP's default action ends a process; a node without TLS (nothing to reload) must
@@ -347,12 +340,16 @@ async fn readyz_fails_when_the_quorum_is_gone_and_recovers_when_it_returns() {
 #[tokio::test]
 async fn a_hangup_without_tls_leaves_the_node_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config(dir.path(), "");
+    let node = Node::start_config(&NodeConfig::dev(dir.path()));
     put_a(&node, "before", "192.0.2.10").await;
-    for _ in 0..2 {
+    for n in 1..=2 {
         let status = Command::new("kill").args(["-HUP", &node.pid().to_string()]).status().unwrap();
         assert!(status.success());
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Handled, not the default action: the node says it got this one.
+        eventually(format!("hangup {n} logged"), Duration::from_secs(10), async || {
+            (node.logged_count("SIGHUP:") >= n).then_some(())
+        })
+        .await;
     }
     let (s, b) = readyz(&node).await;
     assert_eq!(s, 200, "{b}");

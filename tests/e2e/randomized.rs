@@ -4,7 +4,7 @@
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::cluster_harness::{set_a, Cluster};
+use crate::support::{set_a, Cluster};
 
 async fn random_run(ops: usize, kill_every: usize) {
     let seed: u64 = std::env::var("QUORUMDNS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use crate::dns_answers::add;
-use crate::harness::{eventually, Node};
+use crate::support::{add, eventually, Node};
 
 #[tokio::test]
 async fn every_acknowledged_change_survives_kill_9() {
@@ -35,7 +34,7 @@ async fn sigterm_stops_cleanly_and_a_restart_serves_the_same_zone() {
     let status = node.terminate();
     assert!(status.success(), "exit status {status}");
     let node = Node::start(dir.path());
-    let d = eventually("TXT after restart", Duration::from_secs(10), || {
+    let d = eventually("TXT after restart", Duration::from_secs(10), async || {
         let d = node.dig(&["kept.dyn.example.test", "TXT"]);
         (!d.answer.is_empty()).then_some(d)
     })

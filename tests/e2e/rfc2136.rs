@@ -5,16 +5,16 @@
 //! the result and the serial.
 //!
 //! certbot and dnspython come from PyPI into a venv under the temp dir (created once,
-//! reused); set QUORUMDNS_PYTHON to a python that has them to skip that.
+//! reused; `support::clients::python`); set QUORUMDNS_PYTHON to a python that has them
+//! to skip that.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cluster_harness::Cluster;
-use crate::harness::{dig, ZONE};
+use crate::support::clients::python;
+use crate::support::{dig, eventually, set_a, Cluster, WAIT, ZONE};
 
 const SHA256_SECRET: &str = "c2hhMjU2LXNlY3JldC1mb3ItdGhlLXVwZGF0ZS10ZXN0cw==";
 const MD5_SECRET: &str = "bWQ1LXNlY3JldC1mb3ItdGhlLXVwZGF0ZS10ZXN0cw==";
@@ -50,7 +50,7 @@ fn answers(c: &Cluster, name: &str, rtype: &str) -> Vec<Vec<String>> {
 /// Waits until every node has `serial` and answers `want` for (name, type).
 async fn all_nodes_see(c: &Cluster, name: &str, rtype: &str, want: &[&str], serial: u32) {
     let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
-    crate::harness::eventually(&format!("{name} {rtype} = {want:?} everywhere"), crate::cluster_harness::WAIT, || {
+    eventually(format!("{name} {rtype} = {want:?} everywhere"), WAIT, async || {
         let ok = answers(c, name, rtype).iter().all(|a| *a == want)
             && c.live().iter().all(|i| c.node(*i).try_serial() == Some(serial));
         ok.then_some(())
@@ -210,26 +210,6 @@ else:
 print("ok", action)
 "#;
 
-/// A python with dnspython and certbot-dns-rfc2136.
-pub(crate) fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("QUORUMDNS_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::temp_dir().join("quorumdns-e2e-venv");
-    let py = venv.join("bin/python");
-    let ready = Command::new(&py).args(["-c", "import dns, certbot_dns_rfc2136"]).status().is_ok_and(|s| s.success());
-    if !ready {
-        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
-        assert!(made.success(), "python3 -m venv");
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "dnspython", "certbot", "certbot-dns-rfc2136"])
-            .status()
-            .expect("pip runs");
-        assert!(pip.success(), "pip install dnspython certbot certbot-dns-rfc2136");
-    }
-    py
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certbot_dns_rfc2136_adds_and_cleans_up_its_challenge_through_a_follower() {
     let c = Cluster::start(3, 10_000).await;
@@ -291,7 +271,7 @@ async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() 
     let (s, b) = c.node(0).api(Method::PUT, &path, Some(json!({"transfer_tsig": ["xfr-key"]}))).await;
     assert_eq!(s, 200, "{b}");
     let old = c.converged_serial().await;
-    crate::cluster_harness::set_a(c.node(0), "xfr-host", "192.0.2.77").await;
+    set_a(c.node(0), "xfr-host", "192.0.2.77").await;
     let serial = c.converged_serial().await;
     assert!(serial > old);
     let f = c.follower_of(c.leader().await);
@@ -319,7 +299,7 @@ async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() 
     // Deleting the key through the API revokes it on every node.
     let (s, b) = c.node(0).api(Method::DELETE, "/api/v1/tsig/xfr-key", None).await;
     assert_eq!(s, 200, "{b}");
-    crate::harness::eventually("the deleted key no longer transfers", crate::cluster_harness::WAIT, || {
+    eventually("the deleted key no longer transfers", WAIT, async || {
         (!transfer_ok(dns, Some(key.as_str()), "AXFR").0).then_some(())
     })
     .await;
@@ -330,11 +310,9 @@ async fn a_key_created_through_the_api_authorizes_axfr_and_ixfr_on_a_follower() 
     let kill = c.follower_of(c.leader().await);
     c.kill9(kill);
     c.restart(kill);
-    let dns = c.specs[kill].dns;
-    crate::harness::eventually(
-        "a restarted node transfers with a replicated key",
-        crate::cluster_harness::WAIT,
-        || transfer_ok(dns, Some(other.as_str()), "AXFR").0.then_some(()),
-    )
+    let dns = c.specs[kill].dns();
+    eventually("a restarted node transfers with a replicated key", WAIT, async || {
+        transfer_ok(dns, Some(other.as_str()), "AXFR").0.then_some(())
+    })
     .await;
 }

@@ -3,8 +3,8 @@
 //! dig. The daemons run in the foreground as child processes with a temp dir and
 //! ephemeral ports; tests/run.sh installs them (Debian: bind9, knot).
 //!
-//! The primaries are a list so the same configs serve a 3-node cluster (every node a
-//! primary) once the cluster harness exists; today it is one node.
+//! The primaries are a list so the same configs serve one node and a 3-node cluster
+//! (every node a primary, the last test).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cluster_harness::free_port;
-use crate::harness::{dig, eventually, Node, ZONE};
+use crate::support::config::{ClusterSection, NodeSection, TsigKey};
+use crate::support::dig::soa_serial;
+use crate::support::{dig, eventually, free_port, Cluster, Node, NodeConfig, Zone, TOKEN, ZONE};
 
 const KEY_B64: &str = "c2VjcmV0LXhmci1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
 const WRONG_B64: &str = "d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
@@ -126,44 +127,24 @@ zone:
     Daemon::spawn("knotd", &["-c", path.to_str().unwrap()], ([127, 0, 0, 1], port).into())
 }
 
-fn node_config(dir: &Path, zone_extra: &str) -> std::path::PathBuf {
-    let text = format!(
-        r#"[node]
-id = 1
-data_dir = "{d}"
-dns_addr = "127.0.0.1:0"
-http_addr = "127.0.0.1:0"
-raft_addr = "127.0.0.1:0"
-
-[cluster]
-heartbeat_ms = 100
-election_timeout_min_ms = 300
-election_timeout_max_ms = 600
-# A debug build applying a 100k-record import on a loaded 2-core machine needs more than
-# the default 5 s.
-write_timeout_ms = 60000
-
-[[tsig_key]]
-name = "xfr-key"
-algorithm = "hmac-sha256"
-secret = "{KEY_B64}"
-
-[[zone]]
-name = "{ZONE}"
-ns = ["ns1.{ZONE}"]
-records = ["ns1 3600 IN A 127.0.0.1"]
-{zone_extra}
-"#,
-        d = dir.join("data").display()
-    );
-    let path = dir.join("quorumdns.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn soa_serial(server: SocketAddr) -> Option<u32> {
-    let d = dig(server, &[ZONE, "SOA"]);
-    d.answer.iter().find(|r| r.rtype == "SOA")?.data.split_whitespace().nth(2)?.parse().ok()
+/// One primary with its data in `dir`, quick elections, the transfer key `xfr-key` and
+/// the test zone.
+fn node_config(dir: &Path) -> NodeConfig {
+    NodeConfig {
+        node: NodeSection { id: 1, data_dir: dir.to_path_buf(), ..NodeSection::default() },
+        cluster: ClusterSection {
+            heartbeat_ms: Some(100),
+            election_timeout_min_ms: Some(300),
+            election_timeout_max_ms: Some(600),
+            // A debug build applying a 100k-record import on a loaded 2-core machine needs
+            // more than the default 5 s.
+            write_timeout_ms: Some(60_000),
+            ..ClusterSection::default()
+        },
+        tsig_keys: vec![TsigKey { name: "xfr-key".into(), algorithm: "hmac-sha256".into(), secret: KEY_B64.into() }],
+        zones: vec![Zone::test()],
+        ..NodeConfig::default()
+    }
 }
 
 async fn set_secondaries(node: &Node, notify: &[SocketAddr]) {
@@ -189,7 +170,7 @@ fn axfr_records(server: SocketAddr, extra: &[&str]) -> (Vec<String>, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), ""));
+    let node = Node::start_config(&node_config(dir.path()));
     let primaries = [node.dns];
     let (bdir, kdir) = (dir.path().join("bind"), dir.path().join("knot"));
     std::fs::create_dir_all(&bdir).unwrap();
@@ -201,7 +182,7 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
     let serial = node.serial();
     for s in [&bind, &knot] {
         let what = format!("initial transfer to {}:\n{}", s.addr, s.log_text());
-        eventually(&what, Duration::from_secs(30), || soa_serial(s.addr).filter(|x| *x == serial)).await;
+        eventually(what, Duration::from_secs(30), async || soa_serial(s.addr, ZONE).filter(|x| *x == serial)).await;
     }
 
     for (i, ip) in ["198.51.100.1", "198.51.100.2"].iter().enumerate() {
@@ -212,7 +193,7 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
         for s in [&bind, &knot] {
             let name = format!("host{i}.{ZONE}");
             let what = format!("{ip} at {}:\n{}", s.addr, s.log_text());
-            eventually(&what, Duration::from_secs(10), || {
+            eventually(what, Duration::from_secs(10), async || {
                 (dig(s.addr, &[&name, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
             })
             .await;
@@ -231,14 +212,17 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), ""));
+    let node = Node::start_config(&node_config(dir.path()));
     let bdir = dir.path().join("bind");
     std::fs::create_dir_all(&bdir).unwrap();
     set_secondaries(&node, &[]).await;
     let bind = named(&bdir, &[node.dns]);
     set_secondaries(&node, &[bind.addr]).await;
     let first = node.serial();
-    eventually("initial transfer", Duration::from_secs(30), || soa_serial(bind.addr).filter(|x| *x == first)).await;
+    eventually("initial transfer", Duration::from_secs(30), async || {
+        soa_serial(bind.addr, ZONE).filter(|x| *x == first)
+    })
+    .await;
 
     let mut zone = format!("$ORIGIN {ZONE}.\n@ 3600 IN SOA ns1 hostmaster 2000000000 3600 600 1209600 60\n@ 3600 IN NS ns1\nns1 3600 IN A 127.0.0.1\n");
     for i in 0..100_000u32 {
@@ -246,7 +230,7 @@ async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
     }
     let resp = reqwest::Client::new()
         .put(node.url(&format!("/api/v1/zones/{ZONE}/import")))
-        .bearer_auth(crate::harness::TOKEN)
+        .bearer_auth(TOKEN)
         .body(zone)
         .send()
         .await
@@ -261,7 +245,7 @@ async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
     assert_eq!(primary.len(), 100_000 + 3 + 1, "every record, SOA twice");
 
     let what = format!("serial {serial} on BIND:\n{}", bind.log_text());
-    eventually(&what, Duration::from_secs(60), || soa_serial(bind.addr).filter(|x| *x == serial)).await;
+    eventually(what, Duration::from_secs(60), async || soa_serial(bind.addr, ZONE).filter(|x| *x == serial)).await;
     let (copy, _) = axfr_records(bind.addr, &[]);
     assert_eq!(copy.len(), primary.len(), "the secondary has every record");
 }
@@ -269,8 +253,10 @@ async fn a_zone_of_100k_records_reaches_the_secondary_complete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn transfers_outside_the_acl_or_with_a_bad_tsig_are_refused_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = "allow_transfer = [\"192.0.2.0/24\"]\ntransfer_tsig = [\"xfr-key\"]";
-    let node = Node::start_with_config_file(dir.path(), &node_config(dir.path(), extra));
+    let node = Node::start_config(&node_config(dir.path()).with(|c| {
+        c.zone_mut().allow_transfer = vec!["192.0.2.0/24".into()];
+        c.zone_mut().transfer_tsig = vec!["xfr-key".into()];
+    }));
 
     let (records, text) = axfr_records(node.dns, &[]);
     assert!(records.is_empty() && text.contains("Transfer failed"), "unsigned from 127.0.0.1 is refused:\n{text}");
@@ -308,10 +294,9 @@ async fn dyndns_update(node: &Node, fqdn: &str, secret: &str, ip: &str) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bind_and_knot_secondaries_of_a_three_node_cluster_follow_dyndns_updates_across_a_leader_kill() {
-    use crate::cluster_harness::Cluster;
     let mut c = Cluster::start(3, 10_000).await;
     let leader = c.leader().await;
-    let primaries: Vec<SocketAddr> = c.specs.iter().map(|s| s.dns).collect();
+    let primaries: Vec<SocketAddr> = c.specs.iter().map(|s| s.dns()).collect();
     let bdir = c.root.path().join("bind");
     std::fs::create_dir_all(&bdir).unwrap();
     let kdir = c.root.path().join("knot");
@@ -341,7 +326,7 @@ async fn bind_and_knot_secondaries_of_a_three_node_cluster_follow_dyndns_updates
         assert_eq!(answer.trim(), format!("good {ip}"));
         for s in [&bind, &knot] {
             let what = format!("{ip} on the secondary {} (step {step}):\n{}", s.addr, s.log_text());
-            eventually(&what, Duration::from_secs(20), || {
+            eventually(what, Duration::from_secs(20), async || {
                 (dig(s.addr, &[&fqdn, "A"]).answer_data("A") == vec![ip.to_string()]).then_some(())
             })
             .await;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::harness::{binary, eventually, Node, TOKEN, ZONE};
+use crate::support::clients::{run, tool};
+use crate::support::{binary, eventually, eventually_every, Node, NodeConfig, TOKEN, ZONE};
 
 fn openssl(args: &[&str], dir: &Path) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
@@ -70,12 +71,16 @@ fn metric(metrics: &str, series: &str) -> u64 {
     metrics.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
-fn tls_config(cert: &Path, key: &Path, reload_secs: u64) -> String {
-    format!(
-        "[http]\ntls_cert = {:?}\ntls_key = {:?}\ntls_reload_interval_secs = {reload_secs}\nplain_addr = \"127.0.0.1:0\"\n\n[dyndns]\nmin_update_interval_secs = 0\n",
-        cert.display().to_string(),
-        key.display().to_string()
-    )
+/// The dev node with its data in `dir` serving HTTPS with `cert` and `key` (looked at for
+/// changes every `reload_secs`), a plain-HTTP listener too, and no dyndns rate limit.
+fn tls_config(dir: &Path, cert: &Path, key: &Path, reload_secs: u64) -> NodeConfig {
+    NodeConfig::dev(dir).with(|c| {
+        c.http.tls_cert = Some(cert.to_path_buf());
+        c.http.tls_key = Some(key.to_path_buf());
+        c.http.tls_reload_interval_secs = Some(reload_secs);
+        c.http.plain_addr = Some(([127, 0, 0, 1], 0).into());
+        c.dyndns.min_update_interval_secs = Some(0);
+    })
 }
 
 type Pair = (PathBuf, PathBuf);
@@ -100,7 +105,7 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     let (certs, [(cert1, key1), (cert2, key2)], (cert, key)) = two_certificates(0x1001, 0x2002);
     replace(&cert1, &cert);
     replace(&key1, &key);
-    let mut node = Node::start_with_config(dir.path(), &tls_config(&cert, &key, 0));
+    let mut node = Node::start_config(&tls_config(dir.path(), &cert, &key, 0));
     let base = format!("https://{}", node.http);
     assert_eq!(served_serial(node.http).as_deref(), Some("1001"));
 
@@ -130,8 +135,10 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     replace(&cert2, &cert);
     replace(&key2, &key);
     hangup(&node);
-    eventually("the new certificate", Duration::from_secs(20), || (served_serial(node.http)? == "2002").then_some(()))
-        .await;
+    eventually("the new certificate", Duration::from_secs(20), async || {
+        (served_serial(node.http)? == "2002").then_some(())
+    })
+    .await;
     let ca2 = ca1.clone();
     let out =
         curl(&["--cacert", &ca2, "-u", &format!("{fqdn}:{secret}"), &format!("{base}/nic/update?myip=192.0.2.57")]);
@@ -141,7 +148,7 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
         .unwrap();
     hangup(&node);
-    let plain = eventually("the plain-http listener address", Duration::from_secs(5), || {
+    let plain = eventually("the plain-http listener address", Duration::from_secs(5), async || {
         node.logs
             .lock()
             .unwrap()
@@ -150,14 +157,13 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     })
     .await;
     let metrics_url = format!("http://{plain}/metrics");
-    let mut metrics = String::new();
-    for _ in 0..200 {
-        metrics = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
-        if metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"error\"} ") >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let every = Duration::from_millis(50);
+    let metrics = eventually_every("the failed reload counted", Duration::from_secs(10), every, async || {
+        let metrics = reqwest::get(&metrics_url).await.unwrap().text().await.unwrap();
+        let failed = metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"error\"} ") >= 1;
+        failed.then_some(metrics.clone()).ok_or(metrics)
+    })
+    .await;
     assert_eq!(metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"error\"} "), 1, "{metrics}");
     assert_eq!(metric(&metrics, "quorumdns_http_tls_reloads_total{result=\"ok\"} "), 1);
     assert!(metric(&metrics, "quorumdns_http_tls_handshakes_total{result=\"ok\"} ") >= 3);
@@ -169,14 +175,12 @@ async fn dyndns_over_https_and_certificates_reloaded_on_sighup_without_a_restart
     assert!(node.is_running());
 }
 
-/// Runs `serve` with `config`, which must fail; returns what it printed.
-fn start_fails(config: &Path, data_dir: &Path) -> String {
+/// Runs `serve` with `config`, written to `file`, which must fail; returns what it printed.
+fn start_fails(config: &NodeConfig, file: &Path) -> String {
+    config.write(file);
     let out = Command::new(binary())
         .args(["serve", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"])
+        .arg(file)
         .env("QUORUMDNS_ADMIN_TOKEN", TOKEN)
         .output()
         .unwrap();
@@ -191,14 +195,11 @@ async fn changed_certificate_files_are_picked_up_and_a_bad_file_at_start_is_name
 
     // A key that does not belong to the certificate: the node does not start, and says
     // which files.
-    let config = dir.path().join("bad.toml");
-    let dev = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/dev.toml")).unwrap();
-    std::fs::write(&config, format!("{dev}\n{}", tls_config(&cert1, &key2, 0))).unwrap();
-    let err = start_fails(&config, &dir.path().join("bad"));
+    let (file, bad) = (dir.path().join("bad.toml"), dir.path().join("bad"));
+    let err = start_fails(&tls_config(&bad, &cert1, &key2, 0), &file);
     assert!(err.contains("http.tls_key") && err.contains(&key2.display().to_string()), "{err}");
     let missing = certs.path().join("missing.crt");
-    std::fs::write(&config, format!("{dev}\n{}", tls_config(&missing, &key1, 0))).unwrap();
-    let err = start_fails(&config, &dir.path().join("bad"));
+    let err = start_fails(&tls_config(&bad, &missing, &key1, 0), &file);
     assert!(err.contains("cannot read http.tls_cert") && err.contains(&missing.display().to_string()), "{err}");
 
     // Polling: replaced files are served without a signal.
@@ -206,11 +207,11 @@ async fn changed_certificate_files_are_picked_up_and_a_bad_file_at_start_is_name
     replace(&key1, &key);
     let ok = dir.path().join("ok");
     std::fs::create_dir_all(&ok).unwrap();
-    let node = Node::start_with_config(&ok, &tls_config(&cert, &key, 1));
+    let node = Node::start_config(&tls_config(&ok, &cert, &key, 1));
     assert_eq!(served_serial(node.http).as_deref(), Some("3003"));
     replace(&key2, &key);
     replace(&cert2, &cert);
-    eventually("the replaced certificate", Duration::from_secs(20), || {
+    eventually("the replaced certificate", Duration::from_secs(20), async || {
         (served_serial(node.http)? == "4004").then_some(())
     })
     .await;
@@ -236,11 +237,10 @@ fn update_secret(registered: &serde_json::Value) -> String {
 
 #[tokio::test]
 async fn ddclient_and_inadyn_update_over_https_trusting_a_private_ca() {
-    use crate::dyndns::{run, tool};
     let (ddclient, inadyn) = (tool("ddclient"), tool("inadyn"));
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = issued(dir.path(), "node", 0x5005);
-    let node = Node::start_with_config(dir.path(), &tls_config(&cert, &key, 0));
+    let node = Node::start_config(&tls_config(dir.path(), &cert, &key, 0));
     let https = client(&ca(dir.path()));
     let (dd_host, ina_host) = (format!("ddc.{ZONE}"), format!("ina.{ZONE}"));
     let dd_secret = update_secret(&register(&https, &node, &dd_host).await);
@@ -294,7 +294,7 @@ fn zone_list(server: &str, cacert: Option<&Path>) -> (bool, String) {
 async fn the_cli_trusts_a_private_ca_given_with_cacert_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = issued(dir.path(), "node", 0x6006);
-    let node = Node::start_with_config(dir.path(), &tls_config(&cert, &key, 0));
+    let node = Node::start_config(&tls_config(dir.path(), &cert, &key, 0));
     let server = format!("https://{}", node.http);
 
     let (ok, out) = zone_list(&server, Some(&ca(dir.path())));

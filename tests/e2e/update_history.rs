@@ -12,9 +12,8 @@ use quorumdns::state::rfc2136::UpdateOp;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cluster_harness::{add_tsig_keys, Cluster};
-use crate::harness::ZONE;
-use crate::update_model::{exchange, message};
+use crate::support::update::{exchange, message};
+use crate::support::{add_tsig_keys, Cluster, ZONE};
 
 type Case = (&'static str, Option<(TsigKey, u64)>, u16, &'static str, Option<&'static str>, Option<&'static str>);
 
