@@ -69,7 +69,7 @@ impl Service {
     }
 
     /// Reads this node's replica of the state (what it serves; not linearizable: see
-    /// [`Self::read_barrier`]).
+    /// [`Self::linearize`]).
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.raft.state.read(f)
     }

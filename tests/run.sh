@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The gates first: format, clippy, unused dependencies, layering (tests/lint.sh).
+tests/lint.sh
+
 need_pkgs=()
 command -v dig >/dev/null 2>&1 || need_pkgs+=(dnsutils)
 # Real secondaries for tests/e2e/secondaries.rs; the tests run them in the foreground with
@@ -45,9 +48,6 @@ if ((${#need_pkgs[@]})); then
     exit 1
   fi
 fi
-
-# The gates first: format, clippy, unused dependencies, layering (tests/lint.sh).
-tests/lint.sh
 
 cargo build --locked --all-targets
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"

@@ -29,7 +29,14 @@ fn declared_metrics() -> BTreeSet<String> {
     read("src/metrics.rs")
         .lines()
         .filter_map(|l| {
-            l.trim().strip_prefix("pub const ")?.split_once(": &str = \"")?.1.split('"').next().map(String::from)
+            l.trim()
+                .strip_prefix("pub(crate) const ")
+                .or_else(|| l.trim().strip_prefix("pub const "))?
+                .split_once(": &str = \"")?
+                .1
+                .split('"')
+                .next()
+                .map(String::from)
         })
         .collect()
 }
