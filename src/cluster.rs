@@ -10,7 +10,8 @@ use crate::raft::{
     ForwardError, MembershipChange, MembershipError, MembershipOutcome, NodeId, NodeInfo, NodeStatus, Refusal,
 };
 use crate::service::{Service, SubmitError};
-use crate::state::Command;
+use crate::state::{ClusterVersion, Command};
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -54,6 +55,8 @@ pub struct ClusterStatus {
     pub members: Vec<MemberStatus>,
     /// Node ids removed from the cluster, never to be reused.
     pub retired: Vec<NodeId>,
+    /// The data format the cluster writes (raised once every member understands it).
+    pub format_version: u8,
 }
 
 impl Service {
@@ -140,6 +143,16 @@ impl Service {
         info: NodeInfo,
         wait: Duration,
     ) -> Result<MembershipOutcome, ClusterError> {
+        // A node that cannot read what the cluster writes would fail on its first entry.
+        let cluster = self.read(|s| s.cluster_version);
+        if let Ok(v) = self.raft_node().client().format_version(&info.raft_addr, STATUS_TIMEOUT).await {
+            if ClusterVersion(v) < cluster {
+                return Err(ClusterError::Invalid(format!(
+                    "node {id} understands data format {v}, older than the cluster's {}: upgrade its binary first",
+                    cluster.0
+                )));
+            }
+        }
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.change(MembershipChange::AddLearner { id, info, wait_ms }, self.write_timeout() + wait).await
     }
@@ -201,7 +214,8 @@ impl Service {
             })
             .collect();
         let retired = self.read(|s| s.retired_nodes.iter().copied().collect());
-        ClusterStatus { this_node, leader, members, retired }
+        let format_version = self.read(|s| s.cluster_version.0);
+        ClusterStatus { this_node, leader, members, retired, format_version }
     }
 }
 
@@ -213,25 +227,38 @@ impl From<Refusal> for ClusterError {
 
 /// How often [`watch`] refreshes the Raft gauges and checks whether this node was removed.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How often the leader asks the members which data format they understand, while the
+/// cluster's is older than this binary's.
+const VERSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Keeps the Raft gauges current and notices when this node was removed: its id in the
-/// replicated retired set, or a membership that no longer names it. A removed node stops
-/// campaigning (it cannot disturb the others) and refuses writes; `/readyz` says why.
+/// Keeps the Raft gauges current, notices when this node was removed, and, on the leader,
+/// raises the cluster's data format once every member understands it.
+///
+/// Removal is decided from committed facts only: this node's id in the replicated retired
+/// set, or an applied (committed) membership without this node that is newer than an
+/// applied membership that named it. A joining node that installs a snapshot taken before
+/// its own `add` sees a membership without itself that is not newer than one naming it
+/// (it has seen none yet), so it does not fence itself. A removed node stops campaigning
+/// (it cannot disturb the others) and refuses writes; `/readyz` says why.
 pub(crate) async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let me = svc.node_id();
     let mut announced = false;
+    let mut named_at: Option<u64> = None;
+    let mut next_version_check = tokio::time::Instant::now();
     loop {
         let status = svc.raft_node().status();
         crate::metrics::RAFT_STALE.set(i64::from(status.stale));
         crate::metrics::RAFT_TERM.set(i64::try_from(status.term).unwrap_or(i64::MAX));
         crate::metrics::RAFT_IS_LEADER.set(i64::from(status.role == "leader"));
-        let stored = svc.raft_node().raft.metrics().borrow().membership_config.clone();
-        let member = stored.membership().get_node(&me).is_some();
-        let initialized = stored.membership().voter_ids().next().is_some();
+        let applied = svc.raft_node().state.applied_membership();
+        let index = applied.log_id().map(|l| l.index);
+        let named = applied.membership().get_node(&me).is_some();
+        if named {
+            named_at = named_at.max(index);
+        }
+        let dropped = !named && matches!((named_at, index), (Some(was), Some(now)) if now > was);
         let retired = svc.read(|s| s.retired_nodes.contains(&me));
-        // An initialized membership that does not name this node: it was removed (a node
-        // waiting to join has no membership at all until the leader adds it).
-        if retired || (initialized && !member) {
+        if retired || dropped {
             svc.health().mark_removed();
         }
         if svc.health().is_removed() && !announced {
@@ -239,13 +266,61 @@ pub(crate) async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::w
             svc.raft_node().raft.runtime_config().elect(false);
             tracing::error!(
                 node_id = me,
+                retired,
+                membership_index = ?index,
                 "this node was removed from the cluster: it no longer campaigns or takes writes; \
                  wipe its data directory before reusing the machine under a new node id"
             );
+        }
+        let cluster_version = svc.read(|s| s.cluster_version);
+        crate::metrics::CLUSTER_FORMAT_VERSION.set(i64::from(cluster_version.0));
+        if svc.is_leader()
+            && cluster_version < ClusterVersion(crate::codec::FORMAT_VERSION)
+            && tokio::time::Instant::now() >= next_version_check
+        {
+            next_version_check = tokio::time::Instant::now() + VERSION_CHECK_EVERY;
+            raise_cluster_version(&svc).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(WATCH_EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// The oldest data format among the members (voters and learners); `None` when a member
+/// cannot be asked right now.
+async fn members_format(svc: &Service) -> Option<u8> {
+    let membership = svc.raft_node().raft.metrics().borrow().membership_config.clone();
+    let mut oldest = crate::codec::FORMAT_VERSION;
+    for (id, info) in membership.membership().nodes() {
+        if *id == svc.node_id() {
+            continue;
+        }
+        match svc.raft_node().client().format_version(&info.raft_addr, STATUS_TIMEOUT).await {
+            Ok(v) => oldest = oldest.min(v),
+            Err(e) => {
+                tracing::debug!(node = id, error = %e, "cannot ask a member for its data format");
+                return None;
+            }
+        }
+    }
+    Some(oldest)
+}
+
+/// On the leader: proposes `SetClusterVersion` with the oldest format every member
+/// understands, when that is newer than the cluster's (rolling upgrades: the new format is
+/// written only once no member would fail to read it).
+async fn raise_cluster_version(svc: &Service) {
+    let Some(oldest) = members_format(svc).await else { return };
+    let current = svc.read(|s| s.cluster_version);
+    if ClusterVersion(oldest) <= current {
+        return;
+    }
+    let span = tracing::info_span!("raise_cluster_version", from = current.0, to = oldest);
+    let result = svc.submit(Command::SetClusterVersion { version: ClusterVersion(oldest) }).instrument(span).await;
+    match result {
+        Ok(_) => tracing::info!(from = current.0, to = oldest, "every member understands the new data format: raised"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the cluster's data format"),
     }
 }

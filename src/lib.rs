@@ -5,6 +5,7 @@
 //! DNS snapshot that the DNS query path reads without locks. See docs/ARCHITECTURE.md.
 
 pub mod cli;
+pub mod clock;
 pub(crate) mod cluster;
 pub mod codec;
 pub mod config;

@@ -46,6 +46,7 @@ pub(crate) const RAFT_LOG_APPEND_ENTRIES_NAME: &str = "raft_log_append_entries";
 pub(crate) const RAFT_FORWARD_GROUP_COMMANDS_NAME: &str = "raft_forward_group_commands";
 pub(crate) const RAFT_STALE_NAME: &str = "raft_stale";
 pub(crate) const RAFT_TERM_NAME: &str = "raft_term";
+pub(crate) const CLUSTER_FORMAT_VERSION_NAME: &str = "cluster_format_version";
 pub(crate) const RAFT_IS_LEADER_NAME: &str = "raft_is_leader";
 pub(crate) const RAFT_FORWARDED: &str = "raft_forwarded_total";
 pub(crate) const STORAGE_FLUSH_SECONDS: &str = "storage_flush_duration_seconds";
@@ -157,6 +158,9 @@ pub(crate) static RAFT_STALE: LazyLock<IntGauge> = LazyLock::new(|| {
     gauge(RAFT_STALE_NAME, "1 when this node has not heard from a leader (or, as leader, a quorum) recently")
 });
 pub(crate) static RAFT_TERM: LazyLock<IntGauge> = LazyLock::new(|| gauge(RAFT_TERM_NAME, "Current Raft term"));
+pub(crate) static CLUSTER_FORMAT_VERSION: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(CLUSTER_FORMAT_VERSION_NAME, "The data format the cluster writes (raised once every member understands it)")
+});
 pub(crate) static RAFT_IS_LEADER: LazyLock<IntGauge> =
     LazyLock::new(|| gauge(RAFT_IS_LEADER_NAME, "1 when this node is the Raft leader"));
 pub(crate) static RAFT_FORWARDED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -322,6 +326,7 @@ pub(crate) fn touch_all() {
     let _ = (&*DYNDNS_UPDATE_DURATION, &*CREDENTIAL_CACHE_TOTAL, &*RAFT_APPLIED, &*RAFT_RPC_REJECTED_TOTAL);
     let _ = (&*RAFT_STALE, &*RAFT_TERM, &*RAFT_IS_LEADER, &*RAFT_FORWARDED_TOTAL, &*STORAGE_FLUSH_DURATION);
     let _ = (&*ZONE_SERIAL_GAUGE, &*ZONE_RECORDS_GAUGE, &*COMMANDS_TOTAL, &*RAFT_LEADER_ID, &*RAFT_LAST_LOG_INDEX);
+    let _ = &*CLUSTER_FORMAT_VERSION;
     let _ = (&*RAFT_COMMITTED_INDEX, &*RAFT_APPLY_LAG, &*RAFT_REPLICATION_LAG, &*RAFT_ELECTIONS_TOTAL);
     let _ = (&*RAFT_LEADER_CHANGES_TOTAL, &*RAFT_RPC_ERRORS_TOTAL, &*RAFT_SNAPSHOT_INDEX, &*RAFT_SNAPSHOTS_TOTAL);
     let _ = (&*RAFT_SNAPSHOT_BYTES, &*RAFT_SNAPSHOT_TIMESTAMP, &*STORAGE_PROBE_FAILURES_TOTAL);

@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::model::Fqdn;
 use crate::raft::{ForwardError, Health, NodeId, NodeInfo, NodeStatus, RaftNode, Refusal, Request, WriteError};
 use crate::secret::Secret;
-use crate::state::{Applied, ApplyError, Command, State};
+use crate::state::{Applied, ApplyError, ClusterVersion, Command, RequestId, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
@@ -140,7 +140,7 @@ impl Service {
         let span = tracing::info_span!("submit", command = kind, log_index = tracing::field::Empty);
         let deadline = Instant::now() + timeout;
         async move {
-            let req = Request { command };
+            let req = Request { command: self.identify(command, timeout) };
             let resp = self
                 .on_leader(
                     deadline,
@@ -172,6 +172,18 @@ impl Service {
         }
         .instrument(span)
         .await
+    }
+
+    /// The command as proposed: with a request id once the whole cluster understands ids
+    /// (cluster version 2), so that however often it is forwarded or retried, it is applied
+    /// once (`state::session`). The id is assigned here, once, where the request enters.
+    fn identify(&self, command: Command, timeout: Duration) -> Command {
+        if self.read(|s| s.cluster_version) < ClusterVersion(2) {
+            return command;
+        }
+        let at = crate::clock::unix_ms();
+        let deadline = at.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        Command::WithId { id: RequestId::next(), at, deadline, command: Box::new(command) }
     }
 
     /// A linearizable read barrier: returns once this node has applied everything the

@@ -22,7 +22,7 @@ use syn::visit::Visit;
 /// The layers, lowest first. A module may use modules of lower layers only; the modules
 /// in one layer do not use each other. Keep in step with docs/ARCHITECTURE.md.
 const LAYERS: &[&[&str]] = &[
-    &["metrics", "codec", "secret"],
+    &["metrics", "codec", "secret", "clock"],
     &["heap"],
     &["model"],
     &["state"],

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{now_ms, Dyndns};
+use super::Dyndns;
 use crate::state::Command;
 
 /// Runs until `stop` turns true. Proposes only on the leader and only when this node's
@@ -30,7 +30,7 @@ pub async fn sweep(dyn_: &Dyndns) -> bool {
     if !dyn_.svc.is_leader() {
         return false;
     }
-    let at = now_ms();
+    let at = crate::clock::unix_ms();
     let due = dyn_.svc.read(|s| s.registry.hosts.values().any(|h| h.is_expired_at(at)));
     if !due {
         return false;

@@ -120,13 +120,5 @@ impl Endpoint {
     }
 }
 
-/// Unix milliseconds now (the proposing node's clock; it travels in the command).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests;

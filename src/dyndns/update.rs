@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::credential::CredentialCache;
 use super::request::{Credentials, Hostnames};
-use super::{now_ms, Endpoint, ReturnCode};
+use super::{Endpoint, ReturnCode};
 use crate::dyndns::config::DyndnsConfig;
 use crate::model::Fqdn;
 use crate::service::{Service, SubmitError};
@@ -55,6 +55,11 @@ pub enum Outcome {
     /// The cluster could not commit in time: 503 + Retry-After + `911`.
     Unavailable,
 }
+
+/// A credential this node could neither confirm nor refuse: it is behind and could not
+/// catch up (no quorum, not a member yet). Answered with `911`, never `badauth`.
+#[derive(Debug)]
+struct Unverified;
 
 /// A user token is `<id>.<secret>`; the id finds the hash without a scan.
 pub fn split_token(token: &str) -> Option<(&str, &str)> {
@@ -128,27 +133,33 @@ impl Dyndns {
 
     /// [`Self::authenticate`], and when it fails, once more after a linearizable read
     /// barrier: a node that is behind (a new member catching up, a follower back from a
-    /// partition) may not know yet a host, user or secret the cluster already committed,
-    /// and `badauth` is final for real clients (ddclient stops; the per-address throttle
-    /// counts it). If the barrier cannot complete (no quorum), the first answer stands.
-    async fn authenticate_confirmed(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Principal> {
+    /// partition, a node not yet added) may not know yet a host, user or secret the
+    /// cluster already committed, and `badauth` is final for real clients (ddclient
+    /// stops; the per-address throttle counts it). So a failure is only `Ok(None)` once
+    /// this node is known to be current; if the barrier cannot complete (no quorum, not a
+    /// member yet), the answer is `Err(Unverified)`: the client gets `911` and retries.
+    async fn authenticate_confirmed(
+        &self,
+        c: &Credentials,
+        first_host: Option<&Fqdn>,
+    ) -> Result<Option<Principal>, Unverified> {
         if let Some(p) = self.authenticate(c, first_host).await {
-            return Some(p);
+            return Ok(Some(p));
         }
         let before = self.svc.applied_index();
         match self.svc.linearize().await {
             Ok(index) if index > before => {
                 crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["caught_up"]).inc();
-                self.authenticate(c, first_host).await
+                Ok(self.authenticate(c, first_host).await)
             }
             Ok(_) => {
                 crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["current"]).inc();
-                None
+                Ok(None)
             }
             Err(e) => {
                 crate::metrics::AUTH_RECHECKS_TOTAL.with_label_values(&["unavailable"]).inc();
-                tracing::debug!(error = %e, "credential recheck: read barrier failed");
-                None
+                tracing::debug!(error = %e, "credential recheck: read barrier failed; answering 911");
+                Err(Unverified)
             }
         }
     }
@@ -207,7 +218,7 @@ impl Dyndns {
 
     async fn update_inner(&self, req: UpdateRequest) -> Outcome {
         let origin = Origin {
-            at: now_ms(),
+            at: crate::clock::unix_ms(),
             endpoint: req.endpoint.as_str().into(),
             source: req.source.to_string(),
             agent: req.agent.chars().take(200).collect(),
@@ -216,7 +227,11 @@ impl Dyndns {
             return Outcome::Unauthorized;
         };
         let first = req.hostnames.as_ref().and_then(|h| h.first()).and_then(|h| h.as_ref().ok()).cloned();
-        let Some(principal) = self.authenticate_confirmed(creds, first.as_ref()).await else {
+        let confirmed = match self.authenticate_confirmed(creds, first.as_ref()).await {
+            Ok(p) => p,
+            Err(Unverified) => return Outcome::Unavailable,
+        };
+        let Some(principal) = confirmed else {
             crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["update_secret"]).inc();
             if let Some(target) = self.target_of_failure(creds, first.as_ref()) {
                 self.record_refusal(&target, UpdateResult::BadAuth, origin).await;

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Path};
 use crate::dyndns::credential::{generate_id, generate_secret, hash_secret_blocking};
 use crate::dyndns::update::Principal;
-use crate::dyndns::{now_ms, Dyndns};
+use crate::dyndns::Dyndns;
 use crate::model::Fqdn;
 use crate::state::{ApplyError, Command, Domain, Token, User, ADMIN_OWNER};
 
@@ -72,7 +72,12 @@ pub(super) async fn create_user(
 ) -> Api<Response> {
     caller.require_admin()?;
     let JsonBody(b) = body;
-    let cmd = Command::CreateUser { name: b.name.clone(), comment: b.comment, domains: b.domains, at: now_ms() };
+    let cmd = Command::CreateUser {
+        name: b.name.clone(),
+        comment: b.comment,
+        domains: b.domains,
+        at: crate::clock::unix_ms(),
+    };
     d.svc.submit(cmd).await.map_err(submit_error)?;
     let u = find_user(&d, &caller, &b.name)?;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
@@ -117,7 +122,7 @@ pub(super) async fn create_token(
     let hash = hash_secret_blocking(secret.clone())
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let token = Token { id: id.clone(), hash, comment, created: now_ms() };
+    let token = Token { id: id.clone(), hash, comment, created: crate::clock::unix_ms() };
     d.svc.submit(Command::AddToken { user: name.clone(), token }).await.map_err(submit_error)?;
     Ok((StatusCode::CREATED, Json(json!({"user": name, "id": id, "token": format!("{id}.{secret}")}))).into_response())
 }

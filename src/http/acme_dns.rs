@@ -71,7 +71,7 @@ pub(crate) async fn register(
         subdomain: subdomain.clone(),
         fulldomain: fulldomain.clone(),
         zone,
-        created: crate::dyndns::now_ms(),
+        created: crate::clock::unix_ms(),
         values_in_order: Vec::new(),
     };
     match svc.submit(Command::AcmeRegister { account }).await {
@@ -142,7 +142,7 @@ async fn update_inner(
         txt: body.txt.clone().into_bytes(),
         ttl: TXT_TTL,
         lifetime_ms: settings.txt_lifetime_ms.unwrap_or(DEFAULT_TXT_LIFETIME_MS),
-        at: crate::dyndns::now_ms(),
+        at: crate::clock::unix_ms(),
     };
     match svc.submit(cmd).await {
         Ok(_) => Ok(body.txt),
@@ -164,7 +164,7 @@ pub(crate) async fn expiry(svc: Arc<Service>, settings: Arc<AcmeDnsSettings>, mu
         if !svc.is_leader() {
             continue;
         }
-        let at = crate::dyndns::now_ms();
+        let at = crate::clock::unix_ms();
         if !svc.read(|s| s.rfc2136.expiring.values().any(|e| *e <= at)) {
             continue;
         }

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Path, Query};
 use crate::dyndns::credential::{generate_secret, hash_secret_blocking};
 use crate::dyndns::request::host_name;
-use crate::dyndns::{now_ms, Dyndns};
+use crate::dyndns::Dyndns;
 use crate::model::Fqdn;
 use crate::state::{ApplyError, Command, Host, HostPatch};
 
@@ -159,7 +159,7 @@ async fn register(d: &Dyndns, caller: &Caller, p: &RegisterParams) -> Api<(Host,
         comment: p.comment.clone().unwrap_or_default(),
         ttl: p.ttl,
         expire: p.expire.or(default_expire),
-        at: now_ms(),
+        at: crate::clock::unix_ms(),
     };
     d.svc.submit(cmd).await.map_err(submit_error)?;
     let host = find_host(d, caller, &fqdn)?;

@@ -113,7 +113,7 @@ pub(crate) async fn create(
         secret: secret.clone(),
         policy,
         comment: body.comment,
-        created: crate::dyndns::now_ms(),
+        created: crate::clock::unix_ms(),
     };
     let mut out = public_json(&key);
     let c = svc.submit(Command::SetTsigKey { key }).await?;

@@ -112,14 +112,17 @@ impl GroupWriter {
 /// Commands that may share an entry: the frequent, independent updates. Everything else
 /// (zone imports, membership, registry changes...) keeps an entry of its own.
 pub fn groupable(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::UpdateAddresses { .. }
-            | Command::SetRecordSet { .. }
-            | Command::AddRecords { .. }
-            | Command::DeleteRecordSet { .. }
-            | Command::RecordRefusedUpdate { .. }
-    )
+    match command {
+        Command::WithId { command, .. } => groupable(command),
+        c => matches!(
+            c,
+            Command::UpdateAddresses { .. }
+                | Command::SetRecordSet { .. }
+                | Command::AddRecords { .. }
+                | Command::DeleteRecordSet { .. }
+                | Command::RecordRefusedUpdate { .. }
+        ),
+    }
 }
 
 struct Writer {

@@ -17,14 +17,57 @@ pub const PROBE_STALE_AFTER: Duration = Duration::from_secs(30);
 /// Cuts a node off from its peers: outgoing RPCs fail as unreachable and incoming RPCs are
 /// answered 503 without reaching Raft. Used by in-process partition tests; off otherwise.
 #[derive(Clone, Debug, Default)]
-pub struct PartitionSwitch(Arc<AtomicBool>);
+pub struct PartitionSwitch(Arc<Switches>);
+
+#[derive(Debug, Default)]
+struct Switches {
+    isolated: AtomicBool,
+    lost_forward_answers: AtomicU64,
+    refuse_appends: AtomicBool,
+    hold_after_snapshot: AtomicBool,
+}
 
 impl PartitionSwitch {
     pub fn isolate(&self, isolated: bool) {
-        self.0.store(isolated, Ordering::SeqCst);
+        self.0.isolated.store(isolated, Ordering::SeqCst);
     }
     pub fn is_isolated(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.isolated.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: the next `n` forwarded writes this node runs as leader are committed and
+    /// applied, but their answer is lost (503), as when a leader dies between the append
+    /// and the answer: the forwarding node cannot tell and sends the write again.
+    pub fn lose_forward_answers(&self, n: u64) {
+        self.0.lost_forward_answers.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this answer is one to lose (counts it).
+    pub fn take_lost_answer(&self) -> bool {
+        self.0.lost_forward_answers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    /// Test hook: refuse append-entries from the leader (503) while snapshots and votes
+    /// still get through, so a joining node stays at the snapshot it installed.
+    pub fn refuse_appends(&self, refuse: bool) {
+        self.0.refuse_appends.store(refuse, Ordering::SeqCst);
+    }
+
+    pub fn refuses_appends(&self) -> bool {
+        self.0.refuse_appends.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: once this node installed a snapshot, refuse appends (as
+    /// [`Self::refuse_appends`]) until told otherwise: it stays at the snapshot.
+    pub fn hold_after_snapshot(&self, hold: bool) {
+        self.0.hold_after_snapshot.store(hold, Ordering::SeqCst);
+    }
+
+    /// Called when a snapshot from the leader was installed.
+    pub fn snapshot_installed(&self) {
+        if self.0.hold_after_snapshot.load(Ordering::SeqCst) {
+            self.refuse_appends(true);
+        }
     }
 }
 

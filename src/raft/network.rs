@@ -154,6 +154,15 @@ impl RpcClient {
     pub async fn status(&self, raft_addr: &str, timeout: Duration) -> Result<NodeStatus, TransportError> {
         self.call(raft_addr, "status", &(), timeout).await
     }
+
+    /// The newest data format a peer understands; a peer of the first release (no
+    /// `/raft/version`, 404) is at format 1.
+    pub async fn format_version(&self, raft_addr: &str, timeout: Duration) -> Result<u8, TransportError> {
+        match self.call(raft_addr, "version", &(), timeout).await {
+            Err(TransportError::Status { status: 404, .. }) => Ok(1),
+            other => other,
+        }
+    }
 }
 
 fn classify(addr: &str, timeout: Duration, e: reqwest::Error) -> TransportError {

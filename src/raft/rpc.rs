@@ -9,6 +9,7 @@
 //! - `/raft/read_index` `()`                  -> `Result<u64, Refusal>` (the leader's linearizable read index)
 //! - `/raft/membership` `MembershipChange`    -> `Result<MembershipOutcome, MembershipError>` (run on the leader)
 //! - `/raft/status`   `()`                    -> `NodeStatus`
+//! - `/raft/version`  `()`                    -> `u8`, the newest data format this node understands (format 2; absent in format 1)
 //!
 //! A vote request from a node id that was retired (removed from the cluster) is answered
 //! 410 Gone, so a removed node that comes back learns it was removed; a vote request from a
@@ -35,7 +36,7 @@ use super::auth::{ClusterSecret, AUTH_HEADER};
 use super::health::{local_status, Health};
 use super::membership::{self, MembershipChange, Refusal};
 use super::state_machine::StateHandle;
-use super::types::{NodeId, Raft, Request};
+use super::types::{NodeId, Raft, Request, TypeConfig};
 use crate::state::Command;
 use crate::{codec, metrics};
 
@@ -124,6 +125,9 @@ impl RpcState {
             Err(rejection) => return rejection.into_response(),
         };
         let answer = handle(self.clone(), req).instrument(span.clone()).await;
+        if matches!(route, "forward" | "forward_group") && self.health.partition.take_lost_answer() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "answer lost (test switch)").into_response();
+        }
         match codec::encode(&answer) {
             Ok(bytes) => (StatusCode::OK, bytes).into_response(),
             Err(e) => {
@@ -152,11 +156,15 @@ pub fn rpc_router(
         .route("/raft/read_index", post(read_index))
         .route("/raft/membership", post(membership_change))
         .route("/raft/status", post(status))
+        .route("/raft/version", post(version))
         .layer(DefaultBodyLimit::max(RPC_BODY_LIMIT))
         .with_state(state)
 }
 
 async fn append(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    if s.health.partition.refuses_appends() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "appends refused (test switch)").into_response();
+    }
     s.serve("append", headers, body, |s, req| async move {
         let answer = s.raft.append_entries(req).await;
         if answer.is_ok() {
@@ -205,10 +213,14 @@ async fn vote(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> Htt
 }
 
 async fn snapshot(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    s.serve("snapshot", headers, body, |s, req| async move {
+    s.serve("snapshot", headers, body, |s, req: openraft::raft::InstallSnapshotRequest<TypeConfig>| async move {
+        let last_chunk = req.done;
         let answer = s.raft.install_snapshot(req).await;
         if answer.is_ok() {
             s.health.leader_contact();
+            if last_chunk {
+                s.health.partition.snapshot_installed();
+            }
         }
         answer
     })
@@ -258,6 +270,12 @@ async fn membership_change(State(s): State<RpcState>, headers: HeaderMap, body: 
         membership::leader_change(&s.raft, &s.state, change, LEADER_WORK_LIMIT).await
     })
     .await
+}
+
+/// The newest data format this binary reads and writes (`codec::FORMAT_VERSION`). A node of
+/// the first release has no such route (404): it is at format 1.
+async fn version(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    s.serve("version", headers, body, |_, (): ()| async move { codec::FORMAT_VERSION }).await
 }
 
 async fn status(State(s): State<RpcState>, headers: HeaderMap, body: Bytes) -> HttpResponse {

@@ -28,6 +28,9 @@ pub(crate) const KEY_DATA: &[u8] = b"data";
 #[derive(Clone, Default)]
 pub struct StateHandle {
     inner: Arc<RwLock<State>>,
+    /// The membership of the last applied entry (committed, unlike Raft's effective one);
+    /// after a snapshot install, the snapshot's.
+    membership: Arc<RwLock<StoredMembership>>,
 }
 
 impl StateHandle {
@@ -38,6 +41,15 @@ impl StateHandle {
     /// A copy of the whole state (tests, backups).
     pub fn cloned(&self) -> State {
         self.read(State::clone)
+    }
+
+    /// The applied (so committed) membership: what `cluster::watch` decides removal from.
+    pub fn applied_membership(&self) -> StoredMembership {
+        self.membership.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_membership(&self, m: &StoredMembership) {
+        *self.membership.write().unwrap_or_else(|e| e.into_inner()) = m.clone();
     }
 
     fn lock_read(&self) -> RwLockReadGuard<'_, State> {
@@ -91,6 +103,7 @@ impl StateMachine {
             sm.state.replace(state);
             sm.last_applied = meta.last_log_id;
             sm.membership = meta.last_membership;
+            sm.state.set_membership(&sm.membership);
         }
         sm.publish(None);
         Ok(sm)
@@ -122,18 +135,27 @@ impl StateMachine {
     }
 }
 
-/// Counts and logs one applied command, and notes what it changed for the DNS view.
-fn counted(index: u64, command: &Command, result: &Result<Applied, ApplyError>, changed: &mut ChangeSet) {
+/// Counts and logs one applied command, and notes what it changed for the DNS view. A
+/// `repeated` request (its id applied before) changed nothing: it answered the first outcome.
+fn counted(
+    index: u64,
+    command: &Command,
+    result: &Result<Applied, ApplyError>,
+    repeated: bool,
+    changed: &mut ChangeSet,
+) {
     let kind = command.kind();
     let outcome = match result {
+        _ if repeated => "repeated",
         Ok(applied) if applied.changed() => "changed",
         Ok(_) => "unchanged",
         Err(_) => "refused",
     };
     tracing::debug!(index, kind, outcome, "applied");
     metrics::COMMANDS_TOTAL.with_label_values(&[kind, outcome]).inc();
-    if let Ok(applied) = result {
-        changed.record(applied);
+    match result {
+        Ok(applied) if !repeated => changed.record(applied),
+        _ => {}
     }
 }
 
@@ -170,18 +192,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Blank => Ok(Applied::default()),
                     EntryPayload::Membership(m) => {
                         self.membership = StoredMembership::new(Some(log_id), m);
+                        self.state.set_membership(&self.membership);
                         Ok(Applied::default())
                     }
                     EntryPayload::Normal(Request { command: Command::Group(commands) }) => {
+                        let repeated: Vec<bool> = commands.iter().map(|c| state.already_applied(c)).collect();
                         group = state.apply_group(log_id.index, &commands);
-                        for (command, result) in commands.iter().zip(&group) {
-                            counted(log_id.index, command, result, &mut changed);
+                        for ((command, result), repeated) in commands.iter().zip(&group).zip(repeated) {
+                            counted(log_id.index, command, result, repeated, &mut changed);
                         }
                         Ok(Applied::default())
                     }
                     EntryPayload::Normal(req) => {
+                        let repeated = state.already_applied(&req.command);
                         let result = state.apply_at(log_id.index, &req.command);
-                        counted(log_id.index, &req.command, &result, &mut changed);
+                        counted(log_id.index, &req.command, &result, repeated, &mut changed);
                         result
                     }
                 };
@@ -230,6 +255,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.state.replace(state);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        self.state.set_membership(&self.membership);
         self.publish(None);
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::command::{ApplyError, Command, Event, Family};
 use super::journal::{self, ZoneChange, DEFAULT_JOURNAL_VERSIONS};
 use super::machine::{Applied, State, Tracker};
 use super::registry::Host;
+use super::session::Seen;
 use crate::model::{Fqdn, Serial, Zone, ZoneTransfer};
 
 type Backup =
@@ -20,15 +21,31 @@ impl State {
         self.apply_at(0, command)
     }
 
-    /// Applies the command of log entry `index`. On error nothing has changed.
+    /// Applies the command of log entry `index`. On error nothing has changed (but the
+    /// session table, which remembers a refused request like an applied one).
     pub fn apply_at(&mut self, index: u64, command: &Command) -> Result<Applied, ApplyError> {
         let mut tracker = Tracker { index, ..Tracker::default() };
         match command {
+            Command::WithId { id, at, deadline, command } => {
+                if matches!(command.family(), Family::Group | Family::Request) {
+                    return Err(ApplyError::NestedBatch);
+                }
+                self.sessions.tick(*at);
+                return match self.sessions.seen(*id, *deadline) {
+                    Seen::Applied(outcome) => outcome,
+                    Seen::Expired => Err(ApplyError::RequestExpired(*id)),
+                    Seen::New => {
+                        let outcome = self.apply_at(index, command);
+                        self.sessions.record(*id, index, *deadline, outcome.clone());
+                        outcome
+                    }
+                };
+            }
             Command::Batch(cmds) => {
                 if cmds.iter().any(|c| matches!(c.family(), Family::Batch | Family::Group)) {
                     return Err(ApplyError::NestedBatch);
                 }
-                if cmds.iter().any(|c| c.family() == Family::Membership) {
+                if cmds.iter().any(|c| matches!(c, Command::RetireNode { .. })) {
                     return Err(ApplyError::MembershipInBatch);
                 }
                 if let Some(c) = cmds.iter().find(|c| !c.batchable()) {
@@ -46,6 +63,12 @@ impl State {
             cmd => self.apply_one(cmd, &mut tracker)?,
         }
         Ok(self.finish(tracker))
+    }
+
+    /// Whether `command` is a request whose id was applied already (applying it again
+    /// answers the first outcome and changes nothing).
+    pub fn already_applied(&self, command: &Command) -> bool {
+        matches!(command, Command::WithId { id, .. } if self.sessions.applied.contains_key(id))
     }
 
     /// Applies the commands of a `Group` entry, each as if it were its own entry at
@@ -139,14 +162,22 @@ impl State {
         match command.family() {
             Family::Zone => self.apply_zone(command, t),
             Family::Batch | Family::Group => Err(ApplyError::NestedBatch),
-            Family::Membership => match command {
+            Family::Request => Err(ApplyError::NestedBatch),
+            Family::Cluster => match command {
                 Command::RetireNode { id } => {
                     if self.retired_nodes.insert(*id) {
                         t.events.push(Event::NodeRetired { id: *id });
                     }
                     Ok(())
                 }
-                other => Err(other.not_in_family(Family::Membership)),
+                Command::SetClusterVersion { version } => {
+                    if *version > self.cluster_version {
+                        self.cluster_version = *version;
+                        t.events.push(Event::ClusterVersionSet { version: *version });
+                    }
+                    Ok(())
+                }
+                other => Err(other.not_in_family(Family::Cluster)),
             },
             Family::Cookie => match command {
                 Command::SetCookieSecret { secret, at } => {

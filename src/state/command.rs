@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::registry::{AddrChange, Domain, HostPatch, Origin, Token, UpdatePolicy, UpdateResult};
 use super::rfc2136::{AcmeAccount, Prereq, TsigKeyEntry, UpdateOp};
+use super::session::{ClusterVersion, RequestId};
 use crate::model::{Fqdn, RData, RType, RecordSpec, Serial, SoaParams, ZoneTransfer};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +186,20 @@ pub enum Command {
     /// is applied as if it were its own entry at this index, with its own result. Last in
     /// the enum, so the encoding of every older variant is unchanged.
     Group(Vec<Command>),
+    /// A client request with its identity (format 2): applied once however often it is
+    /// proposed; a later copy answers the first outcome (`state::session`). `at` is the
+    /// proposer's clock (unix ms), `deadline` when the proposer stops retrying.
+    WithId {
+        id: RequestId,
+        at: u64,
+        deadline: u64,
+        command: Box<Command>,
+    },
+    /// Raise the data format the cluster writes (format 2), proposed by the leader once
+    /// every member reports it understands it. Never lowers it.
+    SetClusterVersion {
+        version: ClusterVersion,
+    },
 }
 
 impl Command {
@@ -222,6 +237,8 @@ impl Command {
             Command::ExpireRecords { .. } => "expire_records",
             Command::SetCookieSecret { .. } => "set_cookie_secret",
             Command::Group(_) => "group",
+            Command::WithId { command, .. } => command.kind(),
+            Command::SetClusterVersion { .. } => "set_cluster_version",
         }
     }
 }
@@ -237,8 +254,10 @@ pub enum Family {
     Batch,
     /// `Group`: independent commands sharing one log entry.
     Group,
-    /// Retired Raft node ids.
-    Membership,
+    /// Retired Raft node ids, the cluster's data format.
+    Cluster,
+    /// `WithId`: a request applied once.
+    Request,
     /// The DNS cookie secret.
     Cookie,
     /// Dynamic hosts, users, tokens, domains (`apply_registry`).
@@ -262,7 +281,8 @@ impl Command {
             | Command::SetZoneTransfer { .. } => Family::Zone,
             Command::Batch(_) => Family::Batch,
             Command::Group(_) => Family::Group,
-            Command::RetireNode { .. } => Family::Membership,
+            Command::RetireNode { .. } | Command::SetClusterVersion { .. } => Family::Cluster,
+            Command::WithId { .. } => Family::Request,
             Command::SetCookieSecret { .. } => Family::Cookie,
             Command::RegisterHost { .. }
             | Command::UnregisterHost { .. }
@@ -287,9 +307,10 @@ impl Command {
     /// registry only address updates.
     pub fn batchable(&self) -> bool {
         match self.family() {
-            Family::Zone | Family::Cookie | Family::Batch | Family::Group | Family::Membership => true,
+            Family::Zone | Family::Cookie | Family::Batch | Family::Group => true,
+            Family::Cluster => matches!(self, Command::RetireNode { .. }),
             Family::Registry => matches!(self, Command::UpdateAddresses { .. }),
-            Family::Rfc2136 | Family::Acme => false,
+            Family::Rfc2136 | Family::Acme | Family::Request => false,
         }
     }
 
@@ -398,6 +419,10 @@ pub enum Event {
     CookieSecretRotated {
         at: u64,
     },
+    /// The cluster's data format was raised (format 2).
+    ClusterVersionSet {
+        version: ClusterVersion,
+    },
 }
 
 /// Why apply refused a command. Refusals change nothing and are deterministic, so every
@@ -450,4 +475,8 @@ pub enum ApplyError {
     NoSuchTsigKey(Fqdn),
     #[error("acme-dns account {0} does not exist")]
     NoSuchAcmeAccount(String),
+    /// A request whose deadline is long past the log's clock: its proposer gave up, and
+    /// whether it was applied is no longer remembered (format 2). Retry it as a new one.
+    #[error("request {0} arrived after its deadline; send it again")]
+    RequestExpired(RequestId),
 }

@@ -11,33 +11,33 @@ use serde::{Deserialize, Serialize};
 use super::command::{ApplyError, Event};
 use super::journal::{Journal, ZoneChange};
 use super::registry::{HistoryEntry, Registry};
+use super::session::{ClusterVersion, Sessions};
 use crate::model::{Fqdn, Node, RData, RType, RecordSet, Serial, Zone, ZoneTransfer};
 
-/// Everything the cluster agrees on. Serialized whole into Raft snapshots.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything the cluster agrees on. Serialized whole into Raft snapshots, in the oldest
+/// format that can express it (`state::format` has the layouts and the migrations).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     pub zones: BTreeMap<Fqdn, Zone>,
     /// Last serial of each deleted zone, so a zone created again under the same name
     /// continues after it and a secondary never sees the serial go backwards.
     pub retired_serials: BTreeMap<Fqdn, Serial>,
     /// Secondaries per zone (transfer ACL, NOTIFY targets, IXFR window).
-    #[serde(default)]
     pub transfer: BTreeMap<Fqdn, ZoneTransfer>,
     /// IXFR history per zone, derived by apply (see `journal`).
-    #[serde(default)]
     pub journals: BTreeMap<Fqdn, Journal>,
     /// Raft node ids removed from the cluster: never reused.
-    #[serde(default)]
     pub retired_nodes: BTreeSet<u64>,
     /// Dynamic hosts, users, tokens, domains and update history.
-    #[serde(default)]
     pub registry: Registry,
     /// TSIG keys and policy, records with a lifetime, acme-dns accounts, UPDATE history.
-    #[serde(default)]
     pub rfc2136: super::rfc2136::Rfc2136State,
     /// DNS cookie server secrets shared by the cluster.
-    #[serde(default)]
     pub cookie_secrets: crate::model::cookie::CookieSecrets,
+    /// Recently applied request ids with their outcome (exactly-once; format 2).
+    pub sessions: Sessions,
+    /// The data format every member understands (format 2; 1 until raised).
+    pub cluster_version: ClusterVersion,
 }
 
 /// What an applied command changed.

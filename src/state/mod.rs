@@ -8,10 +8,12 @@ mod apply_rfc2136;
 mod apply_zone;
 mod changes;
 mod command;
+mod format;
 pub mod journal;
 mod machine;
 pub mod registry;
 pub mod rfc2136;
+pub mod session;
 #[doc(hidden)]
 pub mod update_model;
 
@@ -22,6 +24,7 @@ pub use registry::{
     AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User,
     ADMIN_OWNER,
 };
+pub use session::{ClusterVersion, RequestId};
 
 /// Command builders shared by the tests of several modules.
 #[cfg(test)]

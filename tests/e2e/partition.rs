@@ -22,6 +22,10 @@ struct InProc {
 }
 
 async fn start(id: u64, bootstrap: bool) -> InProc {
+    start_with(id, bootstrap, None).await
+}
+
+async fn start_with(id: u64, bootstrap: bool, snapshot_every: Option<u64>) -> InProc {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = NodeConfig {
         node: NodeSection { id, data_dir: dir.path().to_path_buf(), ..NodeSection::default() },
@@ -33,6 +37,7 @@ async fn start(id: u64, bootstrap: bool) -> InProc {
             rpc_timeout_ms: Some(500),
             write_timeout_ms: Some(3000),
             stale_after_ms: Some(1500),
+            snapshot_every,
             ..ClusterSection::default()
         },
         zones: vec![Zone { records: Vec::new(), ..Zone::test() }],
@@ -137,16 +142,19 @@ async fn a_minority_keeps_answering_stale_and_refuses_writes_and_everything_conv
 }
 
 /// Starts three in-process nodes with node 1 leading and 2 and 3 voters.
+fn info(n: &InProc) -> NodeInfo {
+    NodeInfo {
+        raft_addr: n.node.raft_addr.to_string(),
+        http_addr: n.node.http_addr.to_string(),
+        dns_addr: n.node.dns_addr.to_string(),
+    }
+}
+
 async fn three_nodes() -> Vec<InProc> {
     let nodes = vec![start(1, true).await, start(2, false).await, start(3, false).await];
     for n in &nodes[1..] {
         let s = &n.node.service;
-        let info = NodeInfo {
-            raft_addr: n.node.raft_addr.to_string(),
-            http_addr: n.node.http_addr.to_string(),
-            dns_addr: n.node.dns_addr.to_string(),
-        };
-        nodes[0].node.service.cluster_add(s.node_id(), info, Duration::from_secs(30)).await.expect("add");
+        nodes[0].node.service.cluster_add(s.node_id(), info(n), Duration::from_secs(30)).await.expect("add");
         nodes[0].node.service.cluster_promote(s.node_id()).await.expect("promote");
     }
     nodes
@@ -209,4 +217,126 @@ async fn a_node_behind_the_cluster_confirms_unknown_credentials_before_answering
     for n in &mut nodes {
         n.node.shutdown().await;
     }
+}
+
+/// Registers `host` through `via` and returns its update secret.
+async fn register(via: &InProc, host: &str) -> String {
+    let url = format!("http://{}/nic/register?fqdn={host}", via.node.http_addr);
+    let body: serde_json::Value =
+        reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.expect("http").json().await.expect("json");
+    body["host"]["update_secret"].as_str().unwrap_or_else(|| panic!("registered: {body}")).to_string()
+}
+
+async fn nic_update(via: &InProc, host: &str, secret: &str, ip: &str) -> String {
+    let url = format!("http://{}/nic/update?hostname={host}&myip={ip}", via.node.http_addr);
+    let resp = reqwest::Client::new().get(url).basic_auth(host, Some(secret)).send().await.expect("http");
+    resp.text().await.expect("body").trim().to_string()
+}
+
+/// Issue #18, defect 1: a follower forwards an update, the leader commits and applies it
+/// but its answer never arrives (as when it dies between the append and the answer), and
+/// the follower sends the same update again. Before request ids the second copy was
+/// committed too: the host's history held two entries for one request, the client was
+/// told `nochg` for a request that did change the address, and a write acknowledged in
+/// between could be reverted. Now the copy answers the first outcome and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_update_whose_answer_is_lost_is_applied_once() {
+    let mut nodes = three_nodes().await;
+    eventually("every node at data format 2", WAIT, async || {
+        nodes.iter().all(|n| n.node.service.read(|s| s.cluster_version.0 >= 2)).then_some(())
+    })
+    .await;
+    let leader = nodes.iter().position(|n| n.node.service.status().role == "leader").expect("a leader");
+    let follower = (leader + 1) % 3;
+    let host = format!("once.{ZONE}");
+    let secret = register(&nodes[leader], &host).await;
+    let serial = |n: &InProc| n.node.service.read(|s| s.zones.values().next().expect("zone").serial.0);
+    let before = serial(&nodes[leader]);
+
+    nodes[leader].switch.lose_forward_answers(1);
+    let answer = nic_update(&nodes[follower], &host, &secret, "192.0.2.61").await;
+    assert_eq!(answer, "good 192.0.2.61", "the first outcome, not the retry's nochg");
+    assert!(!nodes[leader].switch.take_lost_answer(), "the leader lost an answer, so the write was sent again");
+
+    let history = nodes[leader].node.service.read(|s| {
+        let h = s.registry.history.iter().find(|(k, _)| k.as_str().trim_end_matches('.') == host).map(|(_, v)| v);
+        h.map(|h| h.len()).unwrap_or(0)
+    });
+    assert_eq!(history, 1, "one request, one history entry");
+    assert_eq!(serial(&nodes[leader]), before.wrapping_add(1), "one change, one serial bump");
+    let metrics = reqwest::get(format!("http://{}/metrics", nodes[leader].node.http_addr))
+        .await
+        .expect("http")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("quorumdns_commands_total{") && l.contains(r#"result="repeated""#)),
+        "the second copy reached the log and was recognized: {metrics}"
+    );
+    for n in &mut nodes {
+        n.node.shutdown().await;
+    }
+}
+
+/// Issue #18, defect 2: a node joins a cluster whose log was purged behind a snapshot, so
+/// it installs a snapshot taken before its own `add` (a membership without it) and, here,
+/// gets no further entries for a while. It used to conclude from that membership that it
+/// was removed, fence itself for good (503 on every write, no election) until restarted.
+/// Now only a committed membership newer than one that named it counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_node_that_installs_an_older_snapshot_does_not_fence_itself() {
+    let first = start_with(1, true, Some(20)).await;
+    for i in 0..60 {
+        put_until_ok(&first, &format!("pre{i}"), "192.0.2.3").await;
+    }
+    eventually("a snapshot on the first node", WAIT, async || {
+        first.node.service.raft_node().raft.metrics().borrow().snapshot.is_some().then_some(())
+    })
+    .await;
+    let joining = start_with(2, false, Some(20)).await;
+    joining.switch.hold_after_snapshot(true);
+    let add = tokio::spawn({
+        let svc = first.node.service.clone();
+        let info = info(&joining);
+        async move { svc.cluster_add(2, info, Duration::from_secs(30)).await }
+    });
+    eventually("the joining node installs the snapshot", WAIT, async || {
+        (joining.node.service.applied_index() > 0).then_some(())
+    })
+    .await;
+    let applied = joining.node.service.raft_node().state.applied_membership();
+    assert!(applied.membership().get_node(&2).is_none(), "the snapshot predates the add: {applied:?}");
+    // Give the removal watch (every 200 ms) time to misjudge, and check it does not.
+    let until = std::time::Instant::now() + Duration::from_millis(1200);
+    while std::time::Instant::now() < until {
+        assert!(!joining.node.service.health().is_removed(), "a joining node fenced itself");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    joining.switch.hold_after_snapshot(false);
+    joining.switch.refuse_appends(false);
+    add.await.expect("task").expect("the learner catches up");
+    first.node.service.cluster_promote(2).await.expect("promote");
+    assert!(!joining.node.service.health().is_removed());
+    put_until_ok(&joining, "after-join", "192.0.2.4").await;
+    assert_eq!(answers(&joining, "after-join"), vec!["192.0.2.4".to_string()]);
+    let mut nodes = vec![first, joining];
+    for n in &mut nodes {
+        n.node.shutdown().await;
+    }
+}
+
+/// Issue #18, defect 3: a node that is not (yet) a member cannot verify credentials: it
+/// must answer `911` (the client retries), never `badauth` (ddclient stops for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_is_not_a_member_answers_911_not_badauth() {
+    let outsider = start(7, false).await;
+    let url = format!("http://{}/nic/update?hostname=h.{ZONE}&myip=192.0.2.5", outsider.node.http_addr);
+    let resp = reqwest::Client::new().get(url).basic_auth(format!("h.{ZONE}"), Some("whatever")).send().await;
+    let resp = resp.expect("http");
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(resp.text().await.expect("body").trim(), "911");
+    let mut outsider = outsider;
+    outsider.node.shutdown().await;
 }

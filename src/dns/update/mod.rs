@@ -174,7 +174,7 @@ impl UpdateHandler {
         tsig_error: Option<&'static str>,
     ) {
         self.rejected.push(RejectedUpdate {
-            at: crate::dyndns::now_ms(),
+            at: crate::clock::unix_ms(),
             zone: parsed.map(|p| p.zone.clone()),
             key,
             source: peer.to_string(),
@@ -223,7 +223,7 @@ impl UpdateHandler {
             updates: parsed.updates,
             key: Some(key.name.clone()),
             source: peer.to_string(),
-            at: crate::dyndns::now_ms(),
+            at: crate::clock::unix_ms(),
         };
         match svc.submit(cmd).await {
             Ok(c) => c
