@@ -2,7 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::{Fqdn, RData, RType, Serial};
-use crate::state::{ApplyError, Command};
+use crate::state::{ApplyError, Command, RequestId};
 
 fn n(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()
@@ -129,7 +129,18 @@ fn a_recreated_zone_continues_its_old_serial() {
     assert!(serial(&s, "dyn.test").is_after(last));
 }
 
+/// A command, sometimes as a request with an id (from a small pool, so ids repeat) and a
+/// time, so that repeats, expiry and eviction are part of the generated histories.
 fn arb_command() -> impl Strategy<Value = Command> {
+    (plain_command(), prop::option::of((0u128..6, 0u64..40_000, 0u64..5_000))).prop_map(|(c, id)| match id {
+        Some((id, at, timeout)) => {
+            Command::WithId { id: RequestId(id), at, deadline: at + timeout, command: Box::new(c) }
+        }
+        None => c,
+    })
+}
+
+fn plain_command() -> impl Strategy<Value = Command> {
     let name = prop::sample::select(vec!["a", "b", "c", "*.w", "dyn.test"]);
     let zone = prop::sample::select(vec!["dyn.test", "other.test"]);
     let ip = any::<u8>().prop_map(|o| RData::A(std::net::Ipv4Addr::new(192, 0, 2, o)));
@@ -367,4 +378,78 @@ fn a_replaced_zone_is_the_same_in_any_record_order_and_conflicts_change_nothing(
     let mut outside = records.clone();
     outside.push(spec("www.other.test", 60, a("192.0.2.7")));
     assert!(matches!(imported.apply(&replace(outside)).unwrap_err(), ApplyError::OutOfZone { .. }));
+}
+
+fn with_id(id: u128, at: u64, command: Command) -> Command {
+    Command::WithId { id: RequestId(id), at, deadline: at + 5_000, command: Box::new(command) }
+}
+
+/// Exactly once: a request applied again (a retry after a lost answer, a copy a dying
+/// leader had appended) answers its first outcome and changes nothing.
+#[test]
+fn a_request_applied_twice_changes_the_state_once_and_answers_the_first_outcome() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    let first = s.apply(&with_id(7, 1_000, set_a("dyn.test", "h.dyn.test", &["192.0.2.1"]))).unwrap();
+    assert!(first.changed());
+    let after_first = s.clone();
+    // Another write in between (acknowledged to someone else).
+    s.apply(&with_id(8, 1_100, set_a("dyn.test", "h.dyn.test", &["192.0.2.2"]))).unwrap();
+    let between = s.clone();
+    // The copy of request 7: the first outcome, no revert to .1, no serial bump.
+    let again = s.apply(&with_id(7, 1_000, set_a("dyn.test", "h.dyn.test", &["192.0.2.1"]))).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(s.zones, between.zones, "the copy does not revert the later write");
+    assert_ne!(s.zones, after_first.zones);
+    assert!(s.already_applied(&with_id(7, 1_000, set_a("dyn.test", "x.dyn.test", &[]))));
+    // A refused request is remembered too.
+    let refused = s.apply(&with_id(9, 1_200, set_a("dyn.test", "h.other.test", &["192.0.2.3"])));
+    assert!(matches!(refused, Err(ApplyError::OutOfZone { .. })));
+    assert_eq!(s.apply(&with_id(9, 1_200, set_a("dyn.test", "h.dyn.test", &["192.0.2.3"]))), refused);
+}
+
+/// Ids are forgotten by the log's clock (the latest request time applied), never a node's
+/// clock; a request that arrives after that is refused as expired, so forgetting it can
+/// never let a copy through.
+#[test]
+fn ids_are_forgotten_by_the_logs_clock_and_late_copies_are_refused() {
+    use crate::state::session::RETAIN_AFTER_DEADLINE_MS;
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    let cmd = |ip: &str| set_a("dyn.test", "h.dyn.test", &[ip]);
+    s.apply(&with_id(1, 0, cmd("192.0.2.1"))).unwrap();
+    assert_eq!(s.sessions.applied.len(), 1);
+    // Still remembered just before its deadline plus the margin.
+    s.apply(&with_id(2, 5_000 + RETAIN_AFTER_DEADLINE_MS, cmd("192.0.2.2"))).unwrap();
+    assert!(s.sessions.applied.contains_key(&RequestId(1)));
+    // One millisecond later it is forgotten, and its copy is refused, not applied.
+    s.apply(&with_id(3, 5_001 + RETAIN_AFTER_DEADLINE_MS, cmd("192.0.2.3"))).unwrap();
+    assert!(!s.sessions.applied.contains_key(&RequestId(1)));
+    let zones = s.zones.clone();
+    assert_eq!(s.apply(&with_id(1, 0, cmd("192.0.2.1"))), Err(ApplyError::RequestExpired(RequestId(1))));
+    assert_eq!(s.zones, zones);
+    // Requests inside requests or groups are refused.
+    let nested = with_id(4, 9_000, with_id(5, 9_000, cmd("192.0.2.4")));
+    assert_eq!(s.apply(&nested), Err(ApplyError::NestedBatch));
+}
+
+/// A state without sessions is written in format 1 (a node of the first release reads a
+/// snapshot of an upgraded node); one with sessions in format 2; both read back equal.
+#[test]
+fn a_state_is_written_in_the_oldest_format_that_holds_it() {
+    let mut s = State::default();
+    s.apply(&zone_cmd("dyn.test")).unwrap();
+    assert_eq!(crate::codec::format_of(&s).unwrap(), 1);
+    let back: State = crate::codec::decode(&crate::codec::encode(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
+    s.apply(&with_id(1, 10, set_a("dyn.test", "h.dyn.test", &["192.0.2.1"]))).unwrap();
+    assert_eq!(crate::codec::format_of(&s).unwrap(), 2);
+    let back: State = crate::codec::decode(&crate::codec::encode(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
+    let mut v = State::default();
+    v.apply(&Command::SetClusterVersion { version: crate::state::ClusterVersion(2) }).unwrap();
+    assert_eq!(crate::codec::format_of(&v).unwrap(), 2);
+    // Commands of format 1 stay format 1; a request id needs format 2.
+    assert_eq!(crate::codec::format_of(&zone_cmd("dyn.test")).unwrap(), 1);
+    assert_eq!(crate::codec::format_of(&with_id(1, 0, zone_cmd("dyn.test"))).unwrap(), 2);
 }
