@@ -38,7 +38,6 @@ async fn start_with(id: u64, bootstrap: bool, snapshot_every: Option<u64>) -> In
             write_timeout_ms: Some(3000),
             stale_after_ms: Some(1500),
             snapshot_every,
-            ..ClusterSection::default()
         },
         zones: vec![Zone { records: Vec::new(), ..Zone::test() }],
         ..NodeConfig::default()
