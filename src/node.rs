@@ -82,14 +82,10 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         node_id: n.id,
         data_dir: n.data_dir.join("raft"),
         cluster_secret: cluster_secret.expose().to_vec(),
-        heartbeat_ms: c.heartbeat_ms,
-        election_timeout_min_ms: c.election_timeout_min_ms,
-        election_timeout_max_ms: c.election_timeout_max_ms,
-        rpc_timeout_ms: c.rpc_timeout_ms,
-        snapshot_every: c.snapshot_every,
-        stale_after_ms: c.stale_after_ms,
+        cluster: config.cluster.clone(),
         partition,
     };
+
     let raft = crate::raft::open(settings, publisher).await.map_err(|e| NodeError::Raft(e.to_string()))?;
 
     crate::metrics::touch_all();

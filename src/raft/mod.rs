@@ -54,20 +54,15 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long [`RaftNode::shutdown`] waits for Raft's tasks to release the storage.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// What `open` needs: this node's identity and data directory, the cluster secret, and
+/// the `[cluster]` section as configured (timings, snapshots).
 #[derive(Clone, Debug)]
 pub struct RaftSettings {
     /// Never reused: a removed node id stays retired.
     pub node_id: NodeId,
     pub data_dir: PathBuf,
     pub cluster_secret: Vec<u8>,
-    pub heartbeat_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    pub rpc_timeout_ms: u64,
-    /// Build a snapshot after this many log entries since the last one.
-    pub snapshot_every: u64,
-    /// Stale when no leader contact (or quorum ack, as leader) for this long.
-    pub stale_after_ms: u64,
+    pub cluster: config::ClusterConfig,
     /// Test hook: cut this node off from its peers.
     pub partition: PartitionSwitch,
 }
@@ -122,11 +117,11 @@ impl std::fmt::Debug for RaftNode {
 fn raft_config(s: &RaftSettings) -> Result<Config, RaftError> {
     let config = Config {
         cluster_name: "quorumdns".into(),
-        heartbeat_interval: s.heartbeat_ms,
-        election_timeout_min: s.election_timeout_min_ms,
-        election_timeout_max: s.election_timeout_max_ms,
-        install_snapshot_timeout: s.rpc_timeout_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_every),
+        heartbeat_interval: s.cluster.heartbeat_ms,
+        election_timeout_min: s.cluster.election_timeout_min_ms,
+        election_timeout_max: s.cluster.election_timeout_max_ms,
+        install_snapshot_timeout: s.cluster.rpc_timeout_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(s.cluster.snapshot_every),
         max_in_snapshot_log_to_keep: LOGS_KEPT_AFTER_SNAPSHOT,
         ..Config::default()
     };
@@ -148,9 +143,10 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
     let applied = sm.applied_receiver();
 
     let secret = Arc::new(ClusterSecret::new(settings.cluster_secret.clone()));
-    let health = Arc::new(Health::new(Duration::from_millis(settings.stale_after_ms), settings.partition.clone()));
-    let client =
-        RpcClient::new(secret.clone(), Duration::from_millis(settings.rpc_timeout_ms))?.with_health(health.clone());
+    let health =
+        Arc::new(Health::new(Duration::from_millis(settings.cluster.stale_after_ms), settings.partition.clone()));
+    let client = RpcClient::new(secret.clone(), Duration::from_millis(settings.cluster.rpc_timeout_ms))?
+        .with_health(health.clone());
     let network = NetworkFactory::new(settings.node_id, client.clone());
 
     let raft = Raft::new(settings.node_id, config, network, log_store, sm)

@@ -24,12 +24,15 @@ fn settings(dir: &Path, node_id: NodeId) -> RaftSettings {
         node_id,
         data_dir: dir.to_path_buf(),
         cluster_secret: SECRET.to_vec(),
-        heartbeat_ms: 100,
-        election_timeout_min_ms: 600,
-        election_timeout_max_ms: 1200,
-        rpc_timeout_ms: 2000,
-        snapshot_every: 10_000,
-        stale_after_ms: 2000,
+        cluster: crate::raft::config::ClusterConfig {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 600,
+            election_timeout_max_ms: 1200,
+            rpc_timeout_ms: 2000,
+            snapshot_every: 10_000,
+            stale_after_ms: 2000,
+            ..Default::default()
+        },
         partition: PartitionSwitch::default(),
     }
 }

@@ -66,12 +66,15 @@ impl Fixture {
             node_id: 1,
             data_dir: dir.path().join("raft"),
             cluster_secret: b"component-test-cluster-secret".to_vec(),
-            heartbeat_ms: 100,
-            election_timeout_min_ms: 300,
-            election_timeout_max_ms: 600,
-            rpc_timeout_ms: 2000,
-            snapshot_every: 10_000,
-            stale_after_ms: 2000,
+            cluster: crate::raft::config::ClusterConfig {
+                heartbeat_ms: 100,
+                election_timeout_min_ms: 300,
+                election_timeout_max_ms: 600,
+                rpc_timeout_ms: 2000,
+                snapshot_every: 10_000,
+                stale_after_ms: 2000,
+                ..Default::default()
+            },
             partition: crate::raft::PartitionSwitch::default(),
         };
         let raft = crate::raft::open(settings, Arc::new(crate::dns::SnapshotPublisher::new())).await.unwrap();
