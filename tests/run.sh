@@ -49,6 +49,9 @@ if ((${#need_pkgs[@]})); then
   fi
 fi
 
+# The previous release's binary for the rolling-upgrade test (tests/e2e/upgrade.rs).
+tests/upgrade-base.sh
+
 cargo build --locked --all-targets
 cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-4}"
 

@@ -28,3 +28,4 @@ mod secondaries;
 mod tls;
 mod update_history;
 mod update_model;
+mod upgrade;

@@ -74,7 +74,12 @@ impl Spec {
 
     /// Writes the config next to the data directory and starts the node.
     pub(crate) fn start(&self) -> Node {
-        let mut cmd = Node::serve_command(&self.config, &self.dir().with_extension("toml"));
+        self.start_binary(&super::node::binary())
+    }
+
+    /// [`Self::start`] with another binary (an older release, for upgrades).
+    pub(crate) fn start_binary(&self, bin: &Path) -> Node {
+        let mut cmd = Node::serve_command_of(bin, &self.config, &self.dir().with_extension("toml"));
         cmd.env("QUORUMDNS_CLUSTER_SECRET", SECRET);
         Node::spawn(cmd, self.dir())
     }
@@ -92,12 +97,19 @@ pub(crate) struct ClusterBuilder {
     nodes: u64,
     snapshot_every: u64,
     edits: Vec<Edit>,
+    binary: Option<std::path::PathBuf>,
 }
 
 impl ClusterBuilder {
     /// A Raft snapshot every `n` log entries (default 10,000).
     pub(crate) fn snapshot_every(mut self, n: u64) -> Self {
         self.snapshot_every = n;
+        self
+    }
+
+    /// Starts every node with `bin` instead of this tree's binary.
+    pub(crate) fn binary(mut self, bin: &Path) -> Self {
+        self.binary = Some(bin.to_path_buf());
         self
     }
 
@@ -118,7 +130,8 @@ impl ClusterBuilder {
                 spec
             })
             .collect();
-        let mut c = Cluster { nodes: specs.iter().map(|s| Some(s.start())).collect(), specs, root };
+        let bin = self.binary.unwrap_or_else(super::node::binary);
+        let mut c = Cluster { nodes: specs.iter().map(|s| Some(s.start_binary(&bin))).collect(), specs, root };
         let first = c.node(0);
         eventually("a zone serial", WAIT, async || first.try_serial()).await;
         for i in 1..self.nodes as usize {
@@ -137,7 +150,7 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// A cluster of `nodes` nodes, as [`ClusterBuilder`] configures it.
     pub(crate) fn builder(nodes: u64) -> ClusterBuilder {
-        ClusterBuilder { nodes, snapshot_every: 10_000, edits: Vec::new() }
+        ClusterBuilder { nodes, snapshot_every: 10_000, edits: Vec::new(), binary: None }
     }
 
     /// `n` nodes with a snapshot every `snapshot_every` entries.
@@ -198,8 +211,21 @@ impl Cluster {
     }
 
     pub(crate) fn restart(&mut self, i: usize) {
+        self.restart_binary(i, &super::node::binary());
+    }
+
+    /// Restarts node `i` (stopped) with `bin`: an upgrade (or a downgrade).
+    pub(crate) fn restart_binary(&mut self, i: usize, bin: &Path) {
         assert!(self.nodes[i].is_none(), "node {i} still runs");
-        self.nodes[i] = Some(self.specs[i].start());
+        self.nodes[i] = Some(self.specs[i].start_binary(bin));
+    }
+
+    /// Stops node `i` with SIGTERM (a clean shutdown, as an upgrade does).
+    pub(crate) fn terminate(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            let status = n.terminate();
+            assert!(status.success(), "node {i} stopped cleanly: {status}");
+        }
     }
 
     /// Waits until every live node answers the same serial; returns it.

@@ -25,6 +25,21 @@ pub(crate) fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_quorumdns")))
 }
 
+/// The binary of the previous release, for the rolling-upgrade test: built by
+/// `tests/upgrade-base.sh` (tests/run.sh runs it first) next to this tree's binary, or
+/// given by `QUORUMDNS_UPGRADE_BASE_BIN`. Missing, the test fails and says how to build it.
+pub(crate) fn base_binary() -> PathBuf {
+    let path = std::env::var_os("QUORUMDNS_UPGRADE_BASE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| binary().parent().expect("the binary has a directory").join("quorumdns-upgrade-base"));
+    assert!(
+        path.is_file(),
+        "the previous release's binary {} is missing: run tests/upgrade-base.sh (tests/run.sh does)",
+        path.display()
+    );
+    path
+}
+
 /// A free port on 127.0.0.1 for both TCP and UDP (DNS needs both), chosen below the
 /// kernel's ephemeral range (32768+): a node restarted after `kill -9` must get its old
 /// ports back, and a port handed out by `bind(0)` elsewhere in the test run (another
@@ -82,9 +97,14 @@ impl Node {
     /// Writes `config` to `file` (creating the data directory) and returns the `serve
     /// --config <file>` command for it.
     pub(crate) fn serve_command(config: &NodeConfig, file: &Path) -> Command {
+        Self::serve_command_of(&binary(), config, file)
+    }
+
+    /// [`Self::serve_command`] of another binary (an older release).
+    pub(crate) fn serve_command_of(bin: &Path, config: &NodeConfig, file: &Path) -> Command {
         std::fs::create_dir_all(&config.node.data_dir).expect("data dir");
         config.write(file);
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(bin);
         cmd.args(["serve", "--config"]).arg(file);
         cmd
     }
