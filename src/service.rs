@@ -167,6 +167,11 @@ impl Service {
             tracing::Span::current().record("log_index", resp.index);
             tracing::debug!(log_index = resp.index, "committed; waiting for this node to apply it");
             self.wait_local(resp.index, deadline).await?;
+            // A copy that arrived after its id was forgotten: its outcome is unknown, the
+            // client retries (a temporary condition, never a refusal of its request).
+            if let Err(ApplyError::RequestExpired(id)) = &resp.result {
+                return Err(SubmitError::Unavailable(format!("request {id} expired before it was applied; retry")));
+            }
             let applied = resp.result?;
             Ok(Committed { index: resp.index, applied })
         }
