@@ -31,6 +31,11 @@ pub fn verdicts(history: &History) -> (Vec<Value>, bool) {
     (values, all_valid)
 }
 
+/// A measurement of one checker's verdict (`None` when the checker did not run).
+fn measured(checks: &[Value], checker: &str, name: &str) -> Option<u64> {
+    checks.iter().find(|c| c["name"] == checker).and_then(|c| c["measurements"][name].as_u64())
+}
+
 #[derive(Default, Debug)]
 struct Counts {
     operations: usize,
@@ -87,6 +92,10 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     };
     let (checks, valid) = verdicts(history);
     let c = counts(history, &ops);
+    let duplicates = measured(&checks, "duplicate_request", "duplicated_requests");
+    let reverts = measured(&checks, "revert", "reverts");
+    let joins = measured(&checks, "joins", "joins").unwrap_or(0);
+    let joins_failed = measured(&checks, "joins", "joins_failed").unwrap_or(0);
     let converged_ms = info.and_then(|i| i.converged_ms).or_else(|| {
         history.events.iter().find_map(|e| match e {
             Event::Converged { after_heal_ms, .. } => *after_heal_ms,
@@ -112,6 +121,10 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         "dns_reads_bracketed": c.dns_reads_bracketed,
         "nemesis_faults": c.nemesis_faults,
         "converged_after_heal_ms": converged_ms,
+        "duplicates": duplicates,
+        "reverts": reverts,
+        "joins": joins,
+        "joins_failed": joins_failed,
         "checkers": checks,
         "valid": valid,
     });
@@ -144,7 +157,29 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         format!("{} ({} ok, {} DNS reads with a stable serial)", c.reads, c.reads_ok, c.dns_reads_bracketed),
     );
     row(&mut text, "nemesis faults", c.nemesis_faults.to_string());
+    let or_unchecked = |v: Option<u64>| v.map_or_else(|| "not checked".to_string(), |n| n.to_string());
+    row(&mut text, "duplicates", format!("{} requests applied more than once", or_unchecked(duplicates)));
+    row(&mut text, "reverts", or_unchecked(reverts));
+    if joins > 0 {
+        row(&mut text, "joins", format!("{} of {joins} succeeded", joins - joins_failed));
+    }
     row(&mut text, "converged after heal", converged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "NO".into()));
+    let _ = writeln!(
+        text,
+        "table: | operations | acknowledged | unknown | faults | duplicates | reverts | joins ok | convergence |"
+    );
+    let _ = writeln!(
+        text,
+        "table: | {} | {} | {} | {} | {} | {} | {} | {} |",
+        c.operations,
+        c.acknowledged,
+        c.unknown,
+        c.nemesis_faults,
+        or_unchecked(duplicates),
+        or_unchecked(reverts),
+        if joins > 0 { format!("{}/{joins}", joins - joins_failed) } else { "-".into() },
+        converged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "NO".into())
+    );
     let _ = writeln!(text, "checkers:");
     for ch in summary["checkers"].as_array().into_iter().flatten() {
         let name = ch["name"].as_str().unwrap_or("?");
