@@ -80,6 +80,47 @@ fn counts(history: &History, ops: &[Completed]) -> Counts {
     c
 }
 
+/// Kills (`kill` and `leader-churn` windows, from the kill to the restart) during which a
+/// write was in flight whose request the replicated history holds more than once: (such
+/// kills, all kills).
+fn kills_with_duplicates(history: &History, ops: &[Completed]) -> (usize, usize) {
+    use std::collections::{HashMap, HashSet};
+    let mut duplicated: HashSet<&str> = HashSet::new();
+    for e in &history.events {
+        if let Event::HostHistory { entries, .. } = e {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for entry in entries {
+                if let Some(r) = crate::history::request_of_agent(&entry.user_agent) {
+                    *seen.entry(r).or_default() += 1;
+                }
+            }
+            duplicated.extend(seen.into_iter().filter(|(_, n)| *n > 1).map(|(r, _)| r));
+        }
+    }
+    let in_flight: Vec<(u64, u64)> = ops
+        .iter()
+        .filter(|op| matches!(&op.op, Op::Write { request: Some(r), .. } if duplicated.contains(r.as_str())))
+        .map(|op| (op.invoke_ns, op.complete_ns.unwrap_or(u64::MAX)))
+        .collect();
+    // Each kill's window: from its start to the restart (its stop).
+    let mut kills: Vec<(u64, u64)> = Vec::new();
+    for e in &history.events {
+        match e {
+            Event::Nemesis { time_ns, name, start: true, .. } if name == "kill" || name == "leader-churn" => {
+                kills.push((*time_ns, u64::MAX))
+            }
+            Event::Nemesis { time_ns, name, start: false, .. } if name == "kill" || name == "leader-churn" => {
+                if let Some(open) = kills.iter_mut().rev().find(|k| k.1 == u64::MAX) {
+                    open.1 = *time_ns;
+                }
+            }
+            _ => {}
+        }
+    }
+    let hit = kills.iter().filter(|(s, e)| in_flight.iter().any(|(a, b)| a <= e && s <= b)).count();
+    (hit, kills.len())
+}
+
 /// Prints the summary and, with `write`, writes it and the timeline into `dir`; true
 /// when every checker passed.
 pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool) -> bool {
@@ -96,6 +137,7 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     let reverts = measured(&checks, "revert", "reverts");
     let joins = measured(&checks, "joins", "joins").unwrap_or(0);
     let joins_failed = measured(&checks, "joins", "joins_failed").unwrap_or(0);
+    let (kills_hit, kills) = kills_with_duplicates(history, &ops);
     let converged_ms = info.and_then(|i| i.converged_ms).or_else(|| {
         history.events.iter().find_map(|e| match e {
             Event::Converged { after_heal_ms, .. } => *after_heal_ms,
@@ -125,6 +167,8 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         "reverts": reverts,
         "joins": joins,
         "joins_failed": joins_failed,
+        "kills": kills,
+        "kills_with_duplicate_in_flight": kills_hit,
         "checkers": checks,
         "valid": valid,
     });
@@ -160,6 +204,13 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     let or_unchecked = |v: Option<u64>| v.map_or_else(|| "not checked".to_string(), |n| n.to_string());
     row(&mut text, "duplicates", format!("{} requests applied more than once", or_unchecked(duplicates)));
     row(&mut text, "reverts", or_unchecked(reverts));
+    if kills > 0 {
+        row(
+            &mut text,
+            "kills",
+            format!("{kills} ({kills_hit} with a write in flight, while down, that was applied twice)"),
+        );
+    }
     if joins > 0 {
         row(&mut text, "joins", format!("{} of {joins} succeeded", joins - joins_failed));
     }
