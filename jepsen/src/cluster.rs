@@ -510,8 +510,8 @@ records = ["ns1 3600 IN A {ip1}"]
         Some(line.and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok()).map_or(0, |v| v as u64))
     }
 
-    /// `host`'s update history as `slot` holds it, oldest first, and whether it may have
-    /// been truncated by the per-host limit.
+    /// `host`'s update history as `slot` holds it, in apply order (oldest first), and
+    /// whether it may have been truncated by the per-host limit.
     pub async fn host_history(
         &self,
         slot: NodeId,
@@ -535,9 +535,57 @@ records = ["ns1 3600 IN A {ip1}"]
                 new_ipv4: text(&e["new_ipv4"]),
             })
             .collect();
-        entries.sort_by_key(|e| e.index);
+        // The API lists the newest first; several entries share an index when one log
+        // entry carried several updates (group commit): reversed, they are in apply order.
+        entries.reverse();
         let truncated = entries.len() >= HISTORY_PER_HOST as usize;
         Ok((entries, truncated))
+    }
+
+    /// Imports about `mb` MB of TXT records as zones `ballast<k>.test` of 1 MB each
+    /// through node 1 (one log entry each: one entry of tens of MB does not replicate
+    /// within the 200 ms AppendEntries timeout), so that every snapshot, and so every
+    /// snapshot a joining member installs, is that much larger. Nothing reads them.
+    pub async fn import_ballast(&self, mb: u64) -> Result<String, String> {
+        let began = Instant::now();
+        let pad = "x".repeat(200);
+        let mut records = 0u64;
+        for k in 0..mb {
+            let zone = format!("ballast{k}.test");
+            let mut text = format!(
+                "$ORIGIN {zone}.\n$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A {}\n",
+                self.ip(1)
+            );
+            while text.len() < 1_000_000 {
+                text.push_str(&format!("b{records} IN TXT \"{records:08}{pad}\"\n"));
+                records += 1;
+            }
+            let mut last = String::new();
+            for _ in 0..10 {
+                let sent = self
+                    .http
+                    .put(format!("{}/api/v1/zones/{zone}/import", self.http_base(1)))
+                    .bearer_auth(&self.admin_token)
+                    .header(reqwest::header::CONTENT_TYPE, "text/dns")
+                    .timeout(Duration::from_secs(60))
+                    .body(text.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        last.clear();
+                        break;
+                    }
+                    Ok(r) => last = format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if !last.is_empty() {
+                return Err(format!("ballast import of {zone}: {last}"));
+            }
+        }
+        Ok(format!("{records} TXT records in {mb} zones of 1 MB in {:.1} s", began.elapsed().as_secs_f64()))
     }
 
     pub fn host_names(&self) -> Vec<String> {

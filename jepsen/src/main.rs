@@ -1,6 +1,6 @@
 //! `quorumdns-jepsen run --nemesis NAME --time SECONDS --seed N [--clients C]
 //! [--leader-readers L] [--readers R] [--hosts H] [--out DIR] [--image TAG]
-//! [--converge-bound SECONDS] [--snapshot-every N] [--join-bound SECONDS]`
+//! [--converge-bound SECONDS] [--snapshot-every N] [--join-bound SECONDS] [--ballast-mb MB]`
 //! `quorumdns-jepsen check PATH/history.jsonl`
 //! Exit code 0 only when every checker passed.
 
@@ -13,7 +13,7 @@ const USAGE: &str = "usage:
   quorumdns-jepsen run --nemesis NAME[,NAME..] --time SECONDS --seed N
                        [--clients C] [--leader-readers L] [--readers R] [--hosts H]
                        [--out DIR] [--image TAG] [--converge-bound SECONDS]
-                       [--snapshot-every N] [--join-bound SECONDS]
+                       [--snapshot-every N] [--join-bound SECONDS] [--ballast-mb MB]
       nemeses: partition-majority, partition-leader, bridge, kill, pause, membership,
                leader-churn, membership-join, mix, none
   quorumdns-jepsen check PATH/history.jsonl";
@@ -37,6 +37,7 @@ fn parse_run(args: &[String]) -> Result<Options, String> {
             "--converge-bound" => o.converge_bound_s = num(val()?)?,
             "--snapshot-every" => o.snapshot_every = Some(num(val()?)?).filter(|n| *n > 0),
             "--join-bound" => o.join_bound_s = num(val()?)?,
+            "--ballast-mb" => o.ballast_mb = num(val()?)?,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

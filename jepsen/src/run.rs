@@ -30,6 +30,9 @@ pub struct Options {
     pub snapshot_every: Option<u64>,
     /// Seconds a brand-new member may take to become a working voter.
     pub join_bound_s: u64,
+    /// MB of TXT records imported as a zone nobody reads before the load starts, to make
+    /// snapshots large (0: none).
+    pub ballast_mb: u64,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             converge_bound_s: 30,
             snapshot_every: None,
             join_bound_s: 60,
+            ballast_mb: 0,
         }
     }
 }
@@ -170,6 +174,10 @@ async fn phases(
         cluster.network, cluster.prefix[0], cluster.prefix[1], cluster.prefix[2]
     );
     cluster.bootstrap(opts.hosts).await?;
+    if opts.ballast_mb > 0 {
+        eprintln!("importing {} MB of ballast", opts.ballast_mb);
+        eprintln!("ballast: {}", cluster.import_ballast(opts.ballast_mb).await?);
+    }
     let hosts = cluster.host_names();
     converge(&cluster, &hosts, Duration::from_secs(30)).await.ok_or("the fresh cluster did not converge")?;
     eprintln!("cluster up; {}s of load with nemesis {}", opts.time_s, opts.nemesis);

@@ -28,7 +28,8 @@
 //! a test checks it against every triple on 5,000 random small histories.
 //!
 //! **The replicated history.** The runner records every host's update history
-//! ([`Event::HostHistory`]): in log order, each entry's old and new address. The host's
+//! ([`Event::HostHistory`]): in apply order (log order; updates that shared one log entry
+//! through group commit in their order inside it), each entry's old and new address. The host's
 //! value sequence (the first entry's old address, then each entry's new one) must not
 //! return to a value after a different one: every node goes through exactly this
 //! sequence, so a value set again by a later entry is a revert on every node, whether or
@@ -359,6 +360,17 @@ mod tests {
         );
         assert_eq!(result.anomaly_count, 1, "{result}");
         assert_eq!(result.measurements.get("reverts"), Some(&1));
+    }
+
+    #[test]
+    fn updates_sharing_a_log_entry_are_in_apply_order() {
+        // Group commit: two updates of h10 in the entry at index 34.
+        let h = Builder::new()
+            .write(6, 2, "h10", "10.0.0.7", 10, End::Ok(80))
+            .write(1, 2, "h10", "10.0.0.9", 10, End::Ok(80))
+            .host_history(1, "h10", 110, vec![good(34, 6, None, "10.0.0.7"), good(34, 1, Some("10.0.0.7"), "10.0.0.9")])
+            .build();
+        assert_passed(&run(&h, check));
     }
 
     #[test]
