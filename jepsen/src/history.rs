@@ -49,9 +49,9 @@ pub enum Event {
     /// value for every host (`None`: they did not converge within the runner's bound).
     Converged { time_ns: u64, after_heal_ms: Option<u64>, bound_ms: u64 },
     /// After the final reads: `host`'s replicated update history as `node` returned it
-    /// (`GET /api/v1/hosts/{fqdn}/history`), in apply order (log order, and the order inside an entry that carried several
-    /// updates). `truncated`: the history held
-    /// as many entries as the per-host limit, so older ones may have been evicted.
+    /// (`GET /api/v1/hosts/{fqdn}/history`), in apply order (log order, and the order
+    /// inside an entry that carried several updates). `truncated`: the history held as
+    /// many entries as the per-host limit, so older ones may have been evicted.
     HostHistory {
         time_ns: u64,
         node: NodeId,
