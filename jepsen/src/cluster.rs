@@ -427,8 +427,8 @@ records = ["ns1 3600 IN A {ip1}"]
     }
 
     /// After [`Cluster::rejoin`] (or whatever it got to): polls until the slot's member is
-    /// a voter in another node's view, its `/readyz` answers 200 and a write through it
-    /// answers `good`, or `deadline` passes. The detail says what was seen, whether it
+    /// a voter in another node's view, its `/readyz` answers 200 and then a write through
+    /// it answers `good`, or `deadline` passes. The detail says what was seen, whether it
     /// declared itself removed, and how many snapshots it installed.
     pub async fn verify_join(&self, slot: NodeId, deadline: Instant) -> JoinReport {
         let id = self.raft_id(slot);
@@ -477,7 +477,9 @@ records = ["ns1 3600 IN A {ip1}"]
                     Err(e) => last = format!("readyz: {e}"),
                 }
             }
-            if !wrote {
+            // Only through a ready node: a write refused before would be answered
+            // (badauth today) and throttle this address for every client.
+            if ready && !wrote {
                 match self.probe_write(slot).await {
                     Ok((200, line)) if line.starts_with("good") => wrote = true,
                     Ok((status, line)) => last = format!("write through it: {status} {line}"),

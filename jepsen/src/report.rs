@@ -138,6 +138,8 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     let joins = measured(&checks, "joins", "joins").unwrap_or(0);
     let joins_failed = measured(&checks, "joins", "joins_failed").unwrap_or(0);
     let (kills_hit, kills) = kills_with_duplicates(history, &ops);
+    let badauth = measured(&checks, "credentials", "badauth");
+    let throttled = measured(&checks, "credentials", "throttled").unwrap_or(0);
     let converged_ms = info.and_then(|i| i.converged_ms).or_else(|| {
         history.events.iter().find_map(|e| match e {
             Event::Converged { after_heal_ms, .. } => *after_heal_ms,
@@ -167,6 +169,8 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         "reverts": reverts,
         "joins": joins,
         "joins_failed": joins_failed,
+        "badauth": badauth,
+        "throttled": throttled,
         "kills": kills,
         "kills_with_duplicate_in_flight": kills_hit,
         "checkers": checks,
@@ -204,6 +208,11 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     let or_unchecked = |v: Option<u64>| v.map_or_else(|| "not checked".to_string(), |n| n.to_string());
     row(&mut text, "duplicates", format!("{} requests applied more than once", or_unchecked(duplicates)));
     row(&mut text, "reverts", or_unchecked(reverts));
+    row(
+        &mut text,
+        "badauth",
+        format!("{} (and {throttled} writes throttled with 429 after them)", or_unchecked(badauth)),
+    );
     if kills > 0 {
         row(
             &mut text,

@@ -16,7 +16,8 @@
 //!
 //! [`check_all`] runs, in this order: `well_formed` (the history obeys the rules in
 //! [`crate::history`]), `lost_write`, `phantom_read`, `linearizable`, `serial_divergence`,
-//! `serial_monotonic`, `convergence`, `duplicate_request`, `revert`, `joins`. When operations cannot even be paired (a completion
+//! `serial_monotonic`, `convergence`, `duplicate_request`, `revert`, `joins`,
+//! `credentials`. When operations cannot even be paired (a completion
 //! without an invocation, a second invocation in flight), only the failed `well_formed`
 //! result is returned: the other checkers need the pairs. A malformed history is never a
 //! panic.
@@ -28,6 +29,7 @@
 //! measure something (convergence time) put it in `measurements`.
 
 mod convergence;
+mod credentials;
 mod duplicate_request;
 mod joins;
 mod linearizable;
@@ -153,6 +155,7 @@ pub fn check_all(history: &History) -> Vec<CheckResult> {
         duplicate_request::check(&prepared),
         revert::check(&prepared),
         joins::check(&prepared),
+        credentials::check(&prepared),
     ]
 }
 
@@ -389,7 +392,8 @@ mod tests {
                 "convergence",
                 "duplicate_request",
                 "revert",
-                "joins"
+                "joins",
+                "credentials"
             ]
         );
         let json = serde_json::to_string(&summary).expect("a summary serializes");
@@ -439,7 +443,7 @@ mod tests {
         let history = Builder::new().write(1, 1, "h1", "10.0.0.1", 1, End::Ok(2)).build();
         history.write_jsonl(std::fs::File::create(&path).expect("create")).expect("write");
         let results = check_file(&path).expect("a well-formed file");
-        assert_eq!(results.len(), 10);
+        assert_eq!(results.len(), 11);
         std::fs::write(&path, "{\"type\": \"nonsense\"}\n").expect("write");
         let error = check_file(&path).expect_err("a malformed line is an error");
         assert!(error.contains("line 1"), "{error}");
