@@ -37,7 +37,7 @@ fn parse_run(args: &[String]) -> Result<Options, String> {
             "--converge-bound" => o.converge_bound_s = num(val()?)?,
             "--snapshot-every" => o.snapshot_every = Some(num(val()?)?).filter(|n| *n > 0),
             "--join-bound" => o.join_bound_s = num(val()?)?,
-            "--ballast-mb" => o.ballast_mb = num(val()?)?,
+            "--ballast-mb" => o.ballast_mb = Some(num(val()?)?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -30,9 +30,10 @@ pub struct Options {
     pub snapshot_every: Option<u64>,
     /// Seconds a brand-new member may take to become a working voter.
     pub join_bound_s: u64,
-    /// MB of TXT records imported as a zone nobody reads before the load starts, to make
-    /// snapshots large (0: none).
-    pub ballast_mb: u64,
+    /// MB of TXT records imported as zones nobody reads before the load starts, to make
+    /// snapshots large; `None`: [`nemesis::JOIN_BALLAST_MB`] when `membership-join` is
+    /// among the nemeses, else none.
+    pub ballast_mb: Option<u64>,
 }
 
 impl Default for Options {
@@ -50,7 +51,7 @@ impl Default for Options {
             converge_bound_s: 30,
             snapshot_every: None,
             join_bound_s: 60,
-            ballast_mb: 0,
+            ballast_mb: None,
         }
     }
 }
@@ -174,9 +175,11 @@ async fn phases(
         cluster.network, cluster.prefix[0], cluster.prefix[1], cluster.prefix[2]
     );
     cluster.bootstrap(opts.hosts).await?;
-    if opts.ballast_mb > 0 {
-        eprintln!("importing {} MB of ballast", opts.ballast_mb);
-        eprintln!("ballast: {}", cluster.import_ballast(opts.ballast_mb).await?);
+    let ballast_mb =
+        opts.ballast_mb.unwrap_or(if kinds.contains(&Kind::MembershipJoin) { nemesis::JOIN_BALLAST_MB } else { 0 });
+    if ballast_mb > 0 {
+        eprintln!("importing {ballast_mb} MB of ballast");
+        eprintln!("ballast: {}", cluster.import_ballast(ballast_mb).await?);
     }
     let hosts = cluster.host_names();
     converge(&cluster, &hosts, Duration::from_secs(30)).await.ok_or("the fresh cluster did not converge")?;
