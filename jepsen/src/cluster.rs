@@ -428,7 +428,8 @@ records = ["ns1 3600 IN A {ip1}"]
 
     /// After [`Cluster::rejoin`] (or whatever it got to): polls until the slot's member is
     /// a voter in another node's view, its `/readyz` answers 200 and then a write through
-    /// it answers `good`, or `deadline` passes. The detail says what was seen, whether it
+    /// it answers `good`, or `deadline` passes, or it is a voter that declared itself
+    /// removed (a failed join at once). The detail says what was seen, whether it
     /// declared itself removed, and how many snapshots it installed.
     pub async fn verify_join(&self, slot: NodeId, deadline: Instant) -> JoinReport {
         let id = self.raft_id(slot);
@@ -486,7 +487,9 @@ records = ["ns1 3600 IN A {ip1}"]
                     Err(e) => last = format!("write through it: {e}"),
                 }
             }
-            if voter && ready && wrote {
+            // A voter that says it was removed will not come back by itself (it stays
+            // fenced until restarted): no need to wait for the bound.
+            if (voter && ready && wrote) || (voter && fenced) {
                 break;
             }
             if Instant::now() > deadline {
