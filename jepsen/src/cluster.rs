@@ -54,6 +54,8 @@ pub struct Cluster {
 /// How a new member's join ended (see [`Cluster::verify_join`]).
 pub struct JoinReport {
     pub joined: bool,
+    /// It declared itself removed.
+    pub fenced: bool,
     pub detail: String,
 }
 
@@ -505,7 +507,25 @@ records = ["ns1 3600 IN A {ip1}"]
             installed.map_or_else(|| "?".to_string(), |n| n.to_string()),
             if joined { String::new() } else { format!("; last: {last}") }
         );
-        JoinReport { joined, detail }
+        JoinReport { joined, fenced, detail }
+    }
+
+    /// Restarts the slot's container (kill, start) and waits until its `/readyz` answers
+    /// 200: how long that took after the start.
+    pub async fn restart_until_ready(&self, slot: NodeId, limit: Duration) -> Result<Duration, String> {
+        self.kill(slot).await?;
+        self.start(slot).await?;
+        let began = Instant::now();
+        let mut last = String::new();
+        while began.elapsed() < limit {
+            match self.http.get(format!("{}/readyz", self.http_base(slot))).send().await {
+                Ok(r) if r.status().as_u16() == 200 => return Ok(began.elapsed()),
+                Ok(r) => last = format!("{} {}", r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Err(format!("not ready {limit:?} after a restart: {last}"))
     }
 
     /// `quorumdns_raft_snapshots_total{origin="installed"}` of the slot.

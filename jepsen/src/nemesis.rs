@@ -195,9 +195,17 @@ async fn replace(n: NodeId, c: &Cluster, rec: &Recorder, bound: Duration) -> Res
     rec.nemesis(WIPE, true, format!("node {n}: id {old} wiped, restarted empty as id {id}"));
     let report = match c.rejoin(n, deadline.saturating_duration_since(Instant::now())).await {
         Ok(()) => c.verify_join(n, deadline).await,
-        Err(e) => JoinReport { joined: false, detail: format!("add/promote: {e}") },
+        Err(e) => JoinReport { joined: false, fenced: false, detail: format!("add/promote: {e}") },
     };
-    let (joined, detail) = (report.joined, report.detail);
+    let (joined, mut detail) = (report.joined, report.detail);
+    if report.fenced {
+        // It stays fenced until restarted: restart it, so that the next join meets a
+        // cluster of working members (and see whether a restart is enough).
+        match c.restart_until_ready(n, Duration::from_secs(30)).await {
+            Ok(took) => detail.push_str(&format!("; restarted: ready {} ms after the start", took.as_millis())),
+            Err(e) => detail.push_str(&format!("; restarted: {e}")),
+        }
+    }
     eprintln!(
         "[{:7.2}s] join of node {n} as id {id}: {} ({detail})",
         rec.now_ns() as f64 / 1e9,
