@@ -23,7 +23,7 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
         if !joined {
             failed += 1;
             result.anomaly(format!(
-                "{what}: did not join within {bound_ms} ms (gave up at {}): {detail}",
+                "{what}: did not join (gave up at {}, after {took_ms} ms of a {bound_ms} ms bound): {detail}",
                 show_time(*time_ns)
             ));
         } else if took_ms > *bound_ms {
@@ -68,7 +68,11 @@ mod tests {
         let result = run(&h, check);
         assert_anomaly(
             &result,
-            &["node 2 as new id 7, started at 30.000000000s", "did not join within 60000 ms", "removed"],
+            &[
+                "node 2 as new id 7, started at 30.000000000s",
+                "did not join (gave up at 90.000000000s, after 60000 ms of a 60000 ms bound)",
+                "removed",
+            ],
         );
         assert_eq!(result.anomaly_count, 1);
         assert_eq!(result.measurements.get("joins_failed"), Some(&1));
