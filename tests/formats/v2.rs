@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use openraft::EntryPayload;
 use quorumdns::model::{RData, RType, Serial};
 use quorumdns::raft::types::{Entry, Request, Response};
-use quorumdns::state::session::{AppliedRequest, Sessions};
 use quorumdns::state::{Applied, ApplyError, ClusterVersion, Command, Event, RequestId, State, UpdateResult};
+use quorumdns::state::{AppliedRequest, Sessions};
 
 use super::v1::{log_id, name, zone, AT};
 
