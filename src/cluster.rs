@@ -231,32 +231,24 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 /// cluster's is older than this binary's.
 const VERSION_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Keeps the Raft gauges current, notices when this node was removed, and, on the leader,
-/// raises the cluster's data format once every member understands it.
+/// Keeps the Raft gauges current and notices when this node was removed.
 ///
 /// Removal is decided from committed facts only: this node's id in the replicated retired
 /// set, or an applied (committed) membership without this node that is newer than an
-/// applied membership that named it. A joining node that installs a snapshot taken before
+/// applied membership that named it (tracked as entries are applied:
+/// `StateHandle::dropped_from_membership`). A joining node that installs a snapshot taken before
 /// its own `add` sees a membership without itself that is not newer than one naming it
 /// (it has seen none yet), so it does not fence itself. A removed node stops campaigning
 /// (it cannot disturb the others) and refuses writes; `/readyz` says why.
 pub(crate) async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let me = svc.node_id();
     let mut announced = false;
-    let mut named_at: Option<u64> = None;
-    let mut next_version_check = tokio::time::Instant::now();
     loop {
         let status = svc.raft_node().status();
         crate::metrics::RAFT_STALE.set(i64::from(status.stale));
         crate::metrics::RAFT_TERM.set(i64::try_from(status.term).unwrap_or(i64::MAX));
         crate::metrics::RAFT_IS_LEADER.set(i64::from(status.role == "leader"));
-        let applied = svc.raft_node().state.applied_membership();
-        let index = applied.log_id().map(|l| l.index);
-        let named = applied.membership().get_node(&me).is_some();
-        if named {
-            named_at = named_at.max(index);
-        }
-        let dropped = !named && matches!((named_at, index), (Some(was), Some(now)) if now > was);
+        let dropped = svc.raft_node().state.dropped_from_membership();
         let retired = svc.read(|s| s.retired_nodes.contains(&me));
         if retired || dropped {
             svc.health().mark_removed();
@@ -267,22 +259,30 @@ pub(crate) async fn watch(svc: std::sync::Arc<Service>, mut stop: tokio::sync::w
             tracing::error!(
                 node_id = me,
                 retired,
-                membership_index = ?index,
+                dropped,
                 "this node was removed from the cluster: it no longer campaigns or takes writes; \
                  wipe its data directory before reusing the machine under a new node id"
             );
         }
+        tokio::select! {
+            _ = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// On the leader, while the cluster's data format is older than this binary's: asks the
+/// members which format they understand and raises the cluster's once all do. Its own
+/// task, so that a slow member never delays [`watch`].
+pub(crate) async fn raise_format(svc: std::sync::Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
         let cluster_version = svc.read(|s| s.cluster_version);
         crate::metrics::CLUSTER_FORMAT_VERSION.set(i64::from(cluster_version.0));
-        if svc.is_leader()
-            && cluster_version < ClusterVersion(crate::codec::FORMAT_VERSION)
-            && tokio::time::Instant::now() >= next_version_check
-        {
-            next_version_check = tokio::time::Instant::now() + VERSION_CHECK_EVERY;
+        if svc.is_leader() && cluster_version < ClusterVersion(crate::codec::FORMAT_VERSION) {
             raise_cluster_version(&svc).await;
         }
         tokio::select! {
-            _ = tokio::time::sleep(WATCH_EVERY) => {}
+            _ = tokio::time::sleep(VERSION_CHECK_EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

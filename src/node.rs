@@ -170,6 +170,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         }
     }
     tasks.spawn(crate::cluster::watch(service.clone(), stop_rx.clone()));
+    tasks.spawn(crate::cluster::raise_format(service.clone(), stop_rx.clone()));
     if config.dns.cookies {
         tasks.spawn(crate::dns::cookie_secret::ensure(service.clone(), stop_rx.clone()));
     }

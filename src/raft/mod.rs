@@ -139,6 +139,7 @@ pub async fn open(settings: RaftSettings, observer: Arc<dyn StateObserver>) -> R
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&settings.data_dir.join("db"))?);
     let log_store = LogStore::open(store.clone())?;
     let sm = StateMachine::open(store.clone(), observer)?;
+    sm.handle().set_node_id(settings.node_id);
     let state = sm.handle();
     let applied = sm.applied_receiver();
 

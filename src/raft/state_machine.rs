@@ -14,7 +14,7 @@ use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogId, StorageIOError};
 use tokio::sync::watch;
 
 use super::types::{
-    Entry, LogId, Request, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Entry, LogId, NodeId, Request, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 use crate::state::{Applied, ApplyError, ChangeSet, Command, State, StateObserver};
 use crate::store::{trees, Batch, Store, StoreError, Tree};
@@ -30,7 +30,16 @@ pub struct StateHandle {
     inner: Arc<RwLock<State>>,
     /// The membership of the last applied entry (committed, unlike Raft's effective one);
     /// after a snapshot install, the snapshot's.
-    membership: Arc<RwLock<StoredMembership>>,
+    membership: Arc<RwLock<AppliedMembership>>,
+}
+
+/// The applied membership, and the index of the newest applied one that named this node
+/// (every membership entry is seen here as it is applied, none is missed by sampling).
+#[derive(Clone, Debug, Default)]
+struct AppliedMembership {
+    me: Option<NodeId>,
+    current: StoredMembership,
+    named_at: Option<u64>,
 }
 
 impl StateHandle {
@@ -43,13 +52,34 @@ impl StateHandle {
         self.read(State::clone)
     }
 
-    /// The applied (so committed) membership: what `cluster::watch` decides removal from.
+    /// The applied (so committed) membership.
     pub fn applied_membership(&self) -> StoredMembership {
-        self.membership.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.membership.read().unwrap_or_else(|e| e.into_inner()).current.clone()
     }
 
-    fn set_membership(&self, m: &StoredMembership) {
-        *self.membership.write().unwrap_or_else(|e| e.into_inner()) = m.clone();
+    /// Whether a committed membership dropped this node: the applied membership does not
+    /// name it and is newer than an applied one that did. A membership that predates this
+    /// node's `add` (a snapshot installed while joining, old entries replayed) never
+    /// counts: this node has not been named by anything applied before it.
+    pub fn dropped_from_membership(&self) -> bool {
+        let m = self.membership.read().unwrap_or_else(|e| e.into_inner());
+        let Some(me) = m.me else { return false };
+        let index = m.current.log_id().map(|l| l.index);
+        m.current.membership().get_node(&me).is_none()
+            && matches!((m.named_at, index), (Some(named), Some(now)) if now > named)
+    }
+
+    /// Tells the handle which node it belongs to (for [`Self::dropped_from_membership`]).
+    pub fn set_node_id(&self, me: NodeId) {
+        let mut m = self.membership.write().unwrap_or_else(|e| e.into_inner());
+        m.me = Some(me);
+        let current = m.current.clone();
+        note_membership(&mut m, &current);
+    }
+
+    fn set_membership(&self, stored: &StoredMembership) {
+        let mut m = self.membership.write().unwrap_or_else(|e| e.into_inner());
+        note_membership(&mut m, stored);
     }
 
     fn lock_read(&self) -> RwLockReadGuard<'_, State> {
@@ -60,6 +90,15 @@ impl StateHandle {
 
     fn replace(&self, state: State) {
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+}
+
+fn note_membership(m: &mut AppliedMembership, stored: &StoredMembership) {
+    m.current = stored.clone();
+    if let Some(me) = m.me {
+        if stored.membership().get_node(&me).is_some() {
+            m.named_at = m.named_at.max(stored.log_id().map(|l| l.index));
+        }
     }
 }
 

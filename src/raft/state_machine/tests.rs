@@ -100,3 +100,24 @@ async fn a_corrupt_snapshot_is_refused_and_changes_nothing() {
     assert_eq!(sm.handle().cloned(), before);
     assert!(sm.get_current_snapshot().await.unwrap().is_none());
 }
+
+/// Issue #18, defect 2, as the state machine sees it: a joining node first applies a
+/// membership from before its own `add` (a snapshot, or old entries), which does not name
+/// it: that is not a removal. Only a membership applied after one that named it is.
+#[tokio::test]
+async fn only_a_membership_newer_than_one_naming_this_node_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = open_sm(dir.path(), RecordingObserver::new());
+    let handle = sm.handle();
+    handle.set_node_id(2);
+    let members = |ids: &[u64]| Membership::new(vec![ids.iter().copied().collect::<BTreeSet<u64>>()], None);
+    let entry =
+        |index, ids: &[u64]| Entry { log_id: log_id(1, index), payload: EntryPayload::Membership(members(ids)) };
+
+    sm.apply(vec![entry(1, &[1])]).await.unwrap();
+    assert!(!handle.dropped_from_membership(), "a membership from before the add is not a removal");
+    sm.apply(vec![entry(2, &[1, 2])]).await.unwrap();
+    assert!(!handle.dropped_from_membership());
+    sm.apply(vec![entry(3, &[1])]).await.unwrap();
+    assert!(handle.dropped_from_membership(), "removed by a committed membership after one naming it");
+}
