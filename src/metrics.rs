@@ -337,6 +337,7 @@ pub(crate) fn touch_all() {
     let _ = (&*ACME_DNS_EXPIRY_SWEEPS_TOTAL, &*DNS_UPDATES_REJECTED_TOTAL);
     let _ = (&*RAFT_WRITE_GROUP_COMMANDS, &*RAFT_LOG_APPEND_ENTRIES, &*RAFT_FORWARD_GROUP_COMMANDS, &*HEAP_TRIMS_TOTAL);
     let _ = &*UDP_COALESCE_WAITS_TOTAL;
+    touch_dyndns_policy();
 }
 
 // ---------------------------------------------------------------- RFC 2136 UPDATE and TSIG
@@ -429,3 +430,43 @@ pub(crate) static HTTP_AUTH_THROTTLED_TOTAL: LazyLock<IntCounterVec> = LazyLock:
         &["surface"],
     )
 });
+
+// ---------------------------------------------------------------- dynamic DNS policy (issue 20)
+pub(crate) const HTTP_AUTH_THROTTLE_TRACKED_NAME: &str = "http_auth_throttle_tracked";
+pub(crate) const DYNDNS_ADDRESSES_REFUSED: &str = "dyndns_addresses_refused_total";
+pub(crate) const DYNDNS_UPDATE_TRANSPORT: &str = "dyndns_update_transport_total";
+pub(crate) const CHECKIP_REQUESTS: &str = "checkip_requests_total";
+
+pub(crate) static HTTP_AUTH_THROTTLE_TRACKED: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        HTTP_AUTH_THROTTLE_TRACKED_NAME,
+        "(client address, credential name) pairs with recent authentication failures the throttle tracks",
+    )
+});
+pub(crate) static DYNDNS_ADDRESSES_REFUSED_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        DYNDNS_ADDRESSES_REFUSED,
+        "Update requests refused because an address they would publish is refused by dyndns.refuse_addresses, by rule (a kind, or network)",
+        &["rule"],
+    )
+});
+pub(crate) static DYNDNS_UPDATE_TRANSPORT_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        DYNDNS_UPDATE_TRANSPORT,
+        "Dynamic DNS update requests by how they arrived (plain, tls, proxy_tls: a trusted proxy's X-Forwarded-Proto)",
+        &["transport"],
+    )
+});
+pub(crate) static CHECKIP_REQUESTS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        CHECKIP_REQUESTS,
+        "Check-IP requests answered (/checkip, /myip), by endpoint and the address family told",
+        &["endpoint", "family"],
+    )
+});
+
+/// The metrics of the dynamic DNS policy, registered up front by [`touch_all`].
+fn touch_dyndns_policy() {
+    let _ = (&*HTTP_AUTH_THROTTLE_TRACKED, &*DYNDNS_ADDRESSES_REFUSED_TOTAL, &*DYNDNS_UPDATE_TRANSPORT_TOTAL);
+    let _ = &*CHECKIP_REQUESTS_TOTAL;
+}

@@ -138,7 +138,13 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
         .map_err(|e| NodeError::Zone(e.to_string()))?;
     let service = Service::new(raft, admin_token, write_timeout, info, initial_zones);
     update.set_service(service.clone());
-    let dyndns_config = crate::dyndns::config::DyndnsConfig { https: tls.is_some(), ..config.dyndns.clone() };
+    // `serve --dev` may leave the public URL out (config validation requires it
+    // otherwise): then it is this node's own listen address, never a request's Host.
+    let public_url = config.dyndns.public_url.clone().unwrap_or_else(|| {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{http_addr}")
+    });
+    let dyndns_config = crate::dyndns::config::DyndnsConfig { public_url: Some(public_url), ..config.dyndns.clone() };
     let dyndns = crate::dyndns::Dyndns::new(service.clone(), dyndns_config);
     crate::ops::probe_storage(&service).await;
     tasks.spawn(crate::ops::observe(service.clone(), stop_rx.clone()));
@@ -159,6 +165,7 @@ pub async fn start(opts: StartOptions) -> Result<RunningNode, NodeError> {
             let tls_listener = crate::http::tls::listen(http_listener, store.server_config()?, public_rx.clone())
                 .map_err(|error| NodeError::Bind { what: "http", addr: http_addr, error })?;
             let tls_listener = tls_listener.tap_io(|_| {});
+            let router = router.layer(axum::Extension(crate::http::tls::Transport::Tls));
             public_tasks.spawn(serve_http(tls_listener, router, public_rx));
             let interval = Duration::from_secs(config.http.tls_reload_interval_secs);
             tasks.spawn(crate::http::tls::watch_reloads(store, interval, stop_rx.clone()));

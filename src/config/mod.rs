@@ -52,6 +52,10 @@ pub struct Config {
     /// TSIG keys (RFC 8945) for zone transfers; see docs/secondaries.md.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// `serve --dev`: `dyndns.public_url` may be left out (derived from the listen
+    /// address once it is bound).
+    #[serde(skip)]
+    pub dev: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,6 +185,7 @@ impl Config {
         crate::http::acme_dns::AcmeDnsSettings {
             zone: zone.map(|z| z.name.clone()),
             txt_lifetime_ms: zone.map(|z| z.acme_dns_txt_lifetime_secs.saturating_mul(1000)),
+            open_registration: self.http.acme_dns_open_registration,
         }
     }
 }
@@ -224,7 +229,8 @@ impl Config {
     /// The embedded default for a first run: one node on loopback, one zone.
     pub fn dev() -> Config {
         let text = include_str!("dev.toml");
-        toml::from_str(text).expect("the embedded dev config parses (tested)")
+        let config: Config = toml::from_str(text).expect("the embedded dev config parses (tested)");
+        Config { dev: true, ..config }
     }
 
     pub fn apply(mut self, o: &Overrides) -> Result<Config, ConfigError> {
@@ -265,6 +271,11 @@ impl Config {
             return Err(ConfigError::Invalid("http.plain_addr must differ from node.http_addr".into()));
         }
         self.dyndns.validate().map_err(ConfigError::Invalid)?;
+        if self.dyndns.public_url.is_none() && !self.dev {
+            return Err(ConfigError::Invalid(
+                "dyndns.public_url is required: the base URL clients reach this service at (e.g. \"https://dyn.example.org\"), put into the update URLs of /nic/register; only serve --dev derives it from the listen address".into(),
+            ));
+        }
         for z in &self.zones {
             if z.ns.is_empty() {
                 return Err(ConfigError::Invalid(format!("zone {} needs at least one ns", z.name)));

@@ -10,6 +10,9 @@ data_dir = "/tmp/x"
 dns_addr = "127.0.0.1:53"
 http_addr = "127.0.0.1:80"
 raft_addr = "127.0.0.1:7000"
+
+[dyndns]
+public_url = "https://dyn.example.org"
 "#;
 
 #[test]
@@ -36,7 +39,7 @@ fn an_unknown_key_is_named_with_its_line() {
     let text = format!("{MINIMAL}\n[dns]\ntcp_idle_timeout_secs = 5\nbogus_key = 1\n");
     let err = Config::from_toml(&text, Path::new("t.toml")).unwrap_err().to_string();
     assert!(err.contains("bogus_key"), "{err}");
-    assert!(err.contains("line 11"), "{err}");
+    assert!(err.contains("line 14"), "{err}");
     assert!(err.contains("t.toml"), "{err}");
 }
 
@@ -84,19 +87,58 @@ fn the_documented_example_config_is_valid() {
 
 #[test]
 fn dyndns_section_has_defaults_and_refuses_unknown_keys() {
-    let base = "[node]\nid = 1\ndata_dir = \"d\"\ndns_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\nraft_addr = \"127.0.0.1:3\"\n";
+    let base = "[node]\nid = 1\ndata_dir = \"d\"\ndns_addr = \"127.0.0.1:1\"\nhttp_addr = \"127.0.0.1:2\"\nraft_addr = \"127.0.0.1:3\"\n[dyndns]\npublic_url = \"https://dyn.example.org\"\n";
     let c = Config::from_toml(base, Path::new("t.toml")).unwrap();
-    assert_eq!(c.dyndns, crate::dyndns::config::DyndnsConfig::default());
+    let want = crate::dyndns::config::DyndnsConfig {
+        public_url: Some("https://dyn.example.org".into()),
+        ..crate::dyndns::config::DyndnsConfig::default()
+    };
+    assert_eq!(c.dyndns, want);
     assert!(c.dyndns.credential_cache);
+    assert_eq!((c.dyndns.min_update_interval_secs, c.dyndns.update_burst), (60, 10));
     let c = Config::from_toml(
-        &format!("{base}[dyndns]\nmin_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
+        &format!("{base}min_update_interval_secs = 0\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
         Path::new("t.toml"),
     )
     .unwrap();
     assert_eq!(c.dyndns.min_update_interval_secs, 0);
     assert_eq!(c.dyndns.trusted_proxies.len(), 1);
-    let err = Config::from_toml(&format!("{base}[dyndns]\nmin_interval = 3\n"), Path::new("t.toml")).unwrap_err();
+    let err = Config::from_toml(&format!("{base}min_interval = 3\n"), Path::new("t.toml")).unwrap_err();
     assert!(err.to_string().contains("min_interval"), "{err}");
+    let c = Config::from_toml(
+        &format!("{base}update_burst = 4\nrefuse_addresses = [\"loopback\", \"private\", \"198.51.100.0/24\"]\n"),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.dyndns.update_burst, 4);
+    let rules: Vec<String> = c.dyndns.refuse_addresses.iter().map(ToString::to_string).collect();
+    assert_eq!(rules, ["loopback", "private", "198.51.100.0/24"]);
+    let err = Config::from_toml(&format!("{base}refuse_addresses = [\"lopback\"]\n"), Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lopback") && err.contains("line 9"), "{err}");
+    let err = Config::from_toml(&format!("{base}update_burst = 0\n"), Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("update_burst"), "{err}");
+}
+
+#[test]
+fn the_public_url_is_required_outside_dev_and_checked() {
+    let without = MINIMAL.replace("public_url = \"https://dyn.example.org\"\n", "");
+    let err = Config::from_toml(&without, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("dyndns.public_url is required"), "{err}");
+    assert!(Config::dev().dyndns.public_url.is_none(), "serve --dev derives it from the listen address");
+    let bad = MINIMAL.replace("https://dyn.example.org", "dyn.example.org/update");
+    let err = Config::from_toml(&bad, Path::new("t.toml")).unwrap_err().to_string();
+    assert!(err.contains("dyndns.public_url"), "{err}");
+}
+
+#[test]
+fn acme_dns_registration_needs_the_admin_token_unless_opened() {
+    let zone = "\n[[zone]]\nname = \"z.test\"\nns = [\"ns1.z.test\"]\nacme_dns = true\n";
+    let c = Config::from_toml(&format!("{MINIMAL}{zone}"), Path::new("t.toml")).unwrap();
+    assert!(!c.acme_dns().open_registration);
+    let open = format!("{MINIMAL}\n[http]\nacme_dns_open_registration = true\n{zone}");
+    assert!(Config::from_toml(&open, Path::new("t.toml")).unwrap().acme_dns().open_registration);
 }
 
 #[test]

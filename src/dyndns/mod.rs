@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod address;
 pub mod config;
 pub mod credential;
 pub mod expiry;
@@ -28,8 +29,11 @@ pub enum ReturnCode {
     NotFqdn,
     NoHost,
     NumHost,
-    /// Host flagged for abuse, or address changes faster than the minimum interval.
+    /// Host flagged abusive (by an admin, or by the fault threshold): clients stop.
     Abuse,
+    /// Address changes faster than the rate policy allows: retry after this many
+    /// seconds. On the wire `911` (HTTP 503 + Retry-After), which clients retry.
+    RateLimited(u64),
     /// Malformed request (an unparsable address, a missing User-Agent when required).
     BadAgent,
     /// The server could not apply the update (not a transient cluster problem).
@@ -58,6 +62,7 @@ impl fmt::Display for ReturnCode {
             ReturnCode::NoHost => f.write_str("nohost"),
             ReturnCode::NumHost => f.write_str("numhost"),
             ReturnCode::Abuse => f.write_str("abuse"),
+            ReturnCode::RateLimited(_) => f.write_str("911"),
             ReturnCode::BadAgent => f.write_str("badagent"),
             ReturnCode::DnsErr => f.write_str("dnserr"),
             ReturnCode::BadSys => f.write_str("badsys"),
@@ -77,6 +82,7 @@ impl ReturnCode {
             ReturnCode::NoHost => "nohost",
             ReturnCode::NumHost => "numhost",
             ReturnCode::Abuse => "abuse",
+            ReturnCode::RateLimited(_) => "ratelimited",
             ReturnCode::BadAgent => "badagent",
             ReturnCode::DnsErr => "dnserr",
             ReturnCode::BadSys => "badsys",
@@ -84,14 +90,25 @@ impl ReturnCode {
         }
     }
 
-    /// The DNS Dynamo code for the same outcome.
+    /// The DNS Dynamo code for the same outcome (seed 004: every code is HTTP 200).
     pub fn dynamo(&self) -> &'static str {
         match self {
             ReturnCode::Good(_) => "UP,OK",
             ReturnCode::NoChg(_) => "NC",
-            ReturnCode::Abuse => "TF",
+            // "Calls to the API are too frequent ... This condition is temporary."
+            ReturnCode::RateLimited(_) => "TF",
+            // "There is no record of your token": a wrong secret says no more than that.
+            ReturnCode::BadAuth | ReturnCode::NoHost => "NR",
             ReturnCode::BadAgent => "IN",
             _ => "ER",
+        }
+    }
+
+    /// Seconds to wait before retrying, for codes that mean "later".
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ReturnCode::RateLimited(secs) => Some(*secs),
+            _ => None,
         }
     }
 }

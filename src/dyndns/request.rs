@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::address::{refused_by, AddressRule};
 use super::{ReturnCode, MAX_HOSTNAMES};
 use crate::model::Fqdn;
 use crate::state::AddrChange;
@@ -41,6 +42,8 @@ pub enum RequestError {
     NumHost,
     BadSys,
     BadIp(String),
+    /// An address the policy refuses (`[dyndns] refuse_addresses`); the rule's label.
+    Refused(IpAddr, &'static str),
 }
 
 impl RequestError {
@@ -48,7 +51,7 @@ impl RequestError {
         match self {
             RequestError::NumHost => ReturnCode::NumHost,
             RequestError::BadSys => ReturnCode::BadSys,
-            RequestError::BadIp(_) => ReturnCode::BadAgent,
+            RequestError::BadIp(_) | RequestError::Refused(..) => ReturnCode::BadAgent,
         }
     }
 }
@@ -145,6 +148,17 @@ pub fn addresses(p: &Params, keys: &[&str]) -> Result<Addresses, RequestError> {
     Ok(out)
 }
 
+/// Checks every address of `a` against the policy (`[dyndns] refuse_addresses`).
+pub fn check_policy(a: &Addresses, rules: &[AddressRule]) -> Result<(), RequestError> {
+    let ips = a.v4.map(IpAddr::V4).into_iter().chain(a.v6.map(IpAddr::V6));
+    for ip in ips {
+        if let Some(rule) = refused_by(rules, ip) {
+            return Err(RequestError::Refused(ip, rule.label()));
+        }
+    }
+    Ok(())
+}
+
 /// The dyndns2 address parameters and their aliases.
 pub const DYNDNS2_IP_KEYS: &[&str] = &["myip", "myipv4", "myipv6", "ipv4", "ipv6", "ip"];
 
@@ -153,19 +167,46 @@ pub fn offline(p: &Params) -> bool {
     p.get("offline").is_some_and(|v| v.eq_ignore_ascii_case("yes"))
 }
 
-/// Credentials as sent: Basic auth, else `username`/`password` in the query or form,
-/// else a bare `token`/`password`.
+/// Credentials as sent: Basic auth or a Bearer token, else `username`/`password` in the
+/// query or form, else a bare `token`/`password`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// `None` (or `-`, which Fritz!Box users type into a field the server ignores) means
     /// the secret alone must identify the principal (with the hostname).
     pub user: Option<String>,
     pub secret: String,
+    /// `Authorization: Bearer <token>`: the admin token or a user token (the EGI
+    /// `IPv4_update_url_bearer_auth` form), never a host secret.
+    pub bearer: bool,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).field("secret", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("secret", &"<redacted>")
+            .field("bearer", &self.bearer)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The name this credential claims, for the brute-force throttle (which counts
+    /// failures per client address *and* name): the user (a host name or an account),
+    /// else the first host name asked for, else the id of a token. Never the secret.
+    pub fn claimed_name(&self, hostnames: Option<&Hostnames>) -> String {
+        if let Some(u) = &self.user {
+            return u.to_ascii_lowercase();
+        }
+        let token_id = || self.secret.split_once('.').map(|(id, _)| format!("token:{id}"));
+        if self.bearer {
+            return token_id().unwrap_or_else(|| "bearer".into());
+        }
+        let first = hostnames.and_then(|h| h.first()).map(|h| match h {
+            Ok(f) => f.as_str().to_string(),
+            Err(raw) => raw.to_ascii_lowercase(),
+        });
+        first.or_else(token_id).unwrap_or_default()
     }
 }
 
@@ -179,7 +220,17 @@ pub fn basic_auth(header: Option<&str>) -> Option<Credentials> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, secret) = text.split_once(':')?;
-    Some(Credentials { user: user_field(user), secret: secret.to_string() })
+    Some(Credentials { user: user_field(user), secret: secret.to_string(), bearer: false })
+}
+
+fn bearer_auth(header: Option<&str>) -> Option<Credentials> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Credentials {
+        user: None,
+        secret: token.to_string(),
+        bearer: true,
+    })
 }
 
 fn user_field(u: &str) -> Option<String> {
@@ -191,7 +242,10 @@ pub fn credentials(auth_header: Option<&str>, p: &Params) -> Option<Credentials>
     if let Some(c) = basic_auth(auth_header).filter(|c| !c.secret.is_empty()) {
         return Some(c);
     }
+    if let Some(c) = bearer_auth(auth_header) {
+        return Some(c);
+    }
     let secret = p.get("password").or_else(|| p.get("pass")).or_else(|| p.get("token")).filter(|s| !s.is_empty())?;
     let user = p.get("username").or_else(|| p.get("user")).and_then(user_field);
-    Some(Credentials { user, secret: secret.to_string() })
+    Some(Credentials { user, secret: secret.to_string(), bearer: false })
 }

@@ -43,6 +43,9 @@ pub struct UpdateRequest {
     pub v6: AddrChange<Ipv6Addr>,
     pub creds: Option<Credentials>,
     pub source: IpAddr,
+    /// Whether the request arrived over TLS (directly, or through a trusted proxy that
+    /// said so): recorded in the origin, shown as `tls_update_ipv4/ipv6`.
+    pub tls: bool,
     pub agent: String,
 }
 
@@ -72,11 +75,13 @@ impl Dyndns {
         Arc::new(Dyndns { svc, config, cache, refusals: Mutex::new(HashMap::new()) })
     }
 
+    /// The policy that travels in `UpdateAddresses`. The rate limit is decided here, on
+    /// the proposing node, from the replicated history ([`rate_limited`]), so the floor
+    /// that apply enforces is off: apply's own check knows one timestamp only, and
+    /// changing what apply decides for the same command bytes would make nodes of two
+    /// releases disagree during a rolling upgrade.
     pub fn policy(&self) -> UpdatePolicy {
-        UpdatePolicy {
-            min_change_interval_ms: self.config.min_update_interval_secs.saturating_mul(1000),
-            history_limit: self.config.history_per_host,
-        }
+        UpdatePolicy { min_change_interval_ms: 0, history_limit: self.config.history_per_host }
     }
 
     /// Verifies a host secret against this node's replica.
@@ -109,8 +114,11 @@ impl Dyndns {
     }
 
     /// Basic/query credentials of an update: `host fqdn + secret`, `user + token`, or a
-    /// bare secret with the (single) hostname naming the host.
+    /// bare secret with the (single) hostname naming the host; or a Bearer token.
     async fn authenticate(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Principal> {
+        if c.bearer {
+            return self.verify_bearer(&c.secret).await;
+        }
         match &c.user {
             Some(u) if u.contains('.') => {
                 let fqdn = super::request::host_name(u)?;
@@ -166,6 +174,9 @@ impl Dyndns {
 
     /// The host a failed credential was aimed at, if it exists.
     fn target_of_failure(&self, c: &Credentials, first_host: Option<&Fqdn>) -> Option<Fqdn> {
+        if c.bearer {
+            return None;
+        }
         let target = match &c.user {
             Some(u) if u.contains('.') => super::request::host_name(u),
             Some(_) => None,
@@ -220,7 +231,7 @@ impl Dyndns {
         let origin = Origin {
             at: crate::clock::unix_ms(),
             endpoint: req.endpoint.as_str().into(),
-            source: req.source.to_string(),
+            source: super::address::source_text(req.source, req.tls),
             agent: req.agent.chars().take(200).collect(),
         };
         let Some(creds) = &req.creds else {
@@ -232,7 +243,8 @@ impl Dyndns {
             Err(Unverified) => return Outcome::Unavailable,
         };
         let Some(principal) = confirmed else {
-            crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["update_secret"]).inc();
+            let kind = if creds.bearer { "update_bearer" } else { "update_secret" };
+            crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&[kind]).inc();
             if let Some(target) = self.target_of_failure(creds, first.as_ref()) {
                 self.record_refusal(&target, UpdateResult::BadAuth, origin).await;
             }
@@ -252,8 +264,13 @@ impl Dyndns {
                 lines.push(Some(ReturnCode::NotFqdn));
                 continue;
             };
-            match self.precheck(&principal, fqdn, req.v4, req.v6, origin.at, policy) {
+            match self.precheck(&principal, fqdn, req.v4, req.v6, origin.at) {
                 Precheck::Answer(code) => lines.push(Some(code)),
+                Precheck::RateLimited(retry_after) => {
+                    tracing::info!(host = %fqdn, retry_after, "address change refused by the rate policy");
+                    self.record_refusal(fqdn, UpdateResult::RateLimited, origin.clone()).await;
+                    lines.push(Some(ReturnCode::RateLimited(retry_after)));
+                }
                 Precheck::Propose => {
                     if !proposals.contains(fqdn) {
                         proposals.push(fqdn.clone());
@@ -279,7 +296,9 @@ impl Dyndns {
         let results: HashMap<Fqdn, ReturnCode> = match self.svc.submit(cmd).await {
             Ok(c) => {
                 tracing::Span::current().record("log_index", c.index);
-                let results: HashMap<Fqdn, ReturnCode> = c.applied.events.iter().filter_map(event_code).collect();
+                let fallback = self.config.min_update_interval_secs.max(1);
+                let results: HashMap<Fqdn, ReturnCode> =
+                    c.applied.events.iter().filter_map(|e| event_code(e, fallback)).collect();
                 for (fqdn, code) in &results {
                     if *code == ReturnCode::Abuse {
                         self.mark_refused(fqdn);
@@ -317,8 +336,9 @@ impl Dyndns {
         v4: AddrChange<Ipv4Addr>,
         v6: AddrChange<Ipv6Addr>,
         at: u64,
-        policy: UpdatePolicy,
     ) -> Precheck {
+        let fresh_ms = self.config.min_update_interval_secs.saturating_mul(1000);
+        let (window_ms, burst) = (self.config.rate_window_ms(), self.config.update_burst);
         let view = self.svc.read(|s| {
             s.registry.hosts.get(fqdn).map(|h| {
                 let allowed = match principal {
@@ -338,24 +358,57 @@ impl Dyndns {
                 };
                 let changed = (new4, new6) != (h.ipv4, h.ipv6);
                 let blocked = h.abuse || h.abuse_blocked;
-                let limited = changed && policy.too_soon(h.last_change, at);
-                let fresh = h.last_seen.is_some_and(|l| at < l.saturating_add(policy.min_change_interval_ms));
-                (allowed, changed, blocked || limited, fresh, addrs(h.ipv4, h.ipv6))
+                let changes = s.registry.history.get(fqdn).into_iter().flatten();
+                let limited =
+                    if changed { rate_limited(changes.map(|e| (e.result, e.at)), at, window_ms, burst) } else { None };
+                let fresh = h.last_seen.is_some_and(|l| at < l.saturating_add(fresh_ms));
+                (allowed, changed, blocked, limited, fresh, addrs(h.ipv4, h.ipv6))
             })
         });
         match view {
             None | Some((false, ..)) => Precheck::Answer(ReturnCode::NoHost),
-            // Refused, and a refusal was recorded moments ago: do not write again.
-            Some((_, _, true, _, _)) if self.recently_refused(fqdn) => Precheck::Answer(ReturnCode::Abuse),
+            // Flagged, and a refusal was recorded moments ago: do not write again.
+            Some((_, _, true, ..)) if self.recently_refused(fqdn) => Precheck::Answer(ReturnCode::Abuse),
+            // Flagged: apply refuses it and records the attempt.
+            Some((_, _, true, ..)) => Precheck::Propose,
+            Some((_, _, _, Some(retry_after), ..)) => Precheck::RateLimited(retry_after),
             // Unchanged and refreshed within the interval: nothing to write.
-            Some((_, false, false, true, a)) => Precheck::Answer(ReturnCode::NoChg(a)),
+            Some((_, false, _, _, true, a)) => Precheck::Answer(ReturnCode::NoChg(a)),
             Some(_) => Precheck::Propose,
         }
     }
 }
 
+/// The rate policy: a change is refused while the host already made `burst` changes
+/// within the sliding window of `window_ms` before `at` (0: no limit). The changes are
+/// the `good` entries of its replicated history, `(result, time)` pairs, so every node
+/// decides alike. The answer is the seconds until a change leaves the window.
+pub fn rate_limited(
+    history: impl Iterator<Item = (UpdateResult, u64)>,
+    at: u64,
+    window_ms: u64,
+    burst: u32,
+) -> Option<u64> {
+    if window_ms == 0 {
+        return None;
+    }
+    let mut times: Vec<u64> =
+        history.filter(|(r, t)| *r == UpdateResult::Good && t.saturating_add(window_ms) > at).map(|(_, t)| t).collect();
+    let burst = usize::try_from(burst).unwrap_or(usize::MAX);
+    if times.len() < burst {
+        return None;
+    }
+    times.sort_unstable();
+    // The change whose leaving makes room: with n >= burst in the window, the
+    // (n - burst)-th oldest.
+    let frees = times[times.len() - burst].saturating_add(window_ms).saturating_sub(at);
+    Some(frees.div_ceil(1000).max(1))
+}
+
 enum Precheck {
     Answer(ReturnCode),
+    /// Refused by the rate policy: retry after this many seconds.
+    RateLimited(u64),
     Propose,
 }
 
@@ -363,14 +416,17 @@ fn addrs(v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Vec<IpAddr> {
     v4.map(IpAddr::V4).into_iter().chain(v6.map(IpAddr::V6)).collect()
 }
 
-fn event_code(e: &Event) -> Option<(Fqdn, ReturnCode)> {
+/// The answer for one host from what apply said. `RateLimited` from apply only comes
+/// from a proposer that set apply's own floor (a node of an older release).
+fn event_code(e: &Event, rate_fallback_secs: u64) -> Option<(Fqdn, ReturnCode)> {
     let Event::HostUpdated { fqdn, result, ipv4, ipv6 } = e else {
         return None;
     };
     let code = match result {
         UpdateResult::Good => ReturnCode::Good(addrs(*ipv4, *ipv6)),
         UpdateResult::NoChange => ReturnCode::NoChg(addrs(*ipv4, *ipv6)),
-        UpdateResult::RateLimited | UpdateResult::Abuse => ReturnCode::Abuse,
+        UpdateResult::RateLimited => ReturnCode::RateLimited(rate_fallback_secs),
+        UpdateResult::Abuse => ReturnCode::Abuse,
         UpdateResult::NoHost => ReturnCode::NoHost,
         UpdateResult::BadAuth => ReturnCode::BadAuth,
         UpdateResult::Expired => ReturnCode::DnsErr,

@@ -21,7 +21,8 @@ impl FromRequestParts<Arc<Service>> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
-        if let Err(secs) = super::limits::check(parts, "admin_token") {
+        let name = super::limits::bearer_name(token.unwrap_or(""));
+        if let Err(secs) = super::limits::check(parts, "admin_token", &name) {
             return Err(ApiError::throttled(secs));
         }
         match token {
@@ -29,7 +30,7 @@ impl FromRequestParts<Arc<Service>> for Admin {
             _ => {
                 crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["admin_token"]).inc();
                 if token.is_some() {
-                    super::limits::record_failure(parts);
+                    super::limits::record_failure(parts, &name);
                 }
                 Err(ApiError::unauthorized())
             }

@@ -66,14 +66,15 @@ impl FromRequestParts<Arc<Dyndns>> for Caller {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_string());
-        if let Err(secs) = super::limits::check(parts, "bearer_token") {
+        let name = super::limits::bearer_name(token.as_deref().unwrap_or(""));
+        if let Err(secs) = super::limits::check(parts, "bearer_token", &name) {
             return Err(ApiError::throttled(secs));
         }
         if let Some(t) = token {
             if let Some(p) = d.verify_bearer(&t).await {
                 return Ok(Caller(p));
             }
-            super::limits::record_failure(parts);
+            super::limits::record_failure(parts, &name);
         }
         crate::metrics::AUTH_FAILURES_TOTAL.with_label_values(&["bearer_token"]).inc();
         Err(ApiError::unauthorized())
@@ -122,6 +123,9 @@ impl IntoResponse for EgiError {
         }
         if e.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        if let (StatusCode::TOO_MANY_REQUESTS, Some(secs)) = (e.status, e.retry_after) {
+            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from(secs.max(1)));
         }
         r
     }

@@ -8,8 +8,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Failed authentications (dyndns secrets, API tokens) from one address within
-    /// `auth_fail_window_secs` before further attempts from it are refused unchecked.
+    /// Failed authentications of one credential name (a host, an account, a token id)
+    /// from one address within the sliding `auth_fail_window_secs` before further
+    /// attempts of that pair are refused unchecked.
     pub auth_fail_limit: u32,
     pub auth_fail_window_secs: u64,
     /// PEM certificate chain (leaf first) and private key: serve HTTPS instead of HTTP on
@@ -21,6 +22,9 @@ pub struct HttpConfig {
     /// An extra plain-HTTP listener with the same API, for what should not need TLS on
     /// loopback (metrics scrapes, probes, the CLI). Bind it to a loopback address.
     pub plain_addr: Option<SocketAddr>,
+    /// `POST /acme-dns/register` without the admin token, as acme-dns itself allows by
+    /// default (anyone who can reach the port gets an account below the acme-dns zone).
+    pub acme_dns_open_registration: bool,
 }
 
 impl Default for HttpConfig {
@@ -32,6 +36,7 @@ impl Default for HttpConfig {
             tls_key: None,
             tls_reload_interval_secs: 60,
             plain_addr: None,
+            acme_dns_open_registration: false,
         }
     }
 }

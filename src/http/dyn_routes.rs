@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::{accounts, dyndns, hosts};
+use super::{accounts, checkip, dyndns, hosts};
 use crate::dyndns::Dyndns;
 
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");
@@ -24,6 +24,8 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(d: Arc<Dyndns>) -> Router
         .route("/u/{token}", get(dyndns::token_path).post(dyndns::token_path))
         .route("/u", get(dyndns::token_missing).post(dyndns::token_missing))
         .route("/u/", get(dyndns::token_missing).post(dyndns::token_missing))
+        .route("/checkip", get(checkip::checkip))
+        .route("/myip", get(checkip::myip))
         .route("/nic/register", get(hosts::nic_register).post(hosts::nic_register))
         .route("/nic/unregister", get(hosts::nic_unregister).post(hosts::nic_unregister))
         .route("/nic/hosts", get(hosts::nic_hosts))

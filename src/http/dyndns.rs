@@ -2,16 +2,16 @@
 //! nanodnsd/Fritz!Box (`/api/update`) and DNS Dynamo (`/u/{token}`). This is the one
 //! place where an update outcome becomes an HTTP answer.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::tls::Transport;
 use crate::dyndns::request::{self, Addresses, Params, RequestError};
 use crate::dyndns::update::{Outcome, UpdateRequest};
 use crate::dyndns::{Dyndns, Endpoint, ReturnCode};
@@ -20,8 +20,8 @@ use crate::state::AddrChange;
 
 /// Update requests are small; anything bigger is not a client we know.
 const UPDATE_BODY_LIMIT: usize = 16 * 1024;
-/// Seconds a client should wait after `911`.
-pub(crate) const RETRY_AFTER_SECS: u32 = 5;
+/// Seconds a client should wait after `911` when the cluster could not commit.
+pub(crate) const RETRY_AFTER_SECS: u64 = 5;
 
 pub(crate) async fn nic_update(State(d): State<Arc<Dyndns>>, req: Request) -> Response {
     handle(&d, Endpoint::Dyndns2, None, req).await
@@ -53,36 +53,70 @@ async fn handle(d: &Dyndns, endpoint: Endpoint, path_token: Option<String>, req:
     let Ok(body) = axum::body::to_bytes(body, UPDATE_BODY_LIMIT).await else {
         return text(StatusCode::PAYLOAD_TOO_LARGE, "badagent".into());
     };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .or_else(|| parts.extensions.get::<MockConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+    let peer = super::limits::peer(&parts);
     let source = client_ip(d, peer, &parts.headers);
-    let throttle = super::limits::throttle(&parts);
-    if let Some(t) = throttle.as_ref().filter(|t| t.is_blocked(source)) {
-        // Brute force protection: refused without even looking at the credential.
-        metrics::HTTP_AUTH_THROTTLED_TOTAL.with_label_values(&["dyndns"]).inc();
-        let mut r = text(StatusCode::TOO_MANY_REQUESTS, ReturnCode::BadAuth.to_string());
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(t.retry_after(source)));
-        return r;
-    }
+    let transport = transport(d, &parts, peer);
+    metrics::DYNDNS_UPDATE_TRANSPORT_TOTAL.with_label_values(&[transport]).inc();
     let params = Params::parse(parts.uri.query(), &body);
-    let outcome = match build(d, endpoint, path_token, &params, &parts.headers, source) {
-        Ok(req) => d.update(req).await,
-        Err(code) => Outcome::Lines(vec![code]),
+    let req = match build(d, endpoint, path_token, &params, &parts.headers, source, transport != "plain") {
+        Ok(req) => req,
+        Err(code) => return respond(d, endpoint, Outcome::Lines(vec![code])),
     };
+    let throttle = super::limits::throttle(&parts);
+    let claimed = req.creds.as_ref().map(|c| c.claimed_name(req.hostnames.as_ref()));
+    if let (Some(t), Some(name)) = (&throttle, &claimed) {
+        if let Some(secs) = t.blocked(source, name) {
+            // Brute-force protection: refused without looking at the credential, with an
+            // answer clients retry (inadyn exits on 429 and on `badauth`).
+            metrics::HTTP_AUTH_THROTTLED_TOTAL.with_label_values(&["dyndns"]).inc();
+            tracing::info!(%source, name = %name, retry_after = secs, "update refused unchecked: too many failures");
+            return throttled(endpoint, secs);
+        }
+    }
+    let outcome = d.update(req).await;
     let failed = match &outcome {
         // No credentials at all is the normal first step of Basic auth, not a guess.
-        Outcome::Unauthorized => false,
+        Outcome::Unauthorized | Outcome::Unavailable => false,
         Outcome::Lines(lines) => lines.contains(&ReturnCode::BadAuth),
-        Outcome::Unavailable => false,
     };
-    if let (true, Some(t)) = (failed, &throttle) {
-        t.failed(source);
+    if let (true, Some(t), Some(name)) = (failed, &throttle, &claimed) {
+        t.failed(source, name);
     }
     metrics::DYNDNS_UPDATE_DURATION.with_label_values(&[endpoint.as_str()]).observe(start.elapsed().as_secs_f64());
     respond(d, endpoint, outcome)
+}
+
+/// The answer to a request the brute-force throttle refused: what each dialect's clients
+/// treat as temporary. dyndns2 and `/api/update`: HTTP 503 + Retry-After + `911`; DNS
+/// Dynamo: HTTP 200 `TF` (every code of that dialect is HTTP 200).
+fn throttled(endpoint: Endpoint, retry_after: u64) -> Response {
+    metrics::DYNDNS_UPDATES_TOTAL.with_label_values(&[endpoint.as_str(), "throttled"]).inc();
+    match endpoint {
+        Endpoint::Dynamo => text(StatusCode::OK, "TF".into()),
+        _ => with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, ReturnCode::ServerError.to_string()), retry_after),
+    }
+}
+
+/// How the request arrived: `tls` (this node's TLS listener), `proxy_tls` (a trusted
+/// proxy's `X-Forwarded-Proto: https`, the value it appended last), or `plain`.
+fn transport(d: &Dyndns, parts: &axum::http::request::Parts, peer: Option<IpAddr>) -> &'static str {
+    if parts.extensions.get::<Transport>() == Some(&Transport::Tls) {
+        return "tls";
+    }
+    let trusted = peer.is_some_and(|p| d.config.trusted_proxies.iter().any(|net| net.contains(&p)));
+    let proto = parts
+        .headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .map(str::trim);
+    if trusted && proto.is_some_and(|p| p.eq_ignore_ascii_case("https")) {
+        "proxy_tls"
+    } else {
+        "plain"
+    }
 }
 
 /// Reads the request into an update, or the one code that answers it at once.
@@ -93,18 +127,27 @@ fn build(
     p: &Params,
     headers: &HeaderMap,
     source: IpAddr,
+    tls: bool,
 ) -> Result<UpdateRequest, ReturnCode> {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let creds = match &path_token {
-        Some(t) => t
-            .rsplit_once('.')
-            .map(|(host, secret)| request::Credentials { user: Some(host.to_string()), secret: secret.to_string() }),
+        Some(t) => t.rsplit_once('.').map(|(host, secret)| request::Credentials {
+            user: Some(host.to_string()),
+            secret: secret.to_string(),
+            bearer: false,
+        }),
         None => request::credentials(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()), p),
     };
     if endpoint == Endpoint::Dynamo && creds.is_none() {
         return Err(ReturnCode::NotFqdn); // answered NT below
     }
-    let req_err = |e: RequestError| e.code();
+    let req_err = |e: RequestError| {
+        if let RequestError::Refused(ip, rule) = &e {
+            metrics::DYNDNS_ADDRESSES_REFUSED_TOTAL.with_label_values(&[rule]).inc();
+            tracing::info!(address = %ip, rule, "update refused: the address policy refuses the address");
+        }
+        e.code()
+    };
     request::check_system(p).map_err(req_err)?;
     let hostnames = request::hostnames(p).map_err(req_err)?;
     if d.config.require_user_agent && agent.is_empty() {
@@ -139,12 +182,21 @@ fn build(
             }
         }
     };
-    Ok(UpdateRequest { endpoint, hostnames, v4, v6, creds, source, agent })
+    let published = Addresses { v4: set(v4), v6: set(v6) };
+    request::check_policy(&published, &d.config.refuse_addresses).map_err(req_err)?;
+    Ok(UpdateRequest { endpoint, hostnames, v4, v6, creds, source, tls, agent })
+}
+
+fn set<T: Copy>(change: AddrChange<T>) -> Option<T> {
+    match change {
+        AddrChange::Set(ip) => Some(ip),
+        AddrChange::Keep | AddrChange::Remove => None,
+    }
 }
 
 /// The client's address: the peer, or — only when the peer is a trusted proxy — the
 /// last address in `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_ip(d: &Dyndns, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_ip(d: &Dyndns, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
     let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let trusted = |ip: &IpAddr| d.config.trusted_proxies.iter().any(|net| net.contains(ip));
     if !trusted(&peer) {
@@ -165,11 +217,14 @@ fn respond(d: &Dyndns, endpoint: Endpoint, outcome: Outcome) -> Response {
     match (outcome, endpoint) {
         (Outcome::Unavailable, Endpoint::Dynamo) => {
             count("911");
-            with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, "ER".into()))
+            with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, "ER".into()), RETRY_AFTER_SECS)
         }
         (Outcome::Unavailable, _) => {
             count("911");
-            with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, ReturnCode::ServerError.to_string()))
+            with_retry_after(
+                text(StatusCode::SERVICE_UNAVAILABLE, ReturnCode::ServerError.to_string()),
+                RETRY_AFTER_SECS,
+            )
         }
         (Outcome::Unauthorized, Endpoint::Dynamo) => {
             count("badauth");
@@ -194,7 +249,12 @@ fn respond(d: &Dyndns, endpoint: Endpoint, outcome: Outcome) -> Response {
         (Outcome::Lines(lines), _) => {
             lines.iter().for_each(|l| count(l.label()));
             let body = lines.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-            text(StatusCode::OK, body)
+            // A line that says "later" (`911`) makes the whole answer a 503 with the
+            // longest wait: clients that look only at the status retry too.
+            match lines.iter().filter_map(ReturnCode::retry_after).max() {
+                Some(secs) => with_retry_after(text(StatusCode::SERVICE_UNAVAILABLE, body), secs),
+                None => text(StatusCode::OK, body),
+            }
         }
     }
 }
@@ -211,7 +271,7 @@ fn text(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn with_retry_after(mut r: Response) -> Response {
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+fn with_retry_after(mut r: Response, secs: u64) -> Response {
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     r
 }

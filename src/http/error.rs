@@ -14,11 +14,13 @@ pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` seconds of a 429 or 503 (defaults: 60 and 2).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -28,11 +30,15 @@ impl ApiError {
     }
     /// Too many failed authentications from this address (src/http/limits.rs).
     pub(crate) fn throttled(retry_after_secs: u64) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_auth_failures",
-            format!("too many failed authentications from this address; retry in {retry_after_secs} s"),
-        )
+            format!(
+                "too many failed authentications of this credential from this address; retry in {retry_after_secs} s"
+            ),
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
     }
     pub(crate) fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
@@ -45,11 +51,13 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("2"));
-        }
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("60"));
+        let retry_after = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(self.retry_after.unwrap_or(2)),
+            StatusCode::TOO_MANY_REQUESTS => Some(self.retry_after.unwrap_or(60)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from(secs.max(1)));
         }
         resp
     }

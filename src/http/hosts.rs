@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::caller::{registry_error, rfc3339, submit_error, Caller, EgiError};
 use super::error::ApiError;
 use super::extract::{JsonBody, Path, Query};
+use crate::dyndns::address::parse_source;
 use crate::dyndns::credential::{generate_secret, hash_secret_blocking};
 use crate::dyndns::request::host_name;
 use crate::dyndns::Dyndns;
@@ -36,10 +37,10 @@ pub(super) fn egi_host(h: &Host) -> Value {
         "abuse_blocked": h.abuse_blocked,
         "abuse": h.abuse,
         "last_update_ipv4": h.last_update_ipv4.map(rfc3339),
-        "tls_update_ipv4": false,
+        "tls_update_ipv4": over_tls(h.source_ipv4.as_deref()),
         "ipv4": h.ipv4.map(|i| i.to_string()),
         "last_update_ipv6": h.last_update_ipv6.map(rfc3339),
-        "tls_update_ipv6": false,
+        "tls_update_ipv6": over_tls(h.source_ipv6.as_deref()),
         "ipv6": h.ipv6.map(|i| i.to_string()),
     })
 }
@@ -57,12 +58,16 @@ fn rest_host(h: &Host) -> Value {
     v
 }
 
-fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
-    let url = d.config.public_url.clone().unwrap_or_else(|| {
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-        let scheme = if d.config.https { "https" } else { "http" };
-        format!("{scheme}://{host}")
-    });
+/// Whether the last update naming a family arrived over TLS (its recorded origin says).
+fn over_tls(source: Option<&str>) -> bool {
+    source.is_some_and(|s| parse_source(s).1)
+}
+
+/// `(scheme, authority)` of the configured public URL: never the request's Host header,
+/// which the client chooses. A running node always has one (`[dyndns] public_url`, or
+/// derived from the listen address by `serve --dev`); bare test routers may not.
+fn base_url(d: &Dyndns) -> (String, String) {
+    let url = d.config.public_url.as_deref().unwrap_or("http://localhost");
     let url = url.trim_end_matches('/').to_string();
     let (scheme, authority) =
         url.split_once("://").map(|(s, a)| (s.to_string(), a.to_string())).unwrap_or(("http".into(), url.clone()));
@@ -70,8 +75,8 @@ fn base_url(d: &Dyndns, headers: &HeaderMap) -> (String, String) {
 }
 
 /// The seed's register/generate_secret host object: host + secret + update URLs.
-fn with_secret(d: &Dyndns, headers: &HeaderMap, h: &Host, secret: &str) -> Value {
-    let (scheme, authority) = base_url(d, headers);
+fn with_secret(d: &Dyndns, h: &Host, secret: &str) -> Value {
+    let (scheme, authority) = base_url(d);
     let mut v = egi_host(h);
     if let Some(o) = v.as_object_mut() {
         o.insert("update_secret".into(), json!(secret));
@@ -181,11 +186,10 @@ async fn rotate(d: &Dyndns, caller: &Caller, fqdn: &Fqdn) -> Api<(Host, String)>
 pub(super) async fn nic_register(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
-    headers: HeaderMap,
     Query(p): Query<RegisterParams>,
 ) -> Result<Json<Value>, EgiError> {
     let (host, secret) = register(&d, &caller, &p).await?;
-    Ok(Json(json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &headers, &host, &secret)})))
+    Ok(Json(json!({"status": "ok", "message": "Host registered.", "host": with_secret(&d, &host, &secret)})))
 }
 
 #[derive(Deserialize)]
@@ -209,12 +213,11 @@ pub(super) async fn nic_unregister(
 pub(super) async fn nic_generate_secret(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
-    headers: HeaderMap,
     Query(p): Query<HostParams>,
 ) -> Result<Json<Value>, EgiError> {
     let fqdn = target_fqdn(p.fqdn.as_deref(), p.name.as_deref(), p.domain.as_deref())?;
     let (host, secret) = rotate(&d, &caller, &fqdn).await?;
-    Ok(Json(json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &headers, &host, &secret)})))
+    Ok(Json(json!({"status": "ok", "message": "Secret generated.", "host": with_secret(&d, &host, &secret)})))
 }
 
 #[derive(Deserialize)]
@@ -268,12 +271,7 @@ pub(super) struct CreateHost {
     expire: Option<u32>,
 }
 
-pub(super) async fn create(
-    caller: Caller,
-    State(d): State<Arc<Dyndns>>,
-    headers: HeaderMap,
-    body: JsonBody<CreateHost>,
-) -> Api<Response> {
+pub(super) async fn create(caller: Caller, State(d): State<Arc<Dyndns>>, body: JsonBody<CreateHost>) -> Api<Response> {
     let JsonBody(b) = body;
     let p = RegisterParams {
         name: b.name,
@@ -285,9 +283,9 @@ pub(super) async fn create(
         expire: b.expire,
     };
     let (host, secret) = register(&d, &caller, &p).await?;
-    let mut v = with_secret(&d, &headers, &host, &secret);
+    let mut v = with_secret(&d, &host, &secret);
     if let Some(o) = v.as_object_mut() {
-        let (scheme, authority) = base_url(&d, &headers);
+        let (scheme, authority) = base_url(&d);
         o.insert("update_url_token".into(), json!(format!("{scheme}://{authority}/u/{}.{secret}", host.fqdn)));
         o.insert("owner".into(), json!(host.owner));
         o.insert("ttl".into(), json!(host.ttl));
@@ -353,11 +351,10 @@ pub(super) async fn delete(caller: Caller, State(d): State<Arc<Dyndns>>, Path(fq
 pub(super) async fn new_secret(
     caller: Caller,
     State(d): State<Arc<Dyndns>>,
-    headers: HeaderMap,
     Path(fqdn): Path<String>,
 ) -> Api<Json<Value>> {
     let (host, secret) = rotate(&d, &caller, &parse_fqdn(&fqdn)?).await?;
-    Ok(Json(with_secret(&d, &headers, &host, &secret)))
+    Ok(Json(with_secret(&d, &host, &secret)))
 }
 
 pub(super) async fn history(
@@ -378,7 +375,8 @@ pub(super) async fn history(
                         json!({
                             "time": rfc3339(e.at),
                             "endpoint": e.endpoint,
-                            "source": e.source,
+                            "source": parse_source(&e.source).0,
+                            "tls": parse_source(&e.source).1,
                             "user_agent": e.agent,
                             "old_ipv4": e.old_ipv4, "old_ipv6": e.old_ipv6,
                             "new_ipv4": e.new_ipv4, "new_ipv6": e.new_ipv6,

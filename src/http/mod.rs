@@ -21,6 +21,7 @@ mod accounts;
 pub(crate) mod acme_dns;
 pub(crate) mod auth;
 mod caller;
+mod checkip;
 pub(crate) mod cluster;
 pub(crate) mod config;
 mod dyn_routes;
@@ -48,10 +49,11 @@ pub(crate) struct RouterContext {
     pub rejected_updates: Arc<RejectedRing>,
 }
 
-/// The router with the dynamic DNS surface configured by `[dyndns]` (tests).
+/// The router with the dynamic DNS surface configured by `[dyndns]` and this `[http]`
+/// section (tests).
 #[cfg(test)]
-pub(crate) fn router_with(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>) -> Router {
-    router_full(svc, dyn_, RouterContext::default())
+pub(crate) fn router_with_http(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, http: HttpConfig) -> Router {
+    router_full(svc, dyn_, RouterContext { http, ..RouterContext::default() })
 }
 
 /// The router with `[dyndns]`, the `[http]` limits and the rest of its context.
@@ -80,6 +82,7 @@ pub(crate) fn router_full(svc: Arc<Service>, dyn_: Arc<crate::dyndns::Dyndns>, c
         .route("/api/v1/updates", get(tsig::history))
         .route("/acme-dns/register", post(acme_dns::register))
         .route("/acme-dns/update", post(acme_dns::update))
+        .route("/acme-dns/health", get(acme_dns::health))
         .route("/api/v1/cluster/cookie-secret", post(cluster::rotate_cookie_secret));
     Router::new()
         .merge(api)

@@ -28,6 +28,13 @@ use tracing::Instrument;
 
 use crate::metrics::{HTTP_TLS_CERT_LOADED_TIMESTAMP, HTTP_TLS_HANDSHAKES_TOTAL, HTTP_TLS_RELOADS_TOTAL};
 
+/// How a request reached this node. The node's TLS listener marks its requests with
+/// `Transport::Tls` (an `Extension` on that listener's router); unmarked is plain HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Tls,
+}
+
 /// A client has this long for its whole handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in flight at most; further connections wait in the kernel's backlog.

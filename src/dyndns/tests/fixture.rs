@@ -21,6 +21,8 @@ use crate::service::Service;
 use crate::state::Command;
 
 pub(super) const ADMIN: &str = "admin-token-0123456789";
+/// `[dyndns] public_url` of the fixture's node.
+pub(super) const PUBLIC_URL: &str = "https://dyn.example.org";
 
 pub(super) struct Fixture {
     pub router: Router,
@@ -59,8 +61,22 @@ impl Fixture {
     }
 
     pub(super) async fn with(f: impl FnOnce(&mut DyndnsConfig)) -> Fixture {
-        let mut config = DyndnsConfig { refusal_record_interval_secs: 3600, ..DyndnsConfig::default() };
+        Self::with_http(f, |_| {}).await
+    }
+
+    /// [`Fixture::with`], and the `[http]` section (the throttle's limits) changed by `h`.
+    pub(super) async fn with_http(
+        f: impl FnOnce(&mut DyndnsConfig),
+        h: impl FnOnce(&mut crate::http::config::HttpConfig),
+    ) -> Fixture {
+        let mut config = DyndnsConfig {
+            refusal_record_interval_secs: 3600,
+            public_url: Some(PUBLIC_URL.into()),
+            ..DyndnsConfig::default()
+        };
         f(&mut config);
+        let mut http = crate::http::config::HttpConfig::default();
+        h(&mut http);
         let dir = tempfile::tempdir().unwrap();
         let settings = RaftSettings {
             node_id: 1,
@@ -97,7 +113,7 @@ impl Fixture {
         };
         svc.submit(zone).await.unwrap();
         let dyn_ = Dyndns::new(svc.clone(), config);
-        let router = crate::http::router_with(svc.clone(), dyn_.clone())
+        let router = crate::http::router_with_http(svc.clone(), dyn_.clone(), http)
             .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 77], 40000))));
         Fixture { router, svc, _dyn: dyn_, _dir: dir }
     }
@@ -120,6 +136,10 @@ impl Fixture {
             b = b.header(*k, *v);
         }
         self.send(b.body(Body::empty()).unwrap()).await
+    }
+
+    pub(super) async fn get_bearer(&self, uri: &str, token: &str) -> Answer {
+        self.get_with(uri, None, &[("authorization", &format!("Bearer {token}"))]).await
     }
 
     pub(super) async fn get(&self, uri: &str, basic: Option<(&str, &str)>) -> Answer {
