@@ -17,7 +17,7 @@ trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for cache in true false; do
   DATA="$WORK/data-$cache"
   mkdir -p "$DATA"
-  { sed -n '1,200p' src/config/dev.toml; printf '\n[dyndns]\nmin_update_interval_secs = 0\ncredential_cache = %s\n' "$cache"; } >"$DATA/node.toml"
+  { sed -n '1,200p' src/config/dev.toml; printf '\n[dyndns]\npublic_url = "http://127.0.0.1:18153"\nmin_update_interval_secs = 0\ncredential_cache = %s\n' "$cache"; } >"$DATA/node.toml"
   QUORUMDNS_ADMIN_TOKEN="$TOKEN" RUST_LOG=warn "$WORK/quorumdns" serve --config "$DATA/node.toml" \
     --data-dir "$DATA" --http-addr 127.0.0.1:18153 --dns-addr 127.0.0.1:18154 --raft-addr 127.0.0.1:18155 \
     2>"$DATA/node.log" &

@@ -436,9 +436,9 @@ def write_secrets(work):
         os.chmod(path, 0o600)
 
 
-def node_config(work, i, bootstrap, extra=""):
-    """Writes work/nodeI.toml (data in work/nodeI) and returns its path; `extra` is appended
-    (more TOML sections)."""
+def node_config(work, i, bootstrap, extra="", dyndns=""):
+    """Writes work/nodeI.toml (data in work/nodeI) and returns its path; `dyndns` goes into
+    its [dyndns] section (keys), `extra` is appended (more TOML sections)."""
     d = os.path.join(work, f"node{i}")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(work, f"node{i}.toml")
@@ -459,6 +459,9 @@ election_timeout_min_ms = 500
 election_timeout_max_ms = 1000
 rpc_timeout_ms = 5000
 write_timeout_ms = 120000
+[dyndns]
+public_url = "http://127.0.0.1:{http_port(i)}"
+{dyndns}
 [[zone]]
 name = "dyn.example.test"
 ns = ["ns1.dyn.example.test"]
@@ -467,10 +470,10 @@ records = ["ns1 3600 IN A 127.0.0.1"]
     return path
 
 
-def start_node(binary, work, i, bootstrap, extra=""):
+def start_node(binary, work, i, bootstrap, extra="", dyndns=""):
     """Starts node i from its config (log in work/nodeI.log); returns once /livez answers."""
     log = open(os.path.join(work, f"node{i}.log"), "w")
-    p = subprocess.Popen([binary, "serve", "--config", node_config(work, i, bootstrap, extra)], stderr=log,
+    p = subprocess.Popen([binary, "serve", "--config", node_config(work, i, bootstrap, extra, dyndns)], stderr=log,
                          stdout=log, env=dict(os.environ, RUST_LOG="warn"))
     if not wait_http(http_port(i), "/livez"):
         raise SystemExit(f"node {i} did not start")

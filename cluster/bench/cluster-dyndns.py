@@ -12,16 +12,17 @@ import subprocess
 
 import benchlib as bl
 
-DYNDNS = "[dyndns]\nmin_update_interval_secs = 0\ncredential_cache = true\n"
+# Keys of the nodes' [dyndns] section: no rate limit (every update changes the address).
+DYNDNS = "min_update_interval_secs = 0\ncredential_cache = true\n"
 
 
 def cluster(binary, work, nodes, procs):
     """Starts `nodes` nodes into `procs`; node 1 bootstraps, the others join as learners and
     are promoted."""
-    procs.append(bl.start_node(binary, work, 1, True, DYNDNS))
+    procs.append(bl.start_node(binary, work, 1, True, dyndns=DYNDNS))
     bl.wait_http(bl.http_port(1), "/readyz", tries=100)
     for i in range(2, nodes + 1):
-        procs.append(bl.start_node(binary, work, i, False, DYNDNS))
+        procs.append(bl.start_node(binary, work, i, False, dyndns=DYNDNS))
         bl.add_node(i, wait_secs=30)
         bl.api(bl.http_port(1), f"/api/v1/cluster/nodes/{i}/promote", "POST")
 

@@ -20,7 +20,7 @@ cp "${LOAD_BIN:-$TARGET/examples/dyndns_load}" "$WORK/dyndns_load"
 [ -n "${BASE_BIN:-}" ] && cp "$BASE_BIN" "$WORK/base"
 PID=""
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
-{ cat src/config/dev.toml; printf '\n[dyndns]\nmin_update_interval_secs = 0\ncredential_cache = true\n'; } >"$WORK/node.toml"
+{ cat src/config/dev.toml; printf '\n[dyndns]\npublic_url = "http://127.0.0.1:18253"\nmin_update_interval_secs = 0\ncredential_cache = true\n'; } >"$WORK/node.toml"
 
 run() { # binary clients
   rm -rf "$WORK/data"; mkdir -p "$WORK/data"

@@ -200,7 +200,9 @@ write_timeout_ms = 5000
 stale_after_ms = 3000
 {snapshot_every}
 [dyndns]
-# Every write changes the address: the default 10 s per host would refuse most of them.
+public_url = "http://{ip}:{HTTP_PORT}"
+# Every write changes the address: the default rate policy (10 changes per host in 10
+# minutes) would refuse most of them.
 min_update_interval_secs = 0
 # Every applied update stays in the host's history: duplicate_request reads it at the end.
 history_per_host = {HISTORY_PER_HOST}

@@ -5,7 +5,9 @@
 //! certificate made here with openssl (the Debian package does not ship pebble's test
 //! certificates), which lego trusts through LEGO_CA_CERTIFICATES. certbot (with its
 //! dns-rfc2136 plugin, from the venv tests/e2e/rfc2136.rs makes) does the same through
-//! REQUESTS_CA_BUNDLE.
+//! REQUESTS_CA_BUNDLE; and through the acme-dns API, with joohoi's acme-dns client library
+//! (pyacmedns) as its manual hook, as acme-dns-certbot does (Debian's lego 4.9.1 is built
+//! without lego's acme-dns provider).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -217,4 +219,84 @@ async fn certbot_certonly_gets_a_certificate_from_pebble_with_dns_rfc2136_throug
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "certbot certonly:\n{text}\npebble:\n{}", pebble.log());
     issued(&c, &d.join(format!("cb-config/live/{domain}/cert.pem")), &domain, "certbot-key").await;
+}
+
+/// certbot's manual hook as acme-dns-certbot (joohoi's) runs it, with joohoi's own acme-dns
+/// client library (pyacmedns): the account is read from the storage file, the challenge
+/// TXT set through the acme-dns API.
+const ACME_DNS_HOOK: &str = r#"
+import os
+from pyacmedns import Client, Storage
+storage = Storage(os.environ["ACMEDNS_STORAGE"])
+account = storage.fetch(os.environ["CERTBOT_DOMAIN"])
+Client(os.environ["ACMEDNS_URL"]).update_txt_record(account, os.environ["CERTBOT_VALIDATION"])
+"#;
+
+/// Registers an account for `domain` with pyacmedns into its storage file (open
+/// registration, no token), as acme-dns-certbot does on its first run.
+const ACME_DNS_REGISTER: &str = r#"
+import os, sys
+from pyacmedns import Client, Storage
+storage = Storage(os.environ["ACMEDNS_STORAGE"])
+account = Client(os.environ["ACMEDNS_URL"]).register_account(None)
+storage.put(sys.argv[1], account)
+storage.save()
+print(account["fulldomain"])
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certbot_gets_a_certificate_from_pebble_through_the_acme_dns_api_with_joohois_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node =
+        crate::support::Node::start_config(&crate::support::NodeConfig::dev(&dir.path().join("node")).with(|c| {
+            c.zone_mut().acme_dns = Some(true);
+            c.http.acme_dns_open_registration = Some(true);
+        }));
+    let pebble = Pebble::start(dir.path(), node.dns).await;
+    let domain = format!("www.{ZONE}");
+    let py = python();
+    let (api, storage) = (node.url("/acme-dns"), dir.path().join("acmedns.json"));
+    let out = Command::new(&py)
+        .args(["-c", ACME_DNS_REGISTER, &domain])
+        .env("ACMEDNS_URL", &api)
+        .env("ACMEDNS_STORAGE", &storage)
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "register: {}", String::from_utf8_lossy(&out.stderr));
+    let fulldomain = String::from_utf8_lossy(&out.stdout).trim().trim_end_matches('.').to_string();
+    // The CNAME acme-dns users make once, from the challenge name to the account's name.
+    let cname = json!({"name": format!("_acme-challenge.{domain}"), "type": "CNAME", "ttl": 60, "data": [format!("{fulldomain}.")]});
+    let (s, b) = node.api(Method::POST, &format!("/api/v1/zones/{ZONE}/records"), Some(cname)).await;
+    assert_eq!(s, 200, "{b}");
+    let hook = dir.path().join("acme-dns-hook.py");
+    std::fs::write(&hook, ACME_DNS_HOOK).expect("hook");
+    let d = dir.path();
+    let out = tokio::task::block_in_place(|| {
+        Command::new("timeout")
+            .arg("180")
+            .arg(&py)
+            .args(["-c", "import sys; from certbot.main import main; sys.exit(main())", "certonly"])
+            .args(["--non-interactive", "--agree-tos", "--no-eff-email", "-m", "acme@example.test"])
+            .args(["--server", &pebble.directory, "--manual", "--preferred-challenges", "dns", "-d", &domain])
+            .arg("--manual-auth-hook")
+            .arg(format!("{} {}", py.display(), hook.display()))
+            .arg("--config-dir")
+            .arg(d.join("cb-config"))
+            .arg("--work-dir")
+            .arg(d.join("cb-work"))
+            .arg("--logs-dir")
+            .arg(d.join("cb-logs"))
+            .env("REQUESTS_CA_BUNDLE", &pebble.ca)
+            .env("ACMEDNS_URL", &api)
+            .env("ACMEDNS_STORAGE", &storage)
+            .output()
+            .expect("certbot runs")
+    });
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "certbot certonly --manual:\n{text}\npebble:\n{}", pebble.log());
+    let cert = std::fs::read_to_string(d.join(format!("cb-config/live/{domain}/cert.pem"))).expect("the certificate");
+    assert!(cert.contains("BEGIN CERTIFICATE"), "{cert}");
+    // The challenge went through the acme-dns API: its TXT is what the CNAME leads to.
+    let txt = node.dig(&[&fulldomain, "TXT"]).answer_data("TXT");
+    assert_eq!(txt.len(), 1, "{txt:?}");
 }

@@ -126,3 +126,57 @@ async fn an_acme_dns_txt_expires_through_the_log_on_every_node_after_its_configu
     assert_eq!(s, 200);
     assert_eq!(c.node(leader).dig(&[&full, "TXT"]).answer_data("TXT"), vec![format!("\"{token}\"")]);
 }
+
+/// curl's body and, after a space, the HTTP status.
+fn curl(args: &[&str]) -> String {
+    let out = std::process::Command::new("curl").args(["-sS", "-w", " %{http_code}"]).args(args).output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test]
+async fn acme_dns_as_its_clients_use_it_open_registration_a_body_without_content_type_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
+        c.zone_mut().acme_dns = Some(true);
+        c.http.acme_dns_open_registration = Some(true);
+    }));
+    assert_eq!(curl(&[&node.url("/acme-dns/health")]), " 200");
+    // Open registration: no token, as acme-dns itself (the README's curl -X POST).
+    let out = curl(&["-X", "POST", &node.url("/acme-dns/register")]);
+    let acct: serde_json::Value = serde_json::from_str(out.trim_end_matches(" 201")).expect(&out);
+    let (user, key, sub, full) = (
+        acct["username"].as_str().unwrap(),
+        acct["password"].as_str().unwrap(),
+        acct["subdomain"].as_str().unwrap(),
+        acct["fulldomain"].as_str().unwrap().trim_end_matches('.').to_string(),
+    );
+    assert_eq!(acct["allowfrom"], json!([]));
+    // Per-account allowfrom needs a replicated field this release does not have: refused
+    // clearly instead of registered and ignored.
+    let out = curl(&["-X", "POST", "-d", r#"{"allowfrom": ["192.0.2.0/24"]}"#, &node.url("/acme-dns/register")]);
+    assert_eq!(out, r#"{"error":"allowfrom_unsupported"} 400"#);
+    // acme.sh's dns_acmedns and the README send the JSON body without a Content-Type.
+    let txt = "a".repeat(43);
+    let body = format!(r#"{{"subdomain": "{sub}", "txt": "{txt}"}}"#);
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("X-Api-User: {user}"),
+        "-H",
+        &format!("X-Api-Key: {key}"),
+        "-H",
+        "Content-Type:",
+        "--data-binary",
+        &body,
+        &node.url("/acme-dns/update"),
+    ]);
+    assert_eq!(out, format!(r#"{{"txt":"{txt}"}} 200"#));
+    assert_eq!(node.dig(&[&full, "TXT"]).answer_data("TXT"), vec![format!("\"{txt}\"")]);
+    // ...or with curl's default form Content-Type: the body is JSON all the same.
+    let txt2 = "b".repeat(43);
+    let body = format!(r#"{{"subdomain": "{sub}", "txt": "{txt2}"}}"#);
+    let (u, k) = (format!("X-Api-User: {user}"), format!("X-Api-Key: {key}"));
+    let out = curl(&["-H", &u, "-H", &k, "-d", &body, &node.url("/acme-dns/update")]);
+    assert_eq!(out, format!(r#"{{"txt":"{txt2}"}} 200"#));
+}

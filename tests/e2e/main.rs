@@ -18,6 +18,8 @@ mod conformance;
 mod deploy;
 mod dns_answers;
 mod dyndns;
+mod dyndns_daemons;
+mod dyndns_policy;
 mod hardening;
 mod ops;
 mod partition;

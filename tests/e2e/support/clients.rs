@@ -21,23 +21,80 @@ pub(crate) fn run(cmd: &mut Command) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// A python with dnspython and certbot-dns-rfc2136: `QUORUMDNS_PYTHON`, or a venv under
-/// the temp dir, made (from PyPI) on first use and reused.
+/// A python with dnspython, certbot-dns-rfc2136 and pyacmedns (joohoi's acme-dns client):
+/// `QUORUMDNS_PYTHON`, or a venv under the temp dir, made (from PyPI) on first use and
+/// reused.
 pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("QUORUMDNS_PYTHON") {
         return PathBuf::from(p);
     }
     let venv = std::env::temp_dir().join("quorumdns-e2e-venv");
     let py = venv.join("bin/python");
-    let ready = Command::new(&py).args(["-c", "import dns, certbot_dns_rfc2136"]).status().is_ok_and(|s| s.success());
+    let ready = Command::new(&py)
+        .args(["-c", "import dns, certbot_dns_rfc2136, pyacmedns"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !ready {
         let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
         assert!(made.success(), "python3 -m venv");
         let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "dnspython", "certbot", "certbot-dns-rfc2136"])
+            .args(["install", "-q", "dnspython", "certbot", "certbot-dns-rfc2136", "pyacmedns"])
             .status()
             .expect("pip runs");
-        assert!(pip.success(), "pip install dnspython certbot certbot-dns-rfc2136");
+        assert!(pip.success(), "pip install dnspython certbot certbot-dns-rfc2136 pyacmedns");
     }
     py
+}
+
+/// A client running as a daemon (ddclient, inadyn), its output collected in a file,
+/// killed on drop. Tests nudge it with its own signals instead of waiting for its period.
+pub(crate) struct Daemon {
+    child: std::process::Child,
+    log: PathBuf,
+    name: String,
+}
+
+impl Daemon {
+    /// Starts `cmd` with stdout and stderr into `log`.
+    pub(crate) fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Daemon {
+        let out = std::fs::File::create(&log).expect("the daemon's log file");
+        let err = out.try_clone().expect("the daemon's log file");
+        let child = cmd.stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        Daemon { child, log, name: name.into() }
+    }
+
+    /// Everything it printed so far.
+    pub(crate) fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How often `needle` appears in its output.
+    pub(crate) fn count(&self, needle: &str) -> usize {
+        self.output().matches(needle).count()
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `USR1`, `USR2`...) to it.
+    pub(crate) fn signal(&self, signal: &str) {
+        let ok = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
+        assert!(ok.is_ok_and(|s| s.success()), "kill -{signal} {}", self.name);
+    }
+
+    /// Panics with its output when it has exited: a daemon must survive what the server
+    /// answers.
+    pub(crate) fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited ({status}):\n{}", self.name, self.output());
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

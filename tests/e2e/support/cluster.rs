@@ -49,6 +49,8 @@ impl Spec {
             zones: vec![Zone::test()],
             ..NodeConfig::default()
         };
+        let mut config = config;
+        config.dyndns.public_url = Some(format!("http://{}", config.node.http_addr));
         Spec { config }
     }
 

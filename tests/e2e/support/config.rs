@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::node::free_port;
 use super::ZONE;
 
 fn is_default<T: Default + PartialEq>(t: &T) -> bool {
@@ -87,8 +88,14 @@ pub(crate) struct DnsSection {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DyndnsSection {
+    pub public_url: Option<String>,
     pub min_update_interval_secs: Option<u64>,
+    pub update_burst: Option<u32>,
     pub expire_sweep_interval_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    /// `None`: the node's default (unspecified, loopback, multicast, broadcast).
+    pub refuse_addresses: Option<Vec<String>>,
 }
 
 /// `[http]`.
@@ -101,6 +108,7 @@ pub(crate) struct HttpSection {
     pub tls_key: Option<PathBuf>,
     pub tls_reload_interval_secs: Option<u64>,
     pub plain_addr: Option<SocketAddr>,
+    pub acme_dns_open_registration: Option<bool>,
 }
 
 /// `[log]`.
@@ -161,7 +169,20 @@ impl NodeConfig {
         let text = std::fs::read_to_string(path).expect("src/config/dev.toml");
         let mut config: NodeConfig = toml::from_str(&text).expect("dev.toml has only keys NodeConfig knows");
         config.node = NodeSection { id: config.node.id, data_dir: data_dir.to_path_buf(), ..NodeSection::default() };
+        // `serve --config` requires it (only `serve --dev` derives it); on port 0 the real
+        // address is not known up front, so a name (see `with_fixed_ports` for a real one).
+        config.dyndns.public_url = Some(format!("https://update.{ZONE}"));
         config
+    }
+
+    /// `self` on ports picked up front (`free_port`), with `dyndns.public_url` pointing
+    /// at its HTTP port, so the update URLs it hands out reach it.
+    pub(crate) fn with_fixed_ports(mut self) -> NodeConfig {
+        let addr = |p| SocketAddr::from(([127, 0, 0, 1], p));
+        let n = &mut self.node;
+        (n.dns_addr, n.http_addr, n.raft_addr) = (addr(free_port()), addr(free_port()), addr(free_port()));
+        self.dyndns.public_url = Some(format!("http://{}", n.http_addr));
+        self
     }
 
     /// `self` as `edit` changes it.
