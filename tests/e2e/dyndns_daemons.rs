@@ -72,7 +72,18 @@ fn inadyn(dir: &Path, server: std::net::SocketAddr, host: &str, secret: &str, ip
     let mut cmd = Command::new(tool("inadyn"));
     cmd.args(["--foreground", "--no-pidfile", "-l", "debug", "-f"]).arg(&conf);
     cmd.arg(format!("--cache-dir={}", cache.display()));
-    Daemon::spawn("inadyn", cmd, dir.join("inadyn.log"))
+    Daemon::spawn("inadyn", cmd, dir.join("inadyn.log"), inadyn_idle)
+}
+
+/// Whether inadyn handles signals (it installs its handlers before its first address
+/// check) and waits between checks: a signal during a request interrupts its read of the
+/// answer.
+fn inadyn_idle(d: &Daemon) -> bool {
+    let out = d.output();
+    let sent = out.rfind("Sending alias table update");
+    let settled =
+        ["DDNS server response", "Will retry again", "Error", "Failed"].iter().filter_map(|m| out.rfind(m)).max();
+    out.contains("Current IP#") && sent.is_none_or(|s| settled.is_some_and(|e| e > s))
 }
 
 /// ddclient's configuration file for `host` at `server` with `secret` (re-read every cycle).
@@ -94,7 +105,8 @@ fn ddclient_conf(conf: &Path, server: std::net::SocketAddr, host: &str, secret: 
 fn ddclient(dir: &Path, conf: &Path) -> Daemon {
     let mut cmd = Command::new(tool("ddclient"));
     cmd.args(["-foreground", "-verbose", "-file"]).arg(conf).arg("-cache").arg(dir.join("ddclient.cache"));
-    Daemon::spawn("ddclient", cmd, dir.join("ddclient.log"))
+    // ddclient's HUP handler is in place once it sleeps (it says so in its command line).
+    Daemon::spawn("ddclient", cmd, dir.join("ddclient.log"), |d| d.cmdline().contains("sleeping"))
 }
 
 /// Nudges `daemon` with `signal` until `node` answers `ip` for `host`; the daemon must
@@ -106,7 +118,7 @@ async fn nudge_until_served(node: &Node, daemon: &mut Daemon, signal: &str, host
         if a_records(node, host) == [ip] {
             return Ok(());
         }
-        daemon.signal(signal);
+        daemon.nudge(signal);
         Err(format!("{:?}; daemon output:\n{}", a_records(node, host), daemon.output()))
     })
     .await;
@@ -119,7 +131,7 @@ async fn nudge_until_answered(node: &Node, daemon: &mut Daemon, signal: &str, co
         if answered(node, code).await > before {
             return Ok(());
         }
-        daemon.signal(signal);
+        daemon.nudge(signal);
         Err(daemon.output())
     })
     .await;
@@ -155,10 +167,13 @@ async fn inadyn_and_ddclient_daemons_recover_from_a_burst_of_wrong_secrets_witho
     assert_eq!(node.api(Method::GET, "/api/v1/hosts", None).await.0, 200);
     // inadyn's next update meets the throttle: a temporary error, it keeps running...
     ina_ip.set("203.0.113.11");
-    ina.signal("USR2");
     eventually_every("inadyn to be told to retry", WAIT, NUDGE, async || {
         ina.assert_running();
-        (ina.count("[503 Service Unavailable] 911") > 0 && ina.count("Will retry again") > 0).then_some(())
+        if ina.count("[503 Service Unavailable] 911") > 0 && ina.count("Will retry again") > 0 {
+            return Ok(());
+        }
+        ina.nudge("USR2");
+        Err(ina.output())
     })
     .await;
     // ...and updates once the guesses left the sliding window.
@@ -196,10 +211,13 @@ async fn inadyn_and_ddclient_daemons_retry_a_rate_limited_change_and_then_update
     let mut ina = inadyn(dir.path(), node.http, &ina_host, &ina_secret, &ina_ip);
     nudge_until_served(&node, &mut ina, "USR2", &ina_host, "203.0.113.20").await;
     ina_ip.set("203.0.113.21");
-    ina.signal("USR2");
     eventually_every("inadyn to be told to retry", WAIT, NUDGE, async || {
         ina.assert_running();
-        (ina.count("[503 Service Unavailable] 911") > 0).then_some(())
+        if ina.count("[503 Service Unavailable] 911") > 0 {
+            return Ok(());
+        }
+        ina.nudge("USR2");
+        Err(ina.output())
     })
     .await;
     nudge_until_served(&node, &mut ina, "USR2", &ina_host, "203.0.113.21").await;
@@ -260,10 +278,13 @@ async fn inadyn_and_ddclient_daemons_survive_a_quorum_loss_and_then_update() {
     let unavailable = answered(c.node(n), "911").await;
     ina_ip.set("203.0.113.41");
     dd_ip.set("198.51.100.41");
-    ina.signal("USR2");
     eventually_every("inadyn to be told to retry", WAIT, NUDGE, async || {
         ina.assert_running();
-        (ina.count("[503 Service Unavailable] 911") > 0).then_some(())
+        if ina.count("[503 Service Unavailable] 911") > 0 {
+            return Ok(());
+        }
+        ina.nudge("USR2");
+        Err(ina.output())
     })
     .await;
     let after_inadyn = answered(c.node(n), "911").await;
@@ -276,6 +297,6 @@ async fn inadyn_and_ddclient_daemons_survive_a_quorum_loss_and_then_update() {
     }
     nudge_until_served(c.node(n), &mut ina, "USR2", &ina_host, "203.0.113.41").await;
     nudge_until_served(c.node(n), &mut dd, "HUP", &dd_host, "198.51.100.41").await;
-    c.all_answer(&ina_host, "203.0.113.41").await;
-    c.all_answer(&dd_host, "198.51.100.41").await;
+    c.all_answer("ina", "203.0.113.41").await;
+    c.all_answer("ddc", "198.51.100.41").await;
 }

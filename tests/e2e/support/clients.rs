@@ -47,20 +47,23 @@ pub(crate) fn python() -> PathBuf {
 }
 
 /// A client running as a daemon (ddclient, inadyn), its output collected in a file,
-/// killed on drop. Tests nudge it with its own signals instead of waiting for its period.
+/// killed on drop. Tests nudge it with its own signals instead of waiting for its period,
+/// but only once it handles them (`ready`): before, a signal's default action ends it.
 pub(crate) struct Daemon {
     child: std::process::Child,
     log: PathBuf,
     name: String,
+    ready: fn(&Daemon) -> bool,
 }
 
 impl Daemon {
-    /// Starts `cmd` with stdout and stderr into `log`.
-    pub(crate) fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Daemon {
+    /// Starts `cmd` with stdout and stderr into `log`; `ready` tells when it has installed
+    /// its signal handlers.
+    pub(crate) fn spawn(name: &str, mut cmd: Command, log: PathBuf, ready: fn(&Daemon) -> bool) -> Daemon {
         let out = std::fs::File::create(&log).expect("the daemon's log file");
         let err = out.try_clone().expect("the daemon's log file");
         let child = cmd.stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("{name} starts: {e}"));
-        Daemon { child, log, name: name.into() }
+        Daemon { child, log, name: name.into(), ready }
     }
 
     /// Everything it printed so far.
@@ -73,14 +76,21 @@ impl Daemon {
         self.output().matches(needle).count()
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+    /// Its command line as the process shows it now (ddclient rewrites it: "ddclient -
+    /// sleeping for 60 seconds").
+    pub(crate) fn cmdline(&self) -> String {
+        let raw = std::fs::read(format!("/proc/{}/cmdline", self.child.id())).unwrap_or_default();
+        String::from_utf8_lossy(&raw).replace('\0', " ")
     }
 
-    /// Sends `signal` (`HUP`, `USR1`, `USR2`...) to it.
-    pub(crate) fn signal(&self, signal: &str) {
-        let ok = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
+    /// Sends `signal` (`HUP`, `USR2`...) once it handles signals; whether it was sent.
+    pub(crate) fn nudge(&self, signal: &str) -> bool {
+        if !(self.ready)(self) {
+            return false;
+        }
+        let ok = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
         assert!(ok.is_ok_and(|s| s.success()), "kill -{signal} {}", self.name);
+        true
     }
 
     /// Panics with its output when it has exited: a daemon must survive what the server
