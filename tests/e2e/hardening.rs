@@ -163,17 +163,21 @@ async fn slow_loris_tcp_connections_are_closed_and_others_are_served() {
 }
 
 #[tokio::test]
-async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
+async fn brute_force_of_dyndns_secrets_is_throttled_per_address_and_name() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start_config(&NodeConfig::dev(dir.path()).with(|c| {
         c.http.auth_fail_limit = Some(5);
         c.http.auth_fail_window_secs = Some(60);
         c.dyndns.min_update_interval_secs = Some(0);
     }));
-    let fqdn = format!("bf.{ZONE}");
-    let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn={fqdn}"), None).await;
-    assert_eq!(s, 200, "{b}");
-    let secret = b["host"]["update_secret"].as_str().unwrap().to_string();
+    let register = async |fqdn: &str| {
+        let (s, b) = node.api(Method::GET, &format!("/nic/register?fqdn={fqdn}"), None).await;
+        assert_eq!(s, 200, "{b}");
+        b["host"]["update_secret"].as_str().unwrap().to_string()
+    };
+    let (fqdn, neighbour) = (format!("bf.{ZONE}"), format!("neighbour.{ZONE}"));
+    let secret = register(&fqdn).await;
+    let neighbour_secret = register(&neighbour).await;
     let attacker =
         reqwest::Client::builder().local_address("127.0.0.5".parse::<std::net::IpAddr>().ok()).build().unwrap();
     let other = reqwest::Client::builder().local_address("127.0.0.6".parse::<std::net::IpAddr>().ok()).build().unwrap();
@@ -181,22 +185,36 @@ async fn brute_force_of_dyndns_secrets_is_throttled_per_address() {
     let mut statuses = Vec::new();
     for i in 0..12 {
         let r = attacker.get(&url).basic_auth(&fqdn, Some(format!("wrong-{i}"))).send().await.unwrap();
-        statuses.push((r.status().as_u16(), r.text().await.unwrap()));
+        let retry = r.headers().get("retry-after").is_some();
+        statuses.push((r.status().as_u16(), r.text().await.unwrap(), retry));
     }
-    assert!(statuses[..5].iter().all(|(s, b)| *s == 200 && b == "badauth"), "{statuses:?}");
-    assert!(statuses[5..].iter().all(|(s, b)| *s == 429 && b == "badauth"), "{statuses:?}");
+    assert!(statuses[..5].iter().all(|(s, b, _)| *s == 200 && b == "badauth"), "{statuses:?}");
+    // Throttled: an answer clients retry (inadyn exits on 429 and on badauth).
+    assert!(statuses[5..].iter().all(|(s, b, r)| *s == 503 && b == "911" && *r), "{statuses:?}");
     // Throttled means unchecked: even the right secret is refused from that address...
     let r = attacker.get(&url).basic_auth(&fqdn, Some(&secret)).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 429);
-    // ...while another address still gets through with it.
+    assert_eq!(r.status().as_u16(), 503);
+    // ...while another address still gets through with it, and another host's secret and
+    // the admin API from the same address are not delayed.
     let r = other.get(&url).basic_auth(&fqdn, Some(&secret)).send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "good 192.0.2.44".to_string()));
-    // API tokens too, and the management API carries security headers.
+    let r = attacker
+        .get(node.url("/nic/update?myip=192.0.2.45"))
+        .basic_auth(&neighbour, Some(&neighbour_secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "good 192.0.2.45".to_string()));
+    let r = attacker.get(node.url("/api/v1/zones")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // API tokens too (counted per token id; a token without one as `bearer`), and the
+    // management API carries security headers.
     for _ in 0..6 {
         attacker.get(node.url("/api/v1/zones")).bearer_auth("nope").send().await.unwrap();
     }
     let r = attacker.get(node.url("/api/v1/zones")).bearer_auth("nope").send().await.unwrap();
     assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_some());
     let (s, _) = node.api(Method::GET, "/api/v1/zones", None).await;
     assert_eq!(s, 200);
     let r = other.get(node.url("/api/v1/zones")).bearer_auth(TOKEN).send().await.unwrap();
