@@ -12,7 +12,7 @@ use quorumdns::secret::Secret;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::config::{ClusterSection, NodeSection};
+use crate::support::config::{ClusterSection, DyndnsSection, NodeSection};
 use crate::support::{dig, eventually, eventually_every, NodeConfig, Zone, TOKEN, WAIT, ZONE};
 
 struct InProc {
@@ -40,6 +40,7 @@ async fn start_with(id: u64, bootstrap: bool, snapshot_every: Option<u64>) -> In
             snapshot_every,
         },
         zones: vec![Zone { records: Vec::new(), ..Zone::test() }],
+        dyndns: DyndnsSection { public_url: Some(format!("https://update.{ZONE}")), ..DyndnsSection::default() },
         ..NodeConfig::default()
     }
     .render();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::config::{ClusterSection, NodeSection, TsigKey};
+use crate::support::config::{ClusterSection, DyndnsSection, NodeSection, TsigKey};
 use crate::support::dig::soa_serial;
 use crate::support::{dig, eventually, free_port, Cluster, Node, NodeConfig, Zone, TOKEN, ZONE};
 
@@ -143,6 +143,7 @@ fn node_config(dir: &Path) -> NodeConfig {
         },
         tsig_keys: vec![TsigKey { name: "xfr-key".into(), algorithm: "hmac-sha256".into(), secret: KEY_B64.into() }],
         zones: vec![Zone::test()],
+        dyndns: DyndnsSection { public_url: Some(format!("https://update.{ZONE}")), ..DyndnsSection::default() },
         ..NodeConfig::default()
     }
 }
