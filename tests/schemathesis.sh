@@ -18,7 +18,7 @@ TOKEN="schemathesis-admin-token-0123456789"
 PORT=$((20000 + RANDOM % 20000))
 # The auth-failure throttle would (correctly) lock schemathesis out after its negative
 # authentication cases; it has its own e2e test.
-{ cat "$ROOT/src/config/dev.toml"; printf '\n[http]\nauth_fail_limit = 0\n'; } >"$DIR/node.toml"
+{ cat "$ROOT/src/config/dev.toml"; printf '\n[http]\nauth_fail_limit = 0\n[dyndns]\npublic_url = "http://127.0.0.1:%s"\n' "$PORT"; } >"$DIR/node.toml"
 QUORUMDNS_ADMIN_TOKEN="$TOKEN" "$BIN" serve --config "$DIR/node.toml" --data-dir "$DIR" \
   --http-addr "127.0.0.1:$PORT" --dns-addr 127.0.0.1:0 --raft-addr 127.0.0.1:0 >"$DIR/node.log" 2>&1 &
 PID=$!
