@@ -271,3 +271,24 @@ async fn checkip_and_myip_tell_the_client_address_honouring_only_trusted_proxies
     let metrics = fx.get("/metrics", None).await.body;
     assert!(metrics.contains(r#"quorumdns_checkip_requests_total{endpoint="myip",family="ipv6"}"#), "{metrics}");
 }
+
+#[test]
+fn the_rate_window_counts_only_changes_within_it_and_says_when_one_leaves() {
+    use crate::dyndns::update::rate_limited;
+    use crate::state::UpdateResult::{BadAuth, Good, NoChange, RateLimited};
+    let min = 60_000;
+    let history = [(Good, 0), (NoChange, 10 * min), (Good, 5 * min), (RateLimited, 6 * min), (BadAuth, 7 * min)];
+    // Two changes in the 10-minute window, burst 3: room for one more.
+    assert_eq!(rate_limited(history.into_iter(), 8 * min, 10 * min, 3), None);
+    // Burst 2: full until the change at 0 leaves the window at 10 min.
+    assert_eq!(rate_limited(history.into_iter(), 8 * min, 10 * min, 2), Some(120));
+    // At 10 min the change at 0 has left.
+    assert_eq!(rate_limited(history.into_iter(), 10 * min, 10 * min, 2), None);
+    // More changes than the burst (two nodes let one through each): the one whose
+    // leaving makes room is waited for, not the oldest.
+    let crowded = [(Good, 0), (Good, min), (Good, 2 * min)];
+    assert_eq!(rate_limited(crowded.into_iter(), 3 * min, 10 * min, 2), Some(8 * 60));
+    // A proposer clock ahead of ours: its change counts as within the window.
+    assert_eq!(rate_limited([(Good, 20 * min)].into_iter(), 3 * min, 10 * min, 1), Some(27 * 60));
+    assert_eq!(rate_limited(crowded.into_iter(), 3 * min, 0, 1), None, "window 0: no limit");
+}
