@@ -483,7 +483,7 @@ records = ["ns1 3600 IN A {ip1}"]
                 }
             }
             // Only through a ready node: a write refused before would be answered
-            // (badauth today) and throttle this address for every client.
+            // (badauth) and count towards the throttle of this host from this address.
             if ready && !wrote {
                 match self.probe_write(slot).await {
                     Ok((200, line)) if line.starts_with("good") => wrote = true,

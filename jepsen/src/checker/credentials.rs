@@ -4,9 +4,11 @@
 //! load started, so a `badauth` answer (HTTP 200 `badauth`, or 401) is always wrong: a
 //! node that cannot verify a credential yet (a new member catching up, a node cut off
 //! from the leader) must answer `911` (503, try again), because ddclient stops for good
-//! on `badauth`. Each such answer is an anomaly. The per-address throttle that follows
-//! failed authentications (HTTP 429) is its consequence and only counted. Measurements:
-//! `badauth`, `throttled`.
+//! on `badauth`. Each such answer is an anomaly. The throttle that follows failed
+//! authentications is its consequence: binaries before issue 20 answered it HTTP 429 for
+//! every client of the address (counted here as `throttled`); since then it is per
+//! (address, host) and answered 503 `911`, which a client retries and this checker sees as
+//! an indeterminate write like any other 503. Measurements: `badauth`, `throttled`.
 
 use super::{describe, CheckResult, Prepared};
 use crate::history::{Op, Outcome};
