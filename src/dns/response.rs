@@ -1,0 +1,268 @@
+//! A response being assembled from pre-rendered blocks: header, echoed question,
+//! sections, OPT last; the client's size limit; where each block's owner is.
+//!
+//! A block (an RRset and its additional records, see `view::compress`) is rendered for a
+//! canonical message with its owner as the question. [`Response::push`] copies it; when
+//! it lands anywhere else, its compression pointers are moved ([`Reloc`]): the common
+//! answer (question = owner, first section) is a plain copy.
+
+use super::edns::OPTION_EXPIRE;
+use super::view::compress::{self, canonical_start};
+use super::wire::{self, Parsed, HEADER_LEN};
+
+/// The UDP payload size we advertise and the most we send over UDP (DNS flag day 2020).
+pub const EDNS_PAYLOAD: u16 = 1232;
+const OPT_RR_LEN: usize = 11;
+
+#[derive(Clone, Copy)]
+pub enum Section {
+    Answer = 1,
+    Authority = 2,
+}
+
+/// Where the owner of a block is in the message.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    /// Offset of a name equal to the owner (the question, one of its suffixes, a CNAME
+    /// target in RDATA); for a wildcard, of the name it answers for.
+    pub pos: usize,
+    /// Length of the owner name the block was rendered for (the node's key).
+    pub key_len: usize,
+}
+
+/// How the pointers of one block move to where it lands.
+pub struct Reloc {
+    identity: bool,
+    /// Canonical and actual offset of the block's first byte.
+    canonical: usize,
+    actual: usize,
+    owner: Owner,
+    /// Actual length of the owner minus the rendered one (a wildcard answers for longer names).
+    delta: usize,
+    /// Offsets of the actual owner's labels, by offset in its uncompressed form.
+    labels: [u16; 256],
+}
+
+impl Reloc {
+    fn new(msg: &[u8], owner: Owner, actual: usize) -> Option<Reloc> {
+        let canonical = canonical_start(owner.key_len);
+        let mut r = Reloc { identity: true, canonical, actual, owner, delta: 0, labels: [0; 256] };
+        if owner.pos == HEADER_LEN && actual == canonical {
+            return Some(r);
+        }
+        r.identity = false;
+        let len = compress::label_positions(msg, owner.pos, &mut r.labels)?;
+        r.delta = len.checked_sub(owner.key_len)?;
+        Some(r)
+    }
+
+    fn map(&self, target: usize) -> Option<usize> {
+        if target >= self.canonical {
+            return Some(target - self.canonical + self.actual);
+        }
+        let k = target.checked_sub(HEADER_LEN).filter(|&k| k < self.owner.key_len)?;
+        if k == 0 {
+            return Some(self.owner.pos);
+        }
+        let at = *self.labels.get(k + self.delta)? as usize;
+        (at != 0).then_some(at)
+    }
+
+    /// Moves the pointers of `count` RRs just copied to `msg[at..]`.
+    fn apply(&self, msg: &mut [u8], at: usize, count: usize) -> bool {
+        self.identity || compress::relocate(&mut msg[at..], count, |t| self.map(t))
+    }
+}
+
+/// A response being written.
+pub struct Response<'o> {
+    pub out: &'o mut Vec<u8>,
+    /// EDNS options for the OPT record (COOKIE, NSID).
+    pub options: &'o [u8],
+    /// The EXPIRE option's value (RFC 7314), for SOA answers to a query that asked.
+    pub expire: Option<u32>,
+    limit: usize,
+    counts: [u16; 4],
+    question_end: usize,
+    /// DO bit to echo when the query carried OPT.
+    opt: Option<bool>,
+    truncated: bool,
+}
+
+impl<'o> Response<'o> {
+    /// The header and the echoed question. RD and CD are echoed for QUERY only: for
+    /// other opcodes they mean nothing and BIND clears them (genreport `opcodeflg`).
+    pub fn start(out: &'o mut Vec<u8>, parsed: &Parsed<'_>, limit: usize) -> Self {
+        let mut flags: u16 = 0x8000 | ((parsed.opcode as u16 & 0x0f) << 11);
+        if parsed.opcode == 0 && parsed.recursion_desired {
+            flags |= 0x0100;
+        }
+        if parsed.opcode == 0 && parsed.checking_disabled {
+            flags |= 0x0010;
+        }
+        out.extend_from_slice(&parsed.id.to_be_bytes());
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&[0; 8]);
+        let mut counts = [0; 4];
+        if let Some(q) = parsed.question {
+            out.extend_from_slice(q.raw);
+            counts[0] = 1;
+        }
+        let question_end = out.len();
+        Response {
+            out,
+            options: &[],
+            expire: None,
+            limit,
+            counts,
+            question_end,
+            opt: parsed.edns.map(|e| e.dnssec_ok),
+            truncated: false,
+        }
+    }
+
+    pub fn set_authoritative(&mut self, aa: bool) {
+        if aa {
+            self.out[2] |= 0x04;
+        } else {
+            self.out[2] &= !0x04;
+        }
+    }
+
+    /// Clears TC (a BADCOOKIE slip has no records but is not truncated).
+    pub fn clear_truncated(&mut self) {
+        self.out[2] &= !0x02;
+    }
+
+    fn opt_len(&self) -> usize {
+        match self.opt {
+            Some(_) => OPT_RR_LEN + self.options.len() + if self.expire.is_some() { 8 } else { 0 },
+            None => 0,
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.out.len() + self.opt_len() <= self.limit
+    }
+
+    /// Offset of the suffix at uncompressed offset `at` of the name at `pos`.
+    pub fn suffix_pos(&self, pos: usize, at: usize) -> Option<usize> {
+        if pos == HEADER_LEN {
+            // The question name: plain labels.
+            return Some(pos + at);
+        }
+        let mut labels = [0u16; 256];
+        compress::label_positions(self.out, pos, &mut labels)?;
+        let p = *labels.get(at)? as usize;
+        (p != 0).then_some(p)
+    }
+
+    /// Appends a block's `count` RRs; sets TC and empties the sections if the message
+    /// would exceed the size limit. Returns where they start and how their pointers
+    /// moved (for the additional records rendered with them).
+    pub fn push(&mut self, section: Section, owner: Owner, rrs: &[u8], count: u16) -> Option<(usize, Reloc)> {
+        if self.truncated || count == 0 {
+            return None;
+        }
+        let at = self.out.len();
+        let Some(reloc) = Reloc::new(self.out, owner, at) else {
+            self.truncate();
+            return None;
+        };
+        self.out.extend_from_slice(rrs);
+        if !reloc.apply(self.out, at, count as usize) {
+            self.truncate();
+            return None;
+        }
+        self.counts[section as usize] = self.counts[section as usize].saturating_add(count);
+        if !self.fits() {
+            self.truncate();
+            return None;
+        }
+        Some((at, reloc))
+    }
+
+    /// Appends the additional records rendered with the block that `reloc` placed: all of
+    /// them if they fit, else one RRset at a time while they fit (RFC 2181 9). A missing
+    /// RRset whose owner is at or below `required_below` (in-domain glue of a referral,
+    /// RFC 9471) sets TC instead.
+    pub fn push_additional(&mut self, reloc: &Reloc, rrs: &[u8], count: u16, required_below: Option<&[u8]>) {
+        if self.truncated || count == 0 {
+            return;
+        }
+        let mark = self.out.len();
+        self.out.extend_from_slice(rrs);
+        if reloc.apply(self.out, mark, count as usize) && self.fits() {
+            self.counts[3] = self.counts[3].saturating_add(count);
+            return;
+        }
+        self.out.truncate(mark);
+        let mut rest = rrs;
+        while let Some((len, n)) = rrset_span(rest) {
+            let at = self.out.len();
+            self.out.extend_from_slice(&rest[..len]);
+            if reloc.apply(self.out, at, n) && self.fits() {
+                self.counts[3] = self.counts[3].saturating_add(n as u16);
+            } else {
+                let required = required_below.is_some_and(|cut| {
+                    super::rr::read_name(self.out, at).is_none_or(|owner| wire::is_at_or_below(&owner, cut))
+                });
+                self.out.truncate(at);
+                if required {
+                    self.truncate();
+                    return;
+                }
+            }
+            rest = &rest[len..];
+        }
+    }
+
+    /// TC=1 and nothing but the question (and OPT).
+    pub fn truncate(&mut self) {
+        self.truncated = true;
+        self.out.truncate(self.question_end);
+        self.counts[1..].fill(0);
+        self.out[2] |= 0x02;
+    }
+
+    pub fn finish(self, rcode: u16) {
+        self.out[3] = (self.out[3] & 0xf0) | (rcode & 0x0f) as u8;
+        let mut counts = self.counts;
+        if let Some(dnssec_ok) = self.opt {
+            let ttl: u32 = (((rcode >> 4) as u32) << 24) | if dnssec_ok { 0x8000 } else { 0 };
+            let expire_len = if self.expire.is_some() { 8 } else { 0 };
+            self.out.push(0);
+            self.out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
+            self.out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+            self.out.extend_from_slice(&ttl.to_be_bytes());
+            self.out.extend_from_slice(&((self.options.len() + expire_len) as u16).to_be_bytes());
+            self.out.extend_from_slice(self.options);
+            if let Some(expire) = self.expire {
+                self.out.extend_from_slice(&OPTION_EXPIRE.to_be_bytes());
+                self.out.extend_from_slice(&4u16.to_be_bytes());
+                self.out.extend_from_slice(&expire.to_be_bytes());
+            }
+            counts[3] = counts[3].saturating_add(1);
+        }
+        for (i, c) in counts.iter().enumerate() {
+            self.out[4 + 2 * i..6 + 2 * i].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+}
+
+/// Length and RR count of the first RRset of `rrs` (consecutive RRs with the same owner
+/// bytes and type: the rendering writes one name the same way each time).
+fn rrset_span(rrs: &[u8]) -> Option<(usize, usize)> {
+    let key = |at: usize| -> Option<(&[u8], u16)> {
+        let end = super::rr::skip_name(rrs, at)?;
+        Some((&rrs[at..end], u16::from_be_bytes([*rrs.get(end)?, *rrs.get(end + 1)?])))
+    };
+    let first = key(0)?;
+    let mut len = compress::rrs_len(rrs, 1)?;
+    let mut n = 1;
+    while len < rrs.len() && key(len) == Some(first) {
+        len += compress::rrs_len(&rrs[len..], 1)?;
+        n += 1;
+    }
+    Some((len, n))
+}
