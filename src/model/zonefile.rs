@@ -229,7 +229,10 @@ pub fn render(zone: &Zone) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::model::RData;
     use crate::state::{Command, State};
 
     const ZONE: &str = r#"
@@ -347,5 +350,85 @@ _sip._tcp IN SRV 10 5 5060 sip.example.test.
         let u: Vec<_> = z.records.iter().filter(|r| r.name.as_str() == "u.example.test").collect();
         assert_eq!(u.len(), 2, "the blank owner continues u");
         assert!(u.iter().all(|r| r.ttl == 3600));
+    }
+
+    /// The labels of `name`, as octet strings.
+    fn labels_of(name: &Fqdn) -> Vec<Vec<u8>> {
+        let w = name.to_wire();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while w[at] != 0 {
+            out.push(w[at + 1..at + 1 + w[at] as usize].to_vec());
+            at += 1 + w[at] as usize;
+        }
+        out
+    }
+
+    /// Names in or out of the zone with any octet in their labels, the characters that
+    /// need escapes (dot, quote, semicolon, backslash, parentheses, space, @, $) often.
+    fn arb_name(inside: bool) -> impl Strategy<Value = Fqdn> {
+        let octet = prop_oneof![
+            3 => proptest::sample::select(b"abcXYZ09-_*.\";\\()@$ ".to_vec()),
+            1 => any::<u8>(),
+        ];
+        let label = proptest::collection::vec(octet, 1..8);
+        (proptest::collection::vec(label, 0..3), any::<bool>()).prop_map(move |(mut labels, elsewhere)| {
+            let base = if inside || !elsewhere { origin() } else { Fqdn::parse("elsewhere.test").unwrap() };
+            labels.extend(labels_of(&base));
+            Fqdn::from_labels(labels.iter().map(Vec::as_slice)).expect("short labels")
+        })
+    }
+
+    fn arb_rdata() -> impl Strategy<Value = RData> {
+        let bytes = proptest::collection::vec(any::<u8>(), 0..40);
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(|a| RData::A(a.into())),
+            any::<[u8; 16]>().prop_map(|a| RData::Aaaa(a.into())),
+            arb_name(false).prop_map(RData::Ns),
+            arb_name(false).prop_map(RData::Cname),
+            arb_name(false).prop_map(RData::Ptr),
+            (any::<u16>(), arb_name(false)).prop_map(|(preference, exchange)| RData::Mx { preference, exchange }),
+            (any::<u16>(), any::<u16>(), any::<u16>(), arb_name(false))
+                .prop_map(|(priority, weight, port, target)| RData::Srv { priority, weight, port, target }),
+            proptest::collection::vec(bytes.clone(), 1..4).prop_map(RData::Txt),
+            (any::<u8>(), proptest::sample::select(vec!["issue", "iodef", "tbs9"]), bytes)
+                .prop_map(|(f, tag, v)| RData::caa(f, tag.into(), v.into())),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// import(export(zone)) == zone, names and strings with escapes included.
+        #[test]
+        fn export_then_import_round_trips_any_names_and_data(
+            rows in proptest::collection::vec((arb_name(true), 0u32..100_000, arb_rdata()), 0..30),
+            mname in arb_name(false),
+            rname in arb_name(false),
+        ) {
+            let soa = SoaParams { mname, rname, refresh: 1, retry: 2, expire: 3, minimum: 4, ttl: 5 };
+            let mut zone = Zone::new(origin(), soa, Serial(7));
+            for (name, ttl, data) in rows {
+                let node = zone.nodes.entry(name).or_default();
+                let t = data.rtype();
+                match node.get_mut(&t) {
+                    Some(set) => set.add(data),
+                    None => {
+                        node.insert(t, crate::model::RecordSet::new(ttl, vec![data]));
+                    }
+                }
+            }
+            let text = render(&zone);
+            let parsed = parse(&text, &origin()).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            prop_assert_eq!(&parsed.soa, &zone.soa);
+            prop_assert_eq!(parsed.serial, zone.serial);
+            let mut want: Vec<RecordSpec> =
+                zone.records().map(|(n, _, ttl, d)| RecordSpec { name: n.clone(), ttl, data: d.clone() }).collect();
+            let mut got = parsed.records;
+            let key = |r: &RecordSpec| (r.name.clone(), r.data.clone(), r.ttl);
+            want.sort_by_key(key);
+            got.sort_by_key(key);
+            prop_assert_eq!(got, want, "{}", text);
+        }
     }
 }
