@@ -30,6 +30,19 @@ pub struct Owner {
     pub key_len: usize,
 }
 
+/// Where a run of a block's name labels went: to `new` in the message (copied there, or
+/// replaced by a pointer to the same labels in the question).
+#[derive(Clone, Copy, Default)]
+struct Span {
+    old: u16,
+    len: u16,
+    new: u16,
+}
+
+/// The most name spans [`Response::push`] tracks when it shortens names; a block with
+/// more is copied without shortening.
+const MAX_SPANS: usize = 48;
+
 /// How the pointers of one block move to where it lands.
 pub struct Reloc {
     identity: bool,
@@ -41,12 +54,14 @@ pub struct Reloc {
     delta: usize,
     /// Offsets of the actual owner's labels, by offset in its uncompressed form.
     labels: [u16; 256],
+    /// Set when names were shortened while copying: where each name's labels went.
+    spans: Option<([Span; MAX_SPANS], usize)>,
 }
 
 impl Reloc {
     fn new(msg: &[u8], owner: Owner, actual: usize) -> Option<Reloc> {
         let canonical = canonical_start(owner.key_len);
-        let mut r = Reloc { identity: true, canonical, actual, owner, delta: 0, labels: [0; 256] };
+        let mut r = Reloc { identity: true, canonical, actual, owner, delta: 0, labels: [0; 256], spans: None };
         if owner.pos == HEADER_LEN && actual == canonical {
             return Some(r);
         }
@@ -58,7 +73,10 @@ impl Reloc {
 
     fn map(&self, target: usize) -> Option<usize> {
         if target >= self.canonical {
-            return Some(target - self.canonical + self.actual);
+            let o = target - self.canonical;
+            let Some((spans, n)) = &self.spans else { return Some(o + self.actual) };
+            let s = spans[..*n].iter().find(|s| (s.old as usize) <= o && o < (s.old + s.len) as usize)?;
+            return Some(s.new as usize + (o - s.old as usize));
         }
         let k = target.checked_sub(HEADER_LEN).filter(|&k| k < self.owner.key_len)?;
         if k == 0 {
@@ -72,6 +90,82 @@ impl Reloc {
     fn apply(&self, msg: &mut [u8], at: usize, count: usize) -> bool {
         self.identity || compress::relocate(&mut msg[at..], count, |t| self.map(t))
     }
+
+    fn note(&mut self, span: Span) -> Option<()> {
+        let (spans, n) = self.spans.as_mut()?;
+        *spans.get_mut(*n)? = span;
+        *n += 1;
+        Some(())
+    }
+}
+
+/// Copies `count` RRs of a block whose owner stands in the question behind the labels
+/// `out[HEADER_LEN..owner.pos]`, moving their pointers; an RDATA name made of labels in
+/// front of the owner that also stand in front of it in the question (the query name or
+/// one of its suffixes: a name server of a referral asked for itself, the SOA's MNAME
+/// asked for) becomes a pointer into the question, as a compressor with a table of the
+/// whole message writes it. `None` if the block has too many names to track.
+fn copy_shortening(out: &mut Vec<u8>, rrs: &[u8], count: usize, reloc: &mut Reloc) -> Option<()> {
+    reloc.spans = Some(([Span::default(); MAX_SPANS], 0));
+    let mut pos = 0;
+    for _ in 0..count {
+        pos = copy_name(out, rrs, pos, reloc, false)?;
+        let fixed = rrs.get(pos..pos + 10)?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let end = pos + 10 + u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+        out.extend_from_slice(fixed);
+        let rdata_start = out.len();
+        let (skip, names) = compress::rdata_names(rtype);
+        let mut at = pos + 10;
+        out.extend_from_slice(rrs.get(at..at + skip)?);
+        at += skip;
+        for _ in 0..names {
+            at = copy_name(out, rrs.get(..end)?, at, reloc, true)?;
+        }
+        out.extend_from_slice(rrs.get(at..end)?);
+        let rdlen = u16::try_from(out.len() - rdata_start).ok()?;
+        out[rdata_start - 2..rdata_start].copy_from_slice(&rdlen.to_be_bytes());
+        pos = end;
+    }
+    Some(())
+}
+
+/// Copies the name at `src[at..]` (see [`copy_shortening`]); returns where it ends.
+fn copy_name(out: &mut Vec<u8>, src: &[u8], at: usize, reloc: &mut Reloc, may_shorten: bool) -> Option<usize> {
+    let mut end = at;
+    while let 1..=63 = *src.get(end)? {
+        end += 1 + src[end] as usize;
+    }
+    let labels = src.get(at..end)?;
+    let pointer = match *src.get(end)? {
+        0 => None,
+        0xc0..=0xff => Some((u16::from_be_bytes([src[end], *src.get(end + 1)?]) & 0x3fff) as usize),
+        _ => return None,
+    };
+    let next = end + if pointer.is_some() { 2 } else { 1 };
+    if may_shorten && !labels.is_empty() && pointer == Some(HEADER_LEN) {
+        // The question's labels in front of the owner, and where each one starts.
+        let question = &out[HEADER_LEN..reloc.owner.pos];
+        let mut j = 0;
+        while j < question.len() {
+            if question[j..].eq_ignore_ascii_case(labels) {
+                let target = HEADER_LEN + j;
+                reloc.note(Span { old: at as u16, len: labels.len() as u16, new: target as u16 })?;
+                out.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
+                return Some(next);
+            }
+            j += 1 + question[j] as usize;
+        }
+    }
+    if !labels.is_empty() {
+        reloc.note(Span { old: at as u16, len: labels.len() as u16, new: out.len() as u16 })?;
+    }
+    out.extend_from_slice(labels);
+    match pointer {
+        None => out.push(0),
+        Some(t) => out.extend_from_slice(&(0xc000 | reloc.map(t).filter(|&t| t <= 0x3fff)? as u16).to_be_bytes()),
+    }
+    Some(next)
 }
 
 /// A response being written.
@@ -165,14 +259,23 @@ impl<'o> Response<'o> {
             return None;
         }
         let at = self.out.len();
-        let Some(reloc) = Reloc::new(self.out, owner, at) else {
+        let Some(mut reloc) = Reloc::new(self.out, owner, at) else {
             self.truncate();
             return None;
         };
-        self.out.extend_from_slice(rrs);
-        if !reloc.apply(self.out, at, count as usize) {
-            self.truncate();
-            return None;
+        // The owner is a proper suffix of the question name: names may get shorter.
+        let name_end = self.question_end.saturating_sub(4);
+        let shortened = owner.pos > HEADER_LEN
+            && owner.pos < name_end
+            && copy_shortening(self.out, rrs, count as usize, &mut reloc).is_some();
+        if !shortened {
+            self.out.truncate(at);
+            reloc.spans = None;
+            self.out.extend_from_slice(rrs);
+            if !reloc.apply(self.out, at, count as usize) {
+                self.truncate();
+                return None;
+            }
         }
         self.counts[section as usize] = self.counts[section as usize].saturating_add(count);
         if !self.fits() {

@@ -16,6 +16,7 @@ mod cluster;
 mod compose;
 mod conformance;
 mod deploy;
+mod differential;
 mod dns_answers;
 mod dyndns;
 mod hardening;

@@ -58,6 +58,31 @@ fn a_delegation_to_thirteen_servers_fits_1232_octets() {
     assert!(m.metadata.truncation && out.len() <= 512);
 }
 
+/// A name server asked for itself, or the SOA's MNAME: the name in RDATA becomes a
+/// pointer to the question, as a compressor with a table of the whole message writes it.
+#[test]
+fn rdata_names_equal_to_the_question_point_to_it() {
+    let snap = DnsSnapshot::build(&state_of(vec![delegation(4)]));
+    let size = |name: &str, t: RecordType| {
+        let out = answer_bytes(&snap, &query(name, t), QueryContext::udp());
+        let m = Message::from_vec(&out).unwrap();
+        (out.len(), m)
+    };
+    let (itself, m) = size("ns1.sub.example.test.", RecordType::A);
+    let (other, _) = size("nsx.sub.example.test.", RecordType::A);
+    assert_eq!(itself + 4, other, "\\x03ns1 + pointer became one pointer");
+    let mut ns: Vec<String> = m.authorities.iter().map(|r| r.data.to_string()).collect();
+    ns.sort();
+    assert_eq!(ns, (1..=4).map(|i| format!("ns{i}.sub.example.test.")).collect::<Vec<_>>());
+    assert_eq!(m.additionals.len(), 8);
+    assert!(m.additionals.iter().any(|r| r.name.to_ascii() == "ns1.sub.example.test."));
+    // The SOA of a negative answer for its MNAME (ns1.example.test).
+    let (mname, m) = size("ns1.example.test.", RecordType::TXT);
+    let (nx, _) = size("ns9.example.test.", RecordType::TXT);
+    assert_eq!(mname + 4, nx);
+    assert!(m.authorities[0].data.to_string().starts_with("ns1.example.test. hostmaster.example.test."));
+}
+
 /// Optional additional data that does not fit is left out RRset by RRset, never with TC;
 /// what fits is sent.
 #[test]
@@ -321,6 +346,11 @@ proptest! {
         let z = build(&rows);
         let snap = DnsSnapshot::build(&state_of(vec![z.clone()]));
         let mut names: Vec<String> = z.nodes.keys().map(|n| n.to_dotted()).collect();
+        // NS, MX, SRV and CNAME targets: asked for themselves they meet their own names in RDATA.
+        names.extend(z.records().filter_map(|(_, _, _, d)| match d {
+            RData::Ns(t) | RData::Cname(t) | RData::Mx { exchange: t, .. } | RData::Srv { target: t, .. } => Some(t.to_dotted()),
+            _ => None,
+        }));
         names.extend(z.nodes.keys().map(|n| format!("q.{}", n.to_dotted()).replace("q.*.", "q.r.")));
         for name in names {
             let qname = hickory_name(&fqdn(&name), seed);
