@@ -30,3 +30,4 @@ mod tls;
 mod update_history;
 mod update_model;
 mod upgrade;
+mod zone_files;

@@ -133,6 +133,10 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
     let bind = named(&bdir, &primaries);
     let knot = knotd(&kdir, &primaries);
     set_secondaries(&node, &[bind.addr, knot.addr]).await;
+    // RFC 7314: a transfer asked with EXPIRE carries the SOA's expire in its OPT record
+    // (the secondaries below read such messages too).
+    let (_, text) = axfr_records(node.dns, &["+expire", "+comments"]);
+    assert!(text.contains("; EXPIRE: 1209600"), "{text}");
     let serial = node.serial();
     for s in [&bind, &knot] {
         let what = format!("initial transfer to {}:\n{}", s.addr, s.log_text());
