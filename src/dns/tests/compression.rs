@@ -18,11 +18,11 @@ fn delegation(n: usize) -> Zone {
         ("example.test", RType::Ns, 3600, "ns1.example.test."),
         ("ns1.example.test", RType::A, 3600, "192.0.2.53"),
     ];
-    for i in 0..n {
-        rows.push(("sub.example.test", RType::Ns, 3600, &ns[i]));
-        let owner = &ns[i][..ns[i].len() - 1];
-        rows.push((owner, RType::A, 3600, &a[i]));
-        rows.push((owner, RType::Aaaa, 3600, &aaaa[i]));
+    for ((ns, a), aaaa) in ns.iter().zip(&a).zip(&aaaa) {
+        rows.push(("sub.example.test", RType::Ns, 3600, ns));
+        let owner = &ns[..ns.len() - 1];
+        rows.push((owner, RType::A, 3600, a));
+        rows.push((owner, RType::Aaaa, 3600, aaaa));
     }
     zone("example.test", &rows)
 }
@@ -90,12 +90,12 @@ fn additional_rrsets_are_added_while_they_fit() {
     let targets: Vec<String> = (0..12).map(|i| format!("10 mx{i}.example.test.")).collect();
     let v6: Vec<String> = (0..12).map(|i| format!("2001:db8::{i}")).collect();
     let mut rows = vec![("example.test", RType::Ns, 3600, "ns.other.test.")];
-    for i in 0..12 {
-        rows.push(("example.test", RType::Mx, 300, &targets[i]));
+    for t in &targets {
+        rows.push(("example.test", RType::Mx, 300, t));
     }
     let owners: Vec<String> = (0..12).map(|i| format!("mx{i}.example.test")).collect();
-    for i in 0..12 {
-        rows.push((&owners[i], RType::Aaaa, 300, &v6[i]));
+    for (owner, v6) in owners.iter().zip(&v6) {
+        rows.push((owner, RType::Aaaa, 300, v6));
     }
     let snap = DnsSnapshot::build(&state_of(vec![zone("example.test", &rows)]));
     let out = answer_bytes(&snap, &query("example.test.", RecordType::MX), QueryContext::udp());

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, ZoneView};
+use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, RenderedSoa, ZoneView};
 use crate::model::{Fqdn, Node, RData, RType, Zone};
 use crate::state::State;
 
@@ -53,7 +53,7 @@ impl ZoneView {
     /// A new version of this view for `zone` (the zone after the change) in which only
     /// `names` (and what depends on them) are rendered again.
     pub fn updated(&self, state: &State, zone: &Zone, names: &BTreeSet<Fqdn>) -> ZoneView {
-        let (soa, negative_soa, soa_plain) = render_soa(zone);
+        let RenderedSoa { positive: soa, negative: negative_soa, plain: soa_plain } = render_soa(zone);
         let mut view = ZoneView {
             origin: self.origin.clone(),
             origin_wire: self.origin_wire.clone(),

@@ -58,7 +58,7 @@ impl ZoneView {
         let origin_wire: Box<[u8]> = zone.origin.to_wire().into();
         let mut nodes = NodeMap::with_capacity(zone.nodes.len() + zone.nodes.len() / 8 + 1);
         nodes.insert(NodeView::empty(&origin_wire, 0));
-        let (soa, negative_soa, soa_plain) = render_soa(zone);
+        let RenderedSoa { positive: soa, negative: negative_soa, plain: soa_plain } = render_soa(zone);
         let mut view = ZoneView {
             origin: zone.origin.clone(),
             origin_wire,
@@ -104,9 +104,15 @@ fn rr_header(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
 }
 
 /// The zone's SOA RR as answers send it (owner and names compressed, see `compress`),
-/// with the SOA's TTL and with the negative-answer TTL; and uncompressed without owner
-/// (zone transfers).
-pub(super) fn render_soa(zone: &Zone) -> (Box<[u8]>, Box<[u8]>, Box<[u8]>) {
+/// with the SOA's TTL and with the negative-answer TTL.
+pub(super) struct RenderedSoa {
+    pub(super) positive: Box<[u8]>,
+    pub(super) negative: Box<[u8]>,
+    /// Uncompressed, without owner (zone transfers).
+    pub(super) plain: Box<[u8]>,
+}
+
+pub(super) fn render_soa(zone: &Zone) -> RenderedSoa {
     let key = zone.origin.to_wire();
     let soa_rr = |ttl: u32| {
         let mut out = Vec::with_capacity(64);
@@ -125,7 +131,11 @@ pub(super) fn render_soa(zone: &Zone) -> (Box<[u8]>, Box<[u8]>, Box<[u8]>) {
     let start = rr_header(&mut plain, RType::Soa.code(), zone.soa.ttl);
     zone.soa.write_rdata(zone.serial, &mut plain);
     finish_rdlength(&mut plain, start);
-    (soa_rr(zone.soa.ttl), soa_rr(zone.soa.ttl.min(zone.soa.minimum)), plain.into_boxed_slice())
+    RenderedSoa {
+        positive: soa_rr(zone.soa.ttl),
+        negative: soa_rr(zone.soa.ttl.min(zone.soa.minimum)),
+        plain: plain.into_boxed_slice(),
+    }
 }
 
 fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
