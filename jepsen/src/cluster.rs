@@ -18,6 +18,12 @@ use tokio::process::Command;
 use crate::history::NodeId;
 
 pub const NODES: u32 = 5;
+/// Update history entries each node keeps per host (the server's maximum): enough that
+/// `duplicate_request` sees every write of a run.
+pub const HISTORY_PER_HOST: u32 = 10_000;
+/// The host the membership nemeses write through a new member to see that it takes
+/// writes; not part of the workload (never read, not in the checked history).
+pub const PROBE_HOST: &str = "probe.jepsen.test";
 pub const ZONE: &str = "jepsen.test";
 pub const HTTP_PORT: u16 = 8053;
 pub const RAFT_PORT: u16 = 7053;
@@ -36,7 +42,21 @@ pub struct Cluster {
     next_id: Mutex<u64>,
     /// Host name → its update secret.
     pub hosts: Mutex<Vec<(String, String)>>,
+    /// The secret of [`PROBE_HOST`].
+    probe_secret: Mutex<String>,
+    /// Addresses the probe writes (198.18.0.0/15, never a workload value).
+    probe_values: std::sync::atomic::AtomicU32,
+    /// `cluster.snapshot_every` of every node (`None`: the server's default).
+    pub snapshot_every: Option<u64>,
     torn_down: Mutex<bool>,
+}
+
+/// How a new member's join ended (see [`Cluster::verify_join`]).
+pub struct JoinReport {
+    pub joined: bool,
+    /// It declared itself removed.
+    pub fenced: bool,
+    pub detail: String,
 }
 
 /// The output of a docker (or nsenter) command, or its stderr as the error.
@@ -67,7 +87,7 @@ fn random_secret() -> String {
 
 impl Cluster {
     /// Creates the network (a free 172.29.X.0/24 .. ) and the results' config folder.
-    pub async fn create(dir: &Path, image: &str, seed: u64) -> Result<Cluster, String> {
+    pub async fn create(dir: &Path, image: &str, seed: u64, snapshot_every: Option<u64>) -> Result<Cluster, String> {
         let tag = format!("{}-{}", std::process::id(), seed);
         let network = format!("qdns-jepsen-{tag}");
         let cfg = dir.join("config");
@@ -117,6 +137,9 @@ impl Cluster {
             ids: Mutex::new((1..=NODES as u64).collect()),
             next_id: Mutex::new(NODES as u64 + 1),
             hosts: Mutex::new(Vec::new()),
+            probe_secret: Mutex::new(String::new()),
+            probe_values: std::sync::atomic::AtomicU32::new(1),
+            snapshot_every,
             torn_down: Mutex::new(false),
         })
     }
@@ -175,10 +198,12 @@ election_timeout_min_ms = 1000
 election_timeout_max_ms = 2000
 write_timeout_ms = 5000
 stale_after_ms = 3000
-
+{snapshot_every}
 [dyndns]
 # Every write changes the address: the default 10 s per host would refuse most of them.
 min_update_interval_secs = 0
+# Every applied update stays in the host's history: duplicate_request reads it at the end.
+history_per_host = {HISTORY_PER_HOST}
 
 [log]
 format = "json"
@@ -190,6 +215,10 @@ records = ["ns1 3600 IN A {ip1}"]
 "#,
             bootstrap = id == 1,
             ip1 = self.ip(1),
+            snapshot_every = self
+                .snapshot_every
+                .map(|n| format!("# Small, so that a joining member installs a snapshot.\nsnapshot_every = {n}\n"))
+                .unwrap_or_default(),
         );
         let path = self.config_path(slot, id);
         std::fs::write(&path, text).map_err(|e| e.to_string())?;
@@ -351,7 +380,237 @@ records = ["ns1 3600 IN A {ip1}"]
             }
         }
         *self.hosts.lock().unwrap() = made;
+        loop {
+            match self.api(1, reqwest::Method::POST, "/api/v1/hosts", Some(json!({ "fqdn": PROBE_HOST }))).await {
+                Ok((201, v)) => {
+                    let secret = v["update_secret"].as_str().ok_or(format!("no update_secret in {v}"))?;
+                    *self.probe_secret.lock().unwrap() = secret.to_string();
+                    break;
+                }
+                Ok((s, v)) if s < 500 => return Err(format!("create {PROBE_HOST}: {s} {v}")),
+                other => eprintln!("create {PROBE_HOST}: {other:?} (retrying)"),
+            }
+            if Instant::now() > deadline {
+                return Err(format!("create {PROBE_HOST}: timed out"));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         Ok(())
+    }
+
+    /// The leader's slot, confirmed by the leader itself (its own status says `leader`):
+    /// a follower that has not yet noticed a dead leader may still name it.
+    pub async fn confirmed_leader(&self) -> Option<NodeId> {
+        let slot = self.leader().await?;
+        match self.api(slot, reqwest::Method::GET, "/api/v1/cluster", None).await {
+            Ok((200, v)) if v["this_node"]["role"] == "leader" => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// One dyndns2 update of [`PROBE_HOST`] through `slot` to a fresh address: the answer
+    /// line (`good ...`, `911`, ...) with the HTTP status.
+    pub async fn probe_write(&self, slot: NodeId) -> Result<(u16, String), String> {
+        let n = self.probe_values.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let value = Ipv4Addr::from(0xC612_0000u32 + n).to_string();
+        let secret = self.probe_secret.lock().unwrap().clone();
+        let resp = self
+            .http
+            .get(format!("{}/nic/update", self.http_base(slot)))
+            .query(&[("hostname", PROBE_HOST), ("myip", value.as_str())])
+            .basic_auth(PROBE_HOST, Some(secret))
+            .header(reqwest::header::USER_AGENT, format!("{}probe-{n}", crate::history::AGENT_PREFIX))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, body.lines().next().unwrap_or("").trim().to_string()))
+    }
+
+    /// After [`Cluster::rejoin`] (or whatever it got to): polls until the slot's member is
+    /// a voter in another node's view, its `/readyz` answers 200 and then a write through
+    /// it answers `good`, or `deadline` passes, or it is a voter that declared itself
+    /// removed (a failed join at once). The detail says what was seen, whether it
+    /// declared itself removed, and how many snapshots it installed.
+    pub async fn verify_join(&self, slot: NodeId, deadline: Instant) -> JoinReport {
+        let id = self.raft_id(slot);
+        let (mut voter, mut ready, mut wrote, mut fenced) = (false, false, false, false);
+        let mut last = String::new();
+        loop {
+            if !voter {
+                for via in (1..=NODES).filter(|s| *s != slot) {
+                    if let Ok((200, v)) = self.api(via, reqwest::Method::GET, "/api/v1/cluster", None).await {
+                        voter = v["members"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|m| m["id"].as_u64() == Some(id) && m["voter"] == true);
+                        if !voter {
+                            last = format!("not a voter in node {via}'s view");
+                        }
+                        break;
+                    }
+                }
+            }
+            if !ready {
+                match self.http.get(format!("{}/readyz", self.http_base(slot))).send().await {
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        ready = status == 200;
+                        if !ready {
+                            let failing: Vec<String> = body["checks"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter(|c| c["ok"] == false)
+                                .map(|c| {
+                                    format!(
+                                        "{}: {}",
+                                        c["name"].as_str().unwrap_or("?"),
+                                        c["detail"].as_str().unwrap_or("")
+                                    )
+                                })
+                                .collect();
+                            fenced |= failing.iter().any(|f| f.contains("removed"));
+                            last = format!("readyz {status}: {}", failing.join("; "));
+                        }
+                    }
+                    Err(e) => last = format!("readyz: {e}"),
+                }
+            }
+            // Only through a ready node: a write refused before would be answered
+            // (badauth today) and throttle this address for every client.
+            if ready && !wrote {
+                match self.probe_write(slot).await {
+                    Ok((200, line)) if line.starts_with("good") => wrote = true,
+                    Ok((status, line)) => last = format!("write through it: {status} {line}"),
+                    Err(e) => last = format!("write through it: {e}"),
+                }
+            }
+            // A voter that says it was removed will not come back by itself (it stays
+            // fenced until restarted): no need to wait for the bound.
+            if (voter && ready && wrote) || (voter && fenced) {
+                break;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let installed = self.installed_snapshots(slot).await;
+        let joined = voter && ready && wrote;
+        let detail = format!(
+            "voter {voter}, ready {ready}, write good {wrote}{}, snapshots installed {}{}",
+            if fenced { ", DECLARED ITSELF REMOVED" } else { "" },
+            installed.map_or_else(|| "?".to_string(), |n| n.to_string()),
+            if joined { String::new() } else { format!("; last: {last}") }
+        );
+        JoinReport { joined, fenced, detail }
+    }
+
+    /// Restarts the slot's container (kill, start) and waits until its `/readyz` answers
+    /// 200: how long that took after the start.
+    pub async fn restart_until_ready(&self, slot: NodeId, limit: Duration) -> Result<Duration, String> {
+        self.kill(slot).await?;
+        self.start(slot).await?;
+        let began = Instant::now();
+        let mut last = String::new();
+        while began.elapsed() < limit {
+            match self.http.get(format!("{}/readyz", self.http_base(slot))).send().await {
+                Ok(r) if r.status().as_u16() == 200 => return Ok(began.elapsed()),
+                Ok(r) => last = format!("{} {}", r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Err(format!("not ready {limit:?} after a restart: {last}"))
+    }
+
+    /// `quorumdns_raft_snapshots_total{origin="installed"}` of the slot.
+    async fn installed_snapshots(&self, slot: NodeId) -> Option<u64> {
+        let text = self.http.get(format!("{}/metrics", self.http_base(slot))).send().await.ok()?.text().await.ok()?;
+        let line = text.lines().find(|l| l.starts_with("quorumdns_raft_snapshots_total{origin=\"installed\"}"));
+        Some(line.and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok()).map_or(0, |v| v as u64))
+    }
+
+    /// `host`'s update history as `slot` holds it, in apply order (oldest first), and
+    /// whether it may have been truncated by the per-host limit.
+    pub async fn host_history(
+        &self,
+        slot: NodeId,
+        host: &str,
+    ) -> Result<(Vec<crate::history::HistoryEntry>, bool), String> {
+        let (status, v) = self.api(slot, reqwest::Method::GET, &format!("/api/v1/hosts/{host}/history"), None).await?;
+        if status != 200 {
+            return Err(format!("history of {host} at node {slot}: {status} {v}"));
+        }
+        let text = |x: &Value| x.as_str().map(String::from);
+        let mut entries: Vec<crate::history::HistoryEntry> = v["history"]
+            .as_array()
+            .ok_or_else(|| format!("history of {host}: no list in {v}"))?
+            .iter()
+            .map(|e| crate::history::HistoryEntry {
+                index: e["index"].as_u64().unwrap_or(0),
+                serial: e["serial"].as_u64().unwrap_or(0) as u32,
+                result: text(&e["result"]).unwrap_or_default(),
+                user_agent: text(&e["user_agent"]).unwrap_or_default(),
+                old_ipv4: text(&e["old_ipv4"]),
+                new_ipv4: text(&e["new_ipv4"]),
+            })
+            .collect();
+        // The API lists the newest first; several entries share an index when one log
+        // entry carried several updates (group commit): reversed, they are in apply order.
+        entries.reverse();
+        let truncated = entries.len() >= HISTORY_PER_HOST as usize;
+        Ok((entries, truncated))
+    }
+
+    /// Imports about `mb` MB of TXT records as zones `ballast<k>.test` of 1 MB each
+    /// through node 1 (one log entry each: one entry of tens of MB does not replicate
+    /// within the 200 ms AppendEntries timeout), so that every snapshot, and so every
+    /// snapshot a joining member installs, is that much larger. Nothing reads them.
+    pub async fn import_ballast(&self, mb: u64) -> Result<String, String> {
+        let began = Instant::now();
+        let pad = "x".repeat(200);
+        let mut records = 0u64;
+        for k in 0..mb {
+            let zone = format!("ballast{k}.test");
+            let mut text = format!(
+                "$ORIGIN {zone}.\n$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n@ IN NS ns1\nns1 IN A {}\n",
+                self.ip(1)
+            );
+            while text.len() < 1_000_000 {
+                text.push_str(&format!("b{records} IN TXT \"{records:08}{pad}\"\n"));
+                records += 1;
+            }
+            let mut last = String::new();
+            for _ in 0..10 {
+                let sent = self
+                    .http
+                    .put(format!("{}/api/v1/zones/{zone}/import", self.http_base(1)))
+                    .bearer_auth(&self.admin_token)
+                    .header(reqwest::header::CONTENT_TYPE, "text/dns")
+                    .timeout(Duration::from_secs(60))
+                    .body(text.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        last.clear();
+                        break;
+                    }
+                    Ok(r) => last = format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+                    Err(e) => last = e.to_string(),
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            if !last.is_empty() {
+                return Err(format!("ballast import of {zone}: {last}"));
+            }
+        }
+        Ok(format!("{records} TXT records in {mb} zones of 1 MB in {:.1} s", began.elapsed().as_secs_f64()))
     }
 
     pub fn host_names(&self) -> Vec<String> {

@@ -12,6 +12,10 @@
 //!   reach the Raft log, e.g. a 4xx answer); anything else that is not a success is `Info`.
 //! - Every write of a host writes a value (IPv4 address as text) never written before to
 //!   any host, so a value identifies its write.
+//! - Every write carries a request id never used before (`op-<process>-<n>`), sent as the
+//!   `User-Agent` (`quorumdns-jepsen/<id>`, which quorumdns records in the host's update
+//!   history) and as `X-Request-Id`: a [`Event::HostHistory`] entry names the request it
+//!   came from.
 //! - `time_ns` is monotonic nanoseconds since the start of the run (one clock: the
 //!   runner's), and events are appended in time order.
 
@@ -44,6 +48,46 @@ pub enum Event {
     /// After healing: how long until every live node answered the same serial and the same
     /// value for every host (`None`: they did not converge within the runner's bound).
     Converged { time_ns: u64, after_heal_ms: Option<u64>, bound_ms: u64 },
+    /// After the final reads: `host`'s replicated update history as `node` returned it
+    /// (`GET /api/v1/hosts/{fqdn}/history`), in apply order (log order, and the order
+    /// inside an entry that carried several updates). `truncated`: the history held as
+    /// many entries as the per-host limit, so older ones may have been evicted.
+    HostHistory {
+        time_ns: u64,
+        node: NodeId,
+        host: String,
+        #[serde(default)]
+        truncated: bool,
+        entries: Vec<HistoryEntry>,
+    },
+    /// A brand-new member (Raft id `raft_id`, never used before) was started empty in
+    /// slot `node` at `started_ns` and added, promoted and checked: `joined` when, within
+    /// `bound_ms`, it was a voter, ready (`/readyz` 200, not `removed`) and answered a
+    /// write with `good`. Recorded when the attempt ends, whatever its outcome.
+    Join { time_ns: u64, node: NodeId, raft_id: u64, started_ns: u64, joined: bool, bound_ms: u64, detail: String },
+}
+
+/// One entry of a host's replicated update history (one applied update command).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Raft log index of the entry that produced it.
+    pub index: u64,
+    /// The zone serial after it.
+    pub serial: u32,
+    /// `good`, `nochg`, `ratelimited`, `badauth`, ...
+    pub result: String,
+    /// The request's `User-Agent` as the node recorded it.
+    pub user_agent: String,
+    pub old_ipv4: Option<String>,
+    pub new_ipv4: Option<String>,
+}
+
+/// The prefix of a write's `User-Agent`; the rest is its request id.
+pub const AGENT_PREFIX: &str = "quorumdns-jepsen/";
+
+/// The request id a recorded `User-Agent` carries, if it is one of the workload's.
+pub fn request_of_agent(agent: &str) -> Option<&str> {
+    agent.strip_prefix(AGENT_PREFIX).filter(|r| r.starts_with("op-"))
 }
 
 /// The `Nemesis` name marking a node's replacement by a new, empty replica (the
@@ -59,8 +103,14 @@ pub fn wiped_node(detail: &str) -> Option<NodeId> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "snake_case")]
 pub enum Op {
-    /// dyndns2 update of `host` to `value` (`/nic/update`), sent to the event's node.
-    Write { host: String, value: String },
+    /// dyndns2 update of `host` to `value` (`/nic/update`), sent to the event's node, as
+    /// request `request` (histories written before request ids existed have none).
+    Write {
+        host: String,
+        value: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+    },
     /// Read of `host`'s address through the node's linearizable management read (the
     /// leader path: the node confirms leadership / catches up before answering).
     LeaderRead { host: String },
@@ -105,7 +155,9 @@ impl Event {
             | Event::Info { time_ns, .. }
             | Event::Nemesis { time_ns, .. }
             | Event::Final { time_ns, .. }
-            | Event::Converged { time_ns, .. } => *time_ns,
+            | Event::Converged { time_ns, .. }
+            | Event::HostHistory { time_ns, .. }
+            | Event::Join { time_ns, .. } => *time_ns,
         }
     }
 
@@ -237,7 +289,7 @@ mod tests {
                 process: 1,
                 time_ns: 10,
                 node: 2,
-                op: Op::Write { host: "h1".into(), value: "10.0.0.1".into() },
+                op: Op::Write { host: "h1".into(), value: "10.0.0.1".into(), request: Some("op-1-1".into()) },
             },
             Event::Invoke { process: 2, time_ns: 11, node: 3, op: Op::DnsRead { host: "h1".into() } },
             Event::Ok { process: 1, time_ns: 20, node: 2, result: OpResult::Written },
@@ -248,6 +300,29 @@ mod tests {
                 result: OpResult::Read { value: Some("10.0.0.1".into()), serial: Some(7), serial_before: Some(7) },
             },
             Event::Invoke { process: 3, time_ns: 30, node: 1, op: Op::LeaderRead { host: "h1".into() } },
+            Event::HostHistory {
+                time_ns: 40,
+                node: 1,
+                host: "h1".into(),
+                truncated: false,
+                entries: vec![HistoryEntry {
+                    index: 7,
+                    serial: 7,
+                    result: "good".into(),
+                    user_agent: "quorumdns-jepsen/op-1-1".into(),
+                    old_ipv4: None,
+                    new_ipv4: Some("10.0.0.1".into()),
+                }],
+            },
+            Event::Join {
+                time_ns: 50,
+                node: 4,
+                raft_id: 6,
+                started_ns: 45,
+                joined: true,
+                bound_ms: 60_000,
+                detail: "voter".into(),
+            },
         ]);
         let mut buf = Vec::new();
         h.write_jsonl(&mut buf).unwrap();
@@ -256,6 +331,13 @@ mod tests {
         let c = back.completed().unwrap();
         assert_eq!(c.len(), 3);
         assert_eq!(c[2].complete_ns, None);
+        assert_eq!(request_of_agent("quorumdns-jepsen/op-1-1"), Some("op-1-1"));
+        assert_eq!(request_of_agent("quorumdns-jepsen/0"), None);
+        // A history written before request ids, host histories and joins still reads.
+        let old =
+            r#"{"type":"invoke","process":1,"time_ns":1,"node":1,"op":{"f":"write","host":"h1","value":"10.0.0.1"}}"#;
+        let back = History::read_jsonl(old.as_bytes()).unwrap();
+        assert!(matches!(&back.events[0], Event::Invoke { op: Op::Write { request: None, .. }, .. }));
         assert!(matches!(c[2].outcome, Outcome::Info(_)));
     }
 

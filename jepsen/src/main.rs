@@ -1,5 +1,6 @@
 //! `quorumdns-jepsen run --nemesis NAME --time SECONDS --seed N [--clients C]
-//! [--leader-readers L] [--readers R] [--hosts H] [--out DIR] [--image TAG]`
+//! [--leader-readers L] [--readers R] [--hosts H] [--out DIR] [--image TAG]
+//! [--converge-bound SECONDS] [--snapshot-every N] [--join-bound SECONDS] [--ballast-mb MB]`
 //! `quorumdns-jepsen check PATH/history.jsonl`
 //! Exit code 0 only when every checker passed.
 
@@ -12,7 +13,9 @@ const USAGE: &str = "usage:
   quorumdns-jepsen run --nemesis NAME[,NAME..] --time SECONDS --seed N
                        [--clients C] [--leader-readers L] [--readers R] [--hosts H]
                        [--out DIR] [--image TAG] [--converge-bound SECONDS]
-      nemeses: partition-majority, partition-leader, bridge, kill, pause, membership, mix, none
+                       [--snapshot-every N] [--join-bound SECONDS] [--ballast-mb MB]
+      nemeses: partition-majority, partition-leader, bridge, kill, pause, membership,
+               leader-churn, membership-join, mix, none
   quorumdns-jepsen check PATH/history.jsonl";
 
 fn parse_run(args: &[String]) -> Result<Options, String> {
@@ -32,6 +35,9 @@ fn parse_run(args: &[String]) -> Result<Options, String> {
             "--out" => o.out = Some(PathBuf::from(val()?)),
             "--image" => o.image = val()?,
             "--converge-bound" => o.converge_bound_s = num(val()?)?,
+            "--snapshot-every" => o.snapshot_every = Some(num(val()?)?).filter(|n| *n > 0),
+            "--join-bound" => o.join_bound_s = num(val()?)?,
+            "--ballast-mb" => o.ballast_mb = Some(num(val()?)?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

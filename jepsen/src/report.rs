@@ -31,6 +31,11 @@ pub fn verdicts(history: &History) -> (Vec<Value>, bool) {
     (values, all_valid)
 }
 
+/// A measurement of one checker's verdict (`None` when the checker did not run).
+fn measured(checks: &[Value], checker: &str, name: &str) -> Option<u64> {
+    checks.iter().find(|c| c["name"] == checker).and_then(|c| c["measurements"][name].as_u64())
+}
+
 #[derive(Default, Debug)]
 struct Counts {
     operations: usize,
@@ -75,6 +80,47 @@ fn counts(history: &History, ops: &[Completed]) -> Counts {
     c
 }
 
+/// Kills (`kill` and `leader-churn` windows, from the kill to the restart) during which a
+/// write was in flight whose request the replicated history holds more than once: (such
+/// kills, all kills).
+fn kills_with_duplicates(history: &History, ops: &[Completed]) -> (usize, usize) {
+    use std::collections::{HashMap, HashSet};
+    let mut duplicated: HashSet<&str> = HashSet::new();
+    for e in &history.events {
+        if let Event::HostHistory { entries, .. } = e {
+            let mut seen: HashMap<&str, usize> = HashMap::new();
+            for entry in entries {
+                if let Some(r) = crate::history::request_of_agent(&entry.user_agent) {
+                    *seen.entry(r).or_default() += 1;
+                }
+            }
+            duplicated.extend(seen.into_iter().filter(|(_, n)| *n > 1).map(|(r, _)| r));
+        }
+    }
+    let in_flight: Vec<(u64, u64)> = ops
+        .iter()
+        .filter(|op| matches!(&op.op, Op::Write { request: Some(r), .. } if duplicated.contains(r.as_str())))
+        .map(|op| (op.invoke_ns, op.complete_ns.unwrap_or(u64::MAX)))
+        .collect();
+    // Each kill's window: from its start to the restart (its stop).
+    let mut kills: Vec<(u64, u64)> = Vec::new();
+    for e in &history.events {
+        match e {
+            Event::Nemesis { time_ns, name, start: true, .. } if name == "kill" || name == "leader-churn" => {
+                kills.push((*time_ns, u64::MAX))
+            }
+            Event::Nemesis { time_ns, name, start: false, .. } if name == "kill" || name == "leader-churn" => {
+                if let Some(open) = kills.iter_mut().rev().find(|k| k.1 == u64::MAX) {
+                    open.1 = *time_ns;
+                }
+            }
+            _ => {}
+        }
+    }
+    let hit = kills.iter().filter(|(s, e)| in_flight.iter().any(|(a, b)| a <= e && s <= b)).count();
+    (hit, kills.len())
+}
+
 /// Prints the summary and, with `write`, writes it and the timeline into `dir`; true
 /// when every checker passed.
 pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool) -> bool {
@@ -87,6 +133,13 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
     };
     let (checks, valid) = verdicts(history);
     let c = counts(history, &ops);
+    let duplicates = measured(&checks, "duplicate_request", "duplicated_requests");
+    let reverts = measured(&checks, "revert", "reverts");
+    let joins = measured(&checks, "joins", "joins").unwrap_or(0);
+    let joins_failed = measured(&checks, "joins", "joins_failed").unwrap_or(0);
+    let (kills_hit, kills) = kills_with_duplicates(history, &ops);
+    let badauth = measured(&checks, "credentials", "badauth");
+    let throttled = measured(&checks, "credentials", "throttled").unwrap_or(0);
     let converged_ms = info.and_then(|i| i.converged_ms).or_else(|| {
         history.events.iter().find_map(|e| match e {
             Event::Converged { after_heal_ms, .. } => *after_heal_ms,
@@ -112,6 +165,14 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         "dns_reads_bracketed": c.dns_reads_bracketed,
         "nemesis_faults": c.nemesis_faults,
         "converged_after_heal_ms": converged_ms,
+        "duplicates": duplicates,
+        "reverts": reverts,
+        "joins": joins,
+        "joins_failed": joins_failed,
+        "badauth": badauth,
+        "throttled": throttled,
+        "kills": kills,
+        "kills_with_duplicate_in_flight": kills_hit,
         "checkers": checks,
         "valid": valid,
     });
@@ -144,7 +205,41 @@ pub fn report(dir: &Path, history: &History, info: Option<&RunInfo>, write: bool
         format!("{} ({} ok, {} DNS reads with a stable serial)", c.reads, c.reads_ok, c.dns_reads_bracketed),
     );
     row(&mut text, "nemesis faults", c.nemesis_faults.to_string());
+    let or_unchecked = |v: Option<u64>| v.map_or_else(|| "not checked".to_string(), |n| n.to_string());
+    row(&mut text, "duplicates", format!("{} requests applied more than once", or_unchecked(duplicates)));
+    row(&mut text, "reverts", or_unchecked(reverts));
+    row(
+        &mut text,
+        "badauth",
+        format!("{} (and {throttled} writes throttled with 429 after them)", or_unchecked(badauth)),
+    );
+    if kills > 0 {
+        row(
+            &mut text,
+            "kills",
+            format!("{kills} ({kills_hit} with a write in flight, while down, that was applied twice)"),
+        );
+    }
+    if joins > 0 {
+        row(&mut text, "joins", format!("{} of {joins} succeeded", joins - joins_failed));
+    }
     row(&mut text, "converged after heal", converged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "NO".into()));
+    let _ = writeln!(
+        text,
+        "table: | operations | acknowledged | unknown | faults | duplicates | reverts | joins ok | convergence |"
+    );
+    let _ = writeln!(
+        text,
+        "table: | {} | {} | {} | {} | {} | {} | {} | {} |",
+        c.operations,
+        c.acknowledged,
+        c.unknown,
+        c.nemesis_faults,
+        or_unchecked(duplicates),
+        or_unchecked(reverts),
+        if joins > 0 { format!("{}/{joins}", joins - joins_failed) } else { "-".into() },
+        converged_ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "NO".into())
+    );
     let _ = writeln!(text, "checkers:");
     for ch in summary["checkers"].as_array().into_iter().flatten() {
         let name = ch["name"].as_str().unwrap_or("?");

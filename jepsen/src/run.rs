@@ -25,6 +25,15 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub image: String,
     pub converge_bound_s: u64,
+    /// `cluster.snapshot_every` of the nodes; `None`: [`nemesis::JOIN_SNAPSHOT_EVERY`] when
+    /// `membership-join` is among the nemeses, else the server's default.
+    pub snapshot_every: Option<u64>,
+    /// Seconds a brand-new member may take to become a working voter.
+    pub join_bound_s: u64,
+    /// MB of TXT records imported as zones nobody reads before the load starts, to make
+    /// snapshots large; `None`: [`nemesis::JOIN_BALLAST_MB`] when `membership-join` is
+    /// among the nemeses, else none.
+    pub ballast_mb: Option<u64>,
 }
 
 impl Default for Options {
@@ -40,6 +49,9 @@ impl Default for Options {
             out: None,
             image: "quorumdns:jepsen".into(),
             converge_bound_s: 30,
+            snapshot_every: None,
+            join_bound_s: 60,
+            ballast_mb: None,
         }
     }
 }
@@ -112,7 +124,9 @@ pub async fn run(opts: Options) -> Result<bool, String> {
     });
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     eprintln!("results in {}", dir.display());
-    let cluster = Arc::new(Cluster::create(&dir, &opts.image, opts.seed).await?);
+    let snapshot_every =
+        opts.snapshot_every.or_else(|| kinds.contains(&Kind::MembershipJoin).then_some(nemesis::JOIN_SNAPSHOT_EVERY));
+    let cluster = Arc::new(Cluster::create(&dir, &opts.image, opts.seed, snapshot_every).await?);
     {
         let c = cluster.clone();
         tokio::spawn(async move {
@@ -161,6 +175,12 @@ async fn phases(
         cluster.network, cluster.prefix[0], cluster.prefix[1], cluster.prefix[2]
     );
     cluster.bootstrap(opts.hosts).await?;
+    let ballast_mb =
+        opts.ballast_mb.unwrap_or(if kinds.contains(&Kind::MembershipJoin) { nemesis::JOIN_BALLAST_MB } else { 0 });
+    if ballast_mb > 0 {
+        eprintln!("importing {ballast_mb} MB of ballast");
+        eprintln!("ballast: {}", cluster.import_ballast(ballast_mb).await?);
+    }
     let hosts = cluster.host_names();
     converge(&cluster, &hosts, Duration::from_secs(30)).await.ok_or("the fresh cluster did not converge")?;
     eprintln!("cluster up; {}s of load with nemesis {}", opts.time_s, opts.nemesis);
@@ -179,7 +199,14 @@ async fn phases(
         tasks
             .push(tokio::spawn(w.clone().dns_reader(opts.seed.wrapping_mul(1000).wrapping_add(200 + i as u64), first)));
     }
-    let nem = tokio::spawn(nemesis::run(cluster.clone(), rec.clone(), kinds.to_vec(), opts.seed, deadline));
+    let nem = tokio::spawn(nemesis::run(
+        cluster.clone(),
+        rec.clone(),
+        kinds.to_vec(),
+        opts.seed,
+        deadline,
+        Duration::from_secs(opts.join_bound_s),
+    ));
     for t in tasks {
         t.await.map_err(|e| format!("client task: {e}"))?;
     }
@@ -214,5 +241,43 @@ async fn phases(
             }
         }
     }
+    record_host_histories(&cluster, &rec, &hosts).await;
     Ok(after_heal_ms)
+}
+
+/// Every host's replicated update history from one node (the leader if one is known, else
+/// the first that answers), for `duplicate_request` and `revert`. A host whose history no
+/// node returns is left out (the checker reports it).
+async fn record_host_histories(cluster: &Cluster, rec: &Recorder, hosts: &[String]) {
+    let first = cluster.confirmed_leader().await.unwrap_or(1);
+    let order: Vec<u32> = std::iter::once(first).chain((1..=NODES).filter(|s| *s != first)).collect();
+    for host in hosts {
+        let mut last = String::new();
+        let mut done = false;
+        for _ in 0..3 {
+            for &slot in &order {
+                match cluster.host_history(slot, host).await {
+                    Ok((entries, truncated)) => {
+                        rec.record(|time_ns| Event::HostHistory {
+                            time_ns,
+                            node: slot,
+                            host: host.clone(),
+                            truncated,
+                            entries,
+                        });
+                        done = true;
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if !done {
+            eprintln!("no history of {host}: {last}");
+        }
+    }
 }

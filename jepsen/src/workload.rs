@@ -1,5 +1,6 @@
 //! The clients. Writers send dyndns2 `/nic/update` with a never-used IPv4 per write to a
-//! random node; leader readers read a host's A record through a node's linearizable
+//! random node, each write tagged with a request id never used before (`op-<process>-<n>`,
+//! as `User-Agent: quorumdns-jepsen/op-..` and `X-Request-Id`); leader readers read a host's A record through a node's linearizable
 //! management GET; DNS readers query node after node: SOA, A, SOA. One task per client,
 //! one operation in flight per process, a fresh process after an unknown outcome.
 
@@ -13,7 +14,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::cluster::{Cluster, NODES, ZONE};
 use crate::dns;
-use crate::history::{NodeId, Op, OpResult};
+use crate::history::{NodeId, Op, OpResult, AGENT_PREFIX};
 use crate::recorder::Recorder;
 
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -53,23 +54,29 @@ impl Workload {
         Instant::now() < self.deadline && !self.stop.load(Ordering::Relaxed)
     }
 
-    /// An IPv4 address no write of this run used before (10.0.0.1, 10.0.0.2, ...).
-    fn fresh_value(&self) -> String {
+    /// An IPv4 address no write of this run used before (10.0.0.1, 10.0.0.2, ...), with its
+    /// number.
+    fn fresh_value(&self) -> (u32, String) {
         let n = self.next_value.fetch_add(1, Ordering::Relaxed);
-        Ipv4Addr::from(0x0A00_0000u32 + n).to_string()
+        (n, Ipv4Addr::from(0x0A00_0000u32 + n).to_string())
     }
 
     /// One dyndns2 update. Definite refusals (the dyndns2 codes that are answered before
     /// anything reaches the log, 4xx, no TCP connection at all) are `Fail`; `911`/503,
     /// other 5xx, timeouts and broken connections are `Info`.
-    pub async fn write(&self, node: NodeId, host: &str, value: &str) -> Outcome {
+    /// `request` goes into the `User-Agent` (which quorumdns records in the host's
+    /// history) and `X-Request-Id`.
+    pub async fn write(&self, node: NodeId, host: &str, value: &str, request: Option<&str>) -> Outcome {
         let url = format!("{}/nic/update", self.cluster.http_base(node));
-        let req = self
+        let mut req = self
             .cluster
             .http
             .get(url)
             .query(&[("hostname", host), ("myip", value)])
             .basic_auth(host, Some(self.cluster.secret(host)));
+        if let Some(r) = request {
+            req = req.header(reqwest::header::USER_AGENT, format!("{AGENT_PREFIX}{r}")).header("X-Request-Id", r);
+        }
         let resp = match req.send().await {
             Ok(r) => r,
             // No connection was made: the request never left this process.
@@ -118,7 +125,7 @@ impl Workload {
     async fn step(&self, p: u64, node: NodeId, op: Op) -> u64 {
         self.rec.invoke(p, node, op.clone());
         let out = match &op {
-            Op::Write { host, value } => self.write(node, host, value).await,
+            Op::Write { host, value, request } => self.write(node, host, value, request.as_deref()).await,
             Op::LeaderRead { host } => self.leader_read(node, host).await,
             Op::DnsRead { host } => self.dns_read(node, host).await,
         };
@@ -144,8 +151,9 @@ impl Workload {
         while self.running() {
             let host = self.hosts[rng.gen_range(0..self.hosts.len())].clone();
             let node = rng.gen_range(1..=NODES);
-            let value = self.fresh_value();
-            p = self.step(p, node, Op::Write { host, value }).await;
+            let (n, value) = self.fresh_value();
+            let request = Some(format!("op-{p}-{n}"));
+            p = self.step(p, node, Op::Write { host, value, request }).await;
             tokio::time::sleep(Duration::from_millis(rng.gen_range(30..90))).await;
         }
     }

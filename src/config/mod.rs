@@ -259,21 +259,12 @@ impl Config {
         }
         self.cluster.validate().map_err(ConfigError::Invalid)?;
         self.dns.validate().map_err(ConfigError::Invalid)?;
-        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
-            // Refuse rather than silently serve plain HTTP.
-            return Err(ConfigError::Invalid(
-                "http.tls_cert and http.tls_key go together: give both or neither".into(),
-            ));
-        }
+        self.http.validate().map_err(ConfigError::Invalid)?;
+        // Across sections: the plain listener is a second port, never the TLS one.
         if self.http.plain_addr.is_some_and(|a| a == n.http_addr && a.port() != 0) {
             return Err(ConfigError::Invalid("http.plain_addr must differ from node.http_addr".into()));
         }
-        let d = &self.dyndns;
-        if d.expire_sweep_interval_secs == 0 || d.history_per_host > 10_000 {
-            return Err(ConfigError::Invalid(
-                "dyndns.expire_sweep_interval_secs must be positive and history_per_host at most 10000".into(),
-            ));
-        }
+        self.dyndns.validate().map_err(ConfigError::Invalid)?;
         for z in &self.zones {
             if z.ns.is_empty() {
                 return Err(ConfigError::Invalid(format!("zone {} needs at least one ns", z.name)));

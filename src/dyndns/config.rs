@@ -53,3 +53,13 @@ impl Default for DyndnsConfig {
         }
     }
 }
+
+impl DyndnsConfig {
+    /// What is wrong with the section, if anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.expire_sweep_interval_secs == 0 || self.history_per_host > 10_000 {
+            return Err("dyndns.expire_sweep_interval_secs must be positive and history_per_host at most 10000".into());
+        }
+        Ok(())
+    }
+}

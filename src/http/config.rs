@@ -37,6 +37,15 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// What is wrong with the section, if anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            // Refuse rather than silently serve plain HTTP.
+            return Err("http.tls_cert and http.tls_key go together: give both or neither".into());
+        }
+        Ok(())
+    }
+
     /// The certificate and key files, when TLS is configured.
     pub fn tls_files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
         Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use super::command::{ApplyError, Command, Event, Family};
 use super::journal::{self, ZoneChange, DEFAULT_JOURNAL_VERSIONS};
+use super::machine::Seen;
 use super::machine::{Applied, State, Tracker};
 use super::registry::Host;
-use super::session::Seen;
 use crate::model::{Fqdn, Serial, Zone, ZoneTransfer};
 
 type Backup =

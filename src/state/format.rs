@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::journal::Journal;
+use super::machine::Sessions;
 use super::machine::State;
 use super::registry::Registry;
 use super::rfc2136::Rfc2136State;
-use super::session::{ClusterVersion, Sessions};
+use super::session::ClusterVersion;
 use crate::model::cookie::CookieSecrets;
 use crate::model::{Fqdn, Serial, Zone, ZoneTransfer};
 

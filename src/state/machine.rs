@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::command::{ApplyError, Event};
 use super::journal::{Journal, ZoneChange};
 use super::registry::{HistoryEntry, Registry};
-use super::session::{ClusterVersion, Sessions};
+use super::session::{ClusterVersion, RequestId, RETAIN_AFTER_DEADLINE_MS};
 use crate::model::{Fqdn, Node, RData, RType, RecordSet, Serial, Zone, ZoneTransfer};
 
 /// Everything the cluster agrees on. Serialized whole into Raft snapshots, in the oldest
@@ -184,4 +184,65 @@ pub(super) fn check_record_at(
         }
     }
     Ok(())
+}
+
+/// What was answered for one applied request (`state::session`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRequest {
+    /// The log index of the entry that applied it.
+    pub index: u64,
+    pub deadline: u64,
+    pub outcome: Result<Applied, ApplyError>,
+}
+
+/// The recently applied request ids, replicated (part of `State` and its snapshots).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sessions {
+    /// The log's clock: the latest proposer time (unix ms) of any applied request.
+    pub clock: u64,
+    pub applied: BTreeMap<RequestId, AppliedRequest>,
+    /// (deadline, id) of `applied`, for eviction in deadline order.
+    pub by_deadline: BTreeSet<(u64, RequestId)>,
+}
+
+/// Whether a request was seen before.
+pub(super) enum Seen {
+    /// Applied already: answer this again.
+    Applied(Result<Applied, ApplyError>),
+    /// Too late to tell (its deadline is far behind the log's clock): refuse it.
+    Expired,
+    New,
+}
+
+impl Sessions {
+    pub fn is_empty(&self) -> bool {
+        *self == Sessions::default()
+    }
+
+    /// Advances the clock to `at` and forgets the ids whose time is up.
+    pub(super) fn tick(&mut self, at: u64) {
+        self.clock = self.clock.max(at);
+        while let Some(&(deadline, id)) = self.by_deadline.first() {
+            if deadline.saturating_add(RETAIN_AFTER_DEADLINE_MS) >= self.clock {
+                break;
+            }
+            self.by_deadline.pop_first();
+            self.applied.remove(&id);
+        }
+    }
+
+    pub(super) fn seen(&self, id: RequestId, deadline: u64) -> Seen {
+        match self.applied.get(&id) {
+            Some(a) => Seen::Applied(a.outcome.clone()),
+            None if deadline.saturating_add(RETAIN_AFTER_DEADLINE_MS) < self.clock => Seen::Expired,
+            None => Seen::New,
+        }
+    }
+
+    pub(super) fn record(&mut self, id: RequestId, index: u64, deadline: u64, outcome: Result<Applied, ApplyError>) {
+        if let Some(old) = self.applied.insert(id, AppliedRequest { index, deadline, outcome }) {
+            self.by_deadline.remove(&(old.deadline, id));
+        }
+        self.by_deadline.insert((deadline, id));
+    }
 }

@@ -19,7 +19,7 @@ pub mod update_model;
 
 pub use changes::{ChangeSet, ZoneNames};
 pub use command::{ApplyError, Command, Event, Family};
-pub use machine::{Applied, State};
+pub use machine::{Applied, AppliedRequest, Sessions, State};
 pub use registry::{
     AddrChange, Domain, HistoryEntry, Host, HostPatch, Origin, Registry, Token, UpdatePolicy, UpdateResult, User,
     ADMIN_OWNER,

@@ -1,4 +1,5 @@
-//! Exactly-once application of client requests (Raft dissertation §6.3).
+//! Exactly-once application of client requests (Raft dissertation §6.3): the request id
+//! and the rules; the table itself (`Sessions`) is part of the state (`machine.rs`).
 //!
 //! Every write gets a [`RequestId`] once, where it enters the cluster (`Service::submit`),
 //! and keeps it across forwarding, leader changes and retries: it travels in
@@ -13,12 +14,7 @@
 //! later is refused as expired ([`super::ApplyError::RequestExpired`]): its proposer gave
 //! up long ago, so refusing it is safe, and it is what makes forgetting safe.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use super::command::ApplyError;
-use super::machine::Applied;
 
 /// How long after its deadline an applied id is remembered (by the log's clock). Covers
 /// the clock difference between proposers; a request later than that is refused.
@@ -81,66 +77,5 @@ impl Serialize for ClusterVersion {
 impl<'de> Deserialize<'de> for ClusterVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         u8::deserialize(d).map(ClusterVersion)
-    }
-}
-
-/// What was answered for one applied request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedRequest {
-    /// The log index of the entry that applied it.
-    pub index: u64,
-    pub deadline: u64,
-    pub outcome: Result<Applied, ApplyError>,
-}
-
-/// The recently applied request ids, replicated (part of `State` and its snapshots).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sessions {
-    /// The log's clock: the latest proposer time (unix ms) of any applied request.
-    pub clock: u64,
-    pub applied: BTreeMap<RequestId, AppliedRequest>,
-    /// (deadline, id) of `applied`, for eviction in deadline order.
-    pub by_deadline: BTreeSet<(u64, RequestId)>,
-}
-
-/// Whether a request was seen before.
-pub(super) enum Seen {
-    /// Applied already: answer this again.
-    Applied(Result<Applied, ApplyError>),
-    /// Too late to tell (its deadline is far behind the log's clock): refuse it.
-    Expired,
-    New,
-}
-
-impl Sessions {
-    pub fn is_empty(&self) -> bool {
-        *self == Sessions::default()
-    }
-
-    /// Advances the clock to `at` and forgets the ids whose time is up.
-    pub(super) fn tick(&mut self, at: u64) {
-        self.clock = self.clock.max(at);
-        while let Some(&(deadline, id)) = self.by_deadline.first() {
-            if deadline.saturating_add(RETAIN_AFTER_DEADLINE_MS) >= self.clock {
-                break;
-            }
-            self.by_deadline.pop_first();
-            self.applied.remove(&id);
-        }
-    }
-
-    pub(super) fn seen(&self, id: RequestId, deadline: u64) -> Seen {
-        match self.applied.get(&id) {
-            Some(a) => Seen::Applied(a.outcome.clone()),
-            None if deadline.saturating_add(RETAIN_AFTER_DEADLINE_MS) < self.clock => Seen::Expired,
-            None => Seen::New,
-        }
-    }
-
-    pub(super) fn record(&mut self, id: RequestId, index: u64, deadline: u64, outcome: Result<Applied, ApplyError>) {
-        if let Some(old) = self.applied.insert(id, AppliedRequest { index, deadline, outcome }) {
-            self.by_deadline.remove(&(old.deadline, id));
-        }
-        self.by_deadline.insert((deadline, id));
     }
 }

@@ -290,7 +290,7 @@ pub(super) fn check(p: &Prepared) -> CheckResult {
     let mut result = CheckResult::new("linearizable", "writes and leader reads");
     let mut hosts: HashMap<&str, HostRegister> = HashMap::new();
     for op in &p.ops {
-        if let Op::Write { host, value } = &op.op {
+        if let Op::Write { host, value, .. } = &op.op {
             let status = write_status(op);
             if status == WriteStatus::Failed {
                 continue;

@@ -16,7 +16,8 @@
 //!
 //! [`check_all`] runs, in this order: `well_formed` (the history obeys the rules in
 //! [`crate::history`]), `lost_write`, `phantom_read`, `linearizable`, `serial_divergence`,
-//! `serial_monotonic`, `convergence`. When operations cannot even be paired (a completion
+//! `serial_monotonic`, `convergence`, `duplicate_request`, `revert`, `joins`,
+//! `credentials`. When operations cannot even be paired (a completion
 //! without an invocation, a second invocation in flight), only the failed `well_formed`
 //! result is returned: the other checkers need the pairs. A malformed history is never a
 //! panic.
@@ -28,9 +29,13 @@
 //! measure something (convergence time) put it in `measurements`.
 
 mod convergence;
+mod credentials;
+mod duplicate_request;
+mod joins;
 mod linearizable;
 mod lost_write;
 mod phantom_read;
+mod revert;
 mod serial_divergence;
 mod serial_monotonic;
 mod well_formed;
@@ -147,6 +152,10 @@ pub fn check_all(history: &History) -> Vec<CheckResult> {
         serial_divergence::check(&prepared),
         serial_monotonic::check(&prepared),
         convergence::check(&prepared),
+        duplicate_request::check(&prepared),
+        revert::check(&prepared),
+        joins::check(&prepared),
+        credentials::check(&prepared),
     ]
 }
 
@@ -332,10 +341,11 @@ fn show_value(value: Option<&str>) -> String {
     value.unwrap_or("<none>").to_string()
 }
 
-/// One operation in an anomaly: `process 7 on node 2: write h1 := 10.0.0.1 [1.2s .. 1.3s] ok`.
+/// One operation in an anomaly: `process 7 on node 2: write h1 := 10.0.0.1 (op-7-1) [1.2s .. 1.3s] ok`.
 fn describe(op: &Completed) -> String {
     let what = match &op.op {
-        Op::Write { host, value } => format!("write {host} := {value}"),
+        Op::Write { host, value, request: Some(request) } => format!("write {host} := {value} ({request})"),
+        Op::Write { host, value, request: None } => format!("write {host} := {value}"),
         Op::LeaderRead { host } => format!("leader read {host}"),
         Op::DnsRead { host } => format!("dns read {host}"),
     };
@@ -379,7 +389,11 @@ mod tests {
                 "linearizable",
                 "serial_divergence",
                 "serial_monotonic",
-                "convergence"
+                "convergence",
+                "duplicate_request",
+                "revert",
+                "joins",
+                "credentials"
             ]
         );
         let json = serde_json::to_string(&summary).expect("a summary serializes");
@@ -402,7 +416,8 @@ mod tests {
         let summary = Summary::new(check_all(&h));
         eprintln!("{summary}");
         let failed: Vec<&str> = summary.results.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
-        assert_eq!(failed, ["lost_write", "linearizable", "serial_divergence", "convergence"]);
+        // No replicated history was recorded either: duplicate_request cannot check h1.
+        assert_eq!(failed, ["lost_write", "linearizable", "serial_divergence", "convergence", "duplicate_request"]);
         assert!(summary.to_string().ends_with("SOME CHECKERS FAILED"));
     }
 
@@ -428,7 +443,7 @@ mod tests {
         let history = Builder::new().write(1, 1, "h1", "10.0.0.1", 1, End::Ok(2)).build();
         history.write_jsonl(std::fs::File::create(&path).expect("create")).expect("write");
         let results = check_file(&path).expect("a well-formed file");
-        assert_eq!(results.len(), 7);
+        assert_eq!(results.len(), 11);
         std::fs::write(&path, "{\"type\": \"nonsense\"}\n").expect("write");
         let error = check_file(&path).expect_err("a malformed line is an error");
         assert!(error.contains("line 1"), "{error}");

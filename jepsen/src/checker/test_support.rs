@@ -1,7 +1,30 @@
 //! Hand-made histories for the checkers' tests.
 
 use super::{CheckResult, Prepared};
-use crate::history::{Event, History, NodeId, Op, OpResult};
+use crate::history::{Event, History, HistoryEntry, NodeId, Op, OpResult, AGENT_PREFIX};
+
+/// The request id the [`Builder`] gives a write.
+pub(super) fn request_for(process: u64, value: &str) -> String {
+    format!("op-{process}-{value}")
+}
+
+/// A host history entry as a node records it: the request's user agent, the result and
+/// the address before and after.
+pub(super) fn entry(index: u64, request: &str, result: &str, old: Option<&str>, new: Option<&str>) -> HistoryEntry {
+    HistoryEntry {
+        index,
+        serial: index as u32,
+        result: result.into(),
+        user_agent: format!("{AGENT_PREFIX}{request}"),
+        old_ipv4: old.map(Into::into),
+        new_ipv4: new.map(Into::into),
+    }
+}
+
+/// The entry of a `good` update by the [`Builder`]'s write of `new` by `process`.
+pub(super) fn good(index: u64, process: u64, old: Option<&str>, new: &str) -> HistoryEntry {
+    entry(index, &request_for(process, new), "good", old, Some(new))
+}
 
 /// How a hand-made operation ends.
 #[derive(Clone, Copy)]
@@ -39,7 +62,8 @@ impl Builder {
     }
 
     pub(super) fn write(mut self, process: u64, node: NodeId, host: &str, value: &str, invoke: u64, end: End) -> Self {
-        self.invoke(process, node, invoke, Op::Write { host: host.into(), value: value.into() });
+        let request = Some(request_for(process, value));
+        self.invoke(process, node, invoke, Op::Write { host: host.into(), value: value.into(), request });
         self.complete(process, node, end, OpResult::Written);
         self
     }
@@ -124,6 +148,27 @@ impl Builder {
         self
     }
 
+    pub(super) fn host_history(mut self, node: NodeId, host: &str, time_ns: u64, entries: Vec<HistoryEntry>) -> Self {
+        self.events.push(Event::HostHistory { time_ns, node, host: host.into(), truncated: false, entries });
+        self
+    }
+
+    /// A join attempt of id `raft_id` in slot `node`, started at `started_ns`, recorded at
+    /// `time_ns`.
+    pub(super) fn join(mut self, node: NodeId, raft_id: u64, started_ns: u64, time_ns: u64, joined: bool) -> Self {
+        let detail = if joined { "voter, ready, write good" } else { "readyz 503: removed" };
+        self.events.push(Event::Join {
+            time_ns,
+            node,
+            raft_id,
+            started_ns,
+            joined,
+            bound_ms: 60_000,
+            detail: detail.into(),
+        });
+        self
+    }
+
     pub(super) fn build(mut self) -> History {
         self.events.sort_by_key(Event::time_ns);
         History::new(self.events)
@@ -132,7 +177,8 @@ impl Builder {
 
 /// A small history every checker accepts: two writes of h1 (the second concurrent with a
 /// leader read that sees it), DNS reads on two nodes, final reads on three nodes that agree,
-/// convergence within the bound.
+/// convergence within the bound, the hosts' replicated histories (each write once, the
+/// failed one as a refusal) and one successful join.
 pub(super) fn good_history() -> History {
     Builder::new()
         .leader_read(1, 1, "h1", 5, 8, None)
@@ -153,6 +199,18 @@ pub(super) fn good_history() -> History {
         .final_read(2, "h2", Some("10.0.1.1"), 4, 104)
         .final_read(3, "h2", Some("10.0.1.1"), 4, 105)
         .converged(99, Some(1500), 30_000)
+        .host_history(
+            1,
+            "h1",
+            106,
+            vec![
+                good(2, 3, None, "10.0.0.1"),
+                good(3, 3, Some("10.0.0.1"), "10.0.0.2"),
+                entry(4, &request_for(4, "10.0.0.3"), "ratelimited", Some("10.0.0.2"), Some("10.0.0.2")),
+            ],
+        )
+        .host_history(1, "h2", 107, vec![good(5, 5, None, "10.0.1.1")])
+        .join(3, 6, 60, 90, true)
         .build()
 }
 
@@ -234,7 +292,7 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
     let mut clock = [0u64; CLIENTS];
     let mut process: Vec<u64> = (0..CLIENTS as u64).collect();
     let mut next_process = CLIENTS as u64;
-    let mut log: Vec<(u64, u64, usize, String)> = Vec::new();
+    let mut log: Vec<(u64, u64, usize, String, u64)> = Vec::new();
     let mut planned = Vec::with_capacity(ops);
     for n in 0..ops {
         let client = rng.below(CLIENTS as u64) as usize;
@@ -251,10 +309,11 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
                     1 => End::Info(complete),
                     _ => End::Ok(complete),
                 };
+                let p = process[client];
                 match end {
-                    End::Ok(_) => log.push((at, rng.next(), host, value.clone())),
+                    End::Ok(_) => log.push((at, rng.next(), host, value.clone(), p)),
                     End::Info(_) if rng.chance(50) => {
-                        log.push((invoke + rng.below(100), rng.next(), host, value.clone()))
+                        log.push((invoke + rng.below(100), rng.next(), host, value.clone(), p))
                     }
                     _ => {}
                 }
@@ -272,7 +331,7 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
     log.sort_by_key(|(at, tie, ..)| (*at, *tie));
     // Per host: (log position, effect time, value), in log order.
     let mut by_host: Vec<Vec<(usize, u64, &str)>> = vec![Vec::new(); hosts];
-    for (position, (at, _, host, value)) in log.iter().enumerate() {
+    for (position, (at, _, host, value, _)) in log.iter().enumerate() {
         by_host[*host].push((position, *at, value));
     }
     let value_at = |host: usize, t: u64| {
@@ -313,6 +372,17 @@ pub(super) fn simulated_cluster(seed: u64, ops: usize, hosts: usize) -> History 
             let t = end + 1 + u64::from(node) * hosts as u64 + h as u64;
             builder = builder.final_read(node, &format!("h{h}"), value_at_serial(h, log.len()), serial(log.len()), t);
         }
+    }
+    // The replicated history of every host, as node 1 returns it after the final reads.
+    for (h, logged) in by_host.iter().enumerate() {
+        let mut old: Option<&str> = None;
+        let mut entries = Vec::new();
+        for (position, _, value) in logged {
+            let process = log[*position].4;
+            entries.push(good(*position as u64 + 1, process, old, value));
+            old = Some(value);
+        }
+        builder = builder.host_history(1, &format!("h{h}"), end + 1000 + h as u64, entries);
     }
     builder.build()
 }

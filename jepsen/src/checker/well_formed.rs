@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn good_history_is_well_formed() {
-        passes_good_history(check, 29);
+        passes_good_history(check, 32);
     }
 
     #[test]
