@@ -209,6 +209,22 @@ pub fn rrs_len(rrs: &[u8], count: usize) -> Option<usize> {
 /// The block's RRs uncompressed, each without its owner (TYPE .. RDATA), for zone
 /// transfers: `block` is rendered for the owner `key`.
 pub fn expand(key: &[u8], block: &[u8], count: usize, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+    let rtype = block.get(2..4).map_or(0, |t| u16::from_be_bytes([t[0], t[1]]));
+    if rdata_names(rtype).1 == 0 {
+        // No names in the RDATA (A, AAAA, TXT...): each RR is its owner pointer and the rest.
+        let mut pos = 0;
+        for _ in 0..count {
+            let Some(rdlen) = block.get(pos + 10..pos + 12).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else {
+                return false;
+            };
+            let Some(rr) = block.get(pos + 2..pos + 12 + rdlen) else { return false };
+            if !f(rr) {
+                return false;
+            }
+            pos += 12 + rdlen;
+        }
+        return true;
+    }
     let mut msg = Vec::with_capacity(canonical_start(key.len()) + block.len());
     msg.extend_from_slice(&[0; HEADER_LEN]);
     msg.extend_from_slice(key);
