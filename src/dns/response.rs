@@ -41,9 +41,10 @@ struct Span {
 
 /// The most name spans [`Response::push`] tracks when it shortens names; a block with
 /// more is copied without shortening.
-const MAX_SPANS: usize = 48;
+const MAX_SPANS: usize = 16;
 
-/// How the pointers of one block move to where it lands.
+/// How the pointers of one block move to where it lands. Small and without a table: the
+/// common answer is a plain copy, and the rest walks the few names it needs.
 pub struct Reloc {
     identity: bool,
     /// Canonical and actual offset of the block's first byte.
@@ -52,49 +53,52 @@ pub struct Reloc {
     owner: Owner,
     /// Actual length of the owner minus the rendered one (a wildcard answers for longer names).
     delta: usize,
-    /// Offsets of the actual owner's labels, by offset in its uncompressed form.
-    labels: [u16; 256],
-    /// Set when names were shortened while copying: where each name's labels went.
-    spans: Option<([Span; MAX_SPANS], usize)>,
+    /// Names were shortened while copying: `spans[..n_spans]` tell where each name went.
+    shortened: bool,
+    n_spans: usize,
+    spans: [Span; MAX_SPANS],
 }
 
 impl Reloc {
     fn new(msg: &[u8], owner: Owner, actual: usize) -> Option<Reloc> {
         let canonical = canonical_start(owner.key_len);
-        let mut r = Reloc { identity: true, canonical, actual, owner, delta: 0, labels: [0; 256], spans: None };
-        if owner.pos == HEADER_LEN && actual == canonical {
-            return Some(r);
-        }
-        r.identity = false;
-        let len = compress::label_positions(msg, owner.pos, &mut r.labels)?;
-        r.delta = len.checked_sub(owner.key_len)?;
-        Some(r)
+        let identity = owner.pos == HEADER_LEN && actual == canonical;
+        let delta = if identity { 0 } else { compress::name_len(msg, owner.pos)?.checked_sub(owner.key_len)? };
+        let spans = [Span::default(); MAX_SPANS];
+        Some(Reloc { identity, canonical, actual, owner, delta, shortened: false, n_spans: 0, spans })
     }
 
-    fn map(&self, target: usize) -> Option<usize> {
+    /// Where the canonical pointer target `target` is in the message `msg` (which holds
+    /// everything before the block).
+    fn map(&self, msg: &[u8], target: usize) -> Option<usize> {
         if target >= self.canonical {
             let o = target - self.canonical;
-            let Some((spans, n)) = &self.spans else { return Some(o + self.actual) };
-            let s = spans[..*n].iter().find(|s| (s.old as usize) <= o && o < (s.old + s.len) as usize)?;
+            if !self.shortened {
+                return Some(o + self.actual);
+            }
+            let s =
+                self.spans[..self.n_spans].iter().find(|s| (s.old as usize) <= o && o < (s.old + s.len) as usize)?;
             return Some(s.new as usize + (o - s.old as usize));
         }
         let k = target.checked_sub(HEADER_LEN).filter(|&k| k < self.owner.key_len)?;
         if k == 0 {
             return Some(self.owner.pos);
         }
-        let at = *self.labels.get(k + self.delta)? as usize;
-        (at != 0).then_some(at)
+        compress::suffix_at(msg, self.owner.pos, k + self.delta)
     }
 
     /// Moves the pointers of `count` RRs just copied to `msg[at..]`.
     fn apply(&self, msg: &mut [u8], at: usize, count: usize) -> bool {
-        self.identity || compress::relocate(&mut msg[at..], count, |t| self.map(t))
+        if self.identity {
+            return true;
+        }
+        let (head, tail) = msg.split_at_mut(at);
+        compress::relocate(tail, count, |t| self.map(head, t))
     }
 
     fn note(&mut self, span: Span) -> Option<()> {
-        let (spans, n) = self.spans.as_mut()?;
-        *spans.get_mut(*n)? = span;
-        *n += 1;
+        *self.spans.get_mut(self.n_spans)? = span;
+        self.n_spans += 1;
         Some(())
     }
 }
@@ -106,7 +110,8 @@ impl Reloc {
 /// asked for) becomes a pointer into the question, as a compressor with a table of the
 /// whole message writes it. `None` if the block has too many names to track.
 fn copy_shortening(out: &mut Vec<u8>, rrs: &[u8], count: usize, reloc: &mut Reloc) -> Option<()> {
-    reloc.spans = Some(([Span::default(); MAX_SPANS], 0));
+    reloc.shortened = true;
+    reloc.n_spans = 0;
     let mut pos = 0;
     for _ in 0..count {
         pos = copy_name(out, rrs, pos, reloc, false)?;
@@ -163,7 +168,10 @@ fn copy_name(out: &mut Vec<u8>, src: &[u8], at: usize, reloc: &mut Reloc, may_sh
     out.extend_from_slice(labels);
     match pointer {
         None => out.push(0),
-        Some(t) => out.extend_from_slice(&(0xc000 | reloc.map(t).filter(|&t| t <= 0x3fff)? as u16).to_be_bytes()),
+        Some(t) => {
+            let new = reloc.map(out, t).filter(|&t| t <= 0x3fff)?;
+            out.extend_from_slice(&(0xc000 | new as u16).to_be_bytes());
+        }
     }
     Some(next)
 }
@@ -245,10 +253,7 @@ impl<'o> Response<'o> {
             // The question name: plain labels.
             return Some(pos + at);
         }
-        let mut labels = [0u16; 256];
-        compress::label_positions(self.out, pos, &mut labels)?;
-        let p = *labels.get(at)? as usize;
-        (p != 0).then_some(p)
+        compress::suffix_at(self.out, pos, at)
     }
 
     /// Appends a block's `count` RRs; sets TC and empties the sections if the message
@@ -270,7 +275,7 @@ impl<'o> Response<'o> {
             && copy_shortening(self.out, rrs, count as usize, &mut reloc).is_some();
         if !shortened {
             self.out.truncate(at);
-            reloc.spans = None;
+            reloc.shortened = false;
             self.out.extend_from_slice(rrs);
             if !reloc.apply(self.out, at, count as usize) {
                 self.truncate();

@@ -264,20 +264,23 @@ pub fn expand(key: &[u8], block: &[u8], count: usize, mut f: impl FnMut(&[u8]) -
     true
 }
 
-/// Offsets in `msg` of the labels of the name at `pos` (pointers followed), indexed by
-/// the label's offset in the uncompressed name; returns the uncompressed length.
-pub fn label_positions(msg: &[u8], mut pos: usize, at: &mut [u16; 256]) -> Option<usize> {
+/// Walks the name at `msg[pos..]`, pointers followed (backwards only, bounded), calling
+/// `f(offset in the uncompressed name, position in msg)` for each label and the root;
+/// stops when `f` returns false. Returns the uncompressed length, or `None` if the name
+/// is malformed (or `f` stopped the walk).
+fn walk(msg: &[u8], mut pos: usize, mut f: impl FnMut(usize, usize) -> bool) -> Option<usize> {
     let mut off = 0usize;
     let mut hops = 0;
     loop {
         let len = *msg.get(pos)? as usize;
         match len {
             0 => {
-                *at.get_mut(off)? = pos as u16;
-                return Some(off + 1);
+                return f(off, pos).then_some(off + 1);
             }
             1..=63 => {
-                *at.get_mut(off)? = pos as u16;
+                if !f(off, pos) {
+                    return None;
+                }
                 off += 1 + len;
                 pos += 1 + len;
             }
@@ -291,7 +294,27 @@ pub fn label_positions(msg: &[u8], mut pos: usize, at: &mut [u16; 256]) -> Optio
             }
             _ => return None,
         }
+        if off > 255 {
+            return None;
+        }
     }
+}
+
+/// The uncompressed length of the name at `msg[pos..]`.
+pub fn name_len(msg: &[u8], pos: usize) -> Option<usize> {
+    walk(msg, pos, |_, _| true)
+}
+
+/// Where in `msg` the label at uncompressed offset `at` of the name at `pos` is.
+pub fn suffix_at(msg: &[u8], pos: usize, at: usize) -> Option<usize> {
+    let mut found = None;
+    walk(msg, pos, |off, p| {
+        if off == at {
+            found = Some(p);
+        }
+        off < at
+    });
+    found
 }
 
 #[cfg(test)]
