@@ -115,8 +115,16 @@ impl Service {
         }
         self.raft_node().initialize(members.clone()).await.map_err(|e| SubmitError::Internal(e.to_string()))?;
         tracing::info!(members = ?members.keys().collect::<Vec<_>>(), "initialized the cluster");
+        self.start_at_newest_format(&members).await;
         self.create_configured_zones().await?;
         Ok(members.into_keys().collect())
+    }
+
+    /// A new cluster takes the newest data format its `members` understand at once (not at
+    /// the watcher's next check), so that the configured zones created next may use all
+    /// of it (names with escapes need format 3).
+    pub async fn start_at_newest_format(&self, members: &BTreeMap<NodeId, NodeInfo>) {
+        raise_cluster_version(self, Some(members)).await;
     }
 
     /// Creates the zones of the config that do not exist yet (first start of a cluster).
@@ -279,7 +287,7 @@ pub(crate) async fn raise_format(svc: std::sync::Arc<Service>, mut stop: tokio::
         let cluster_version = svc.read(|s| s.cluster_version);
         crate::metrics::CLUSTER_FORMAT_VERSION.set(i64::from(cluster_version.0));
         if svc.is_leader() && cluster_version < ClusterVersion(crate::codec::FORMAT_VERSION) {
-            raise_cluster_version(&svc).await;
+            raise_cluster_version(&svc, None).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(VERSION_CHECK_EVERY) => {}
@@ -288,12 +296,16 @@ pub(crate) async fn raise_format(svc: std::sync::Arc<Service>, mut stop: tokio::
     }
 }
 
-/// The oldest data format among the members (voters and learners); `None` when a member
-/// cannot be asked right now.
-async fn members_format(svc: &Service) -> Option<u8> {
+/// The oldest data format among the members (voters and learners; `members` when given,
+/// else the current membership); `None` when a member cannot be asked right now.
+async fn members_format(svc: &Service, members: Option<&BTreeMap<NodeId, NodeInfo>>) -> Option<u8> {
     let membership = svc.raft_node().raft.metrics().borrow().membership_config.clone();
+    let nodes: Vec<(NodeId, NodeInfo)> = match members {
+        Some(m) => m.iter().map(|(id, info)| (*id, info.clone())).collect(),
+        None => membership.membership().nodes().map(|(id, info)| (*id, info.clone())).collect(),
+    };
     let mut oldest = crate::codec::FORMAT_VERSION;
-    for (id, info) in membership.membership().nodes() {
+    for (id, info) in &nodes {
         if *id == svc.node_id() {
             continue;
         }
@@ -311,8 +323,8 @@ async fn members_format(svc: &Service) -> Option<u8> {
 /// On the leader: proposes `SetClusterVersion` with the oldest format every member
 /// understands, when that is newer than the cluster's (rolling upgrades: the new format is
 /// written only once no member would fail to read it).
-async fn raise_cluster_version(svc: &Service) {
-    let Some(oldest) = members_format(svc).await else { return };
+async fn raise_cluster_version(svc: &Service, members: Option<&BTreeMap<NodeId, NodeInfo>>) {
+    let Some(oldest) = members_format(svc, members).await else { return };
     let current = svc.read(|s| s.cluster_version);
     if ClusterVersion(oldest) <= current {
         return;

@@ -25,7 +25,9 @@ use serde::{de::DeserializeOwned, Serialize};
 /// 1. The first release (commands, events, state, Raft messages).
 /// 2. Exactly-once requests (`Command::WithId`, the session table in `State`), the
 ///    cluster format version (`Command::SetClusterVersion`).
-pub const FORMAT_VERSION: u8 = 2;
+/// 3. Domain names beyond letters, digits, `-` and `_` (escapes, any octet, a `*` that is
+///    not the leftmost label: `model::Fqdn::is_classic`); every layout is unchanged.
+pub const FORMAT_VERSION: u8 = 3;
 
 /// The oldest format this build still reads (and writes, for values it can express).
 pub const OLDEST_FORMAT: u8 = 1;

@@ -254,6 +254,8 @@ async fn bootstrap(svc: &Service) -> Result<(), NodeError> {
         .await
         .map_err(|e| NodeError::Bootstrap(e.to_string()))?;
     wait_for_leader(svc, Duration::from_secs(30)).await?;
+    let me = std::collections::BTreeMap::from([(svc.node_id(), svc.self_info().clone())]);
+    svc.start_at_newest_format(&me).await;
     svc.create_configured_zones().await.map_err(|e| NodeError::Bootstrap(e.to_string()))
 }
 

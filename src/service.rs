@@ -136,6 +136,7 @@ impl Service {
 
     /// [`Self::submit`] with its own deadline (zone imports, which take longer).
     pub async fn submit_within(&self, command: Command, timeout: Duration) -> Result<Committed, SubmitError> {
+        self.check_format(&command)?;
         let kind = command.kind();
         let span = tracing::info_span!("submit", command = kind, log_index = tracing::field::Empty);
         let deadline = Instant::now() + timeout;
@@ -177,6 +178,25 @@ impl Service {
         }
         .instrument(span)
         .await
+    }
+
+    /// Refuses a command that needs a newer data format than the cluster's (a name beyond
+    /// the classic syntax before every member understands format 3): a member of the
+    /// previous release could not read its log entry (docs/compatibility.md).
+    fn check_format(&self, command: &Command) -> Result<(), SubmitError> {
+        let cluster = self.read(|s| s.cluster_version);
+        if cluster.0 >= crate::codec::FORMAT_VERSION || matches!(command, Command::SetClusterVersion { .. }) {
+            return Ok(());
+        }
+        let needed = crate::codec::format_of(command).map_err(|e| SubmitError::Internal(e.to_string()))?;
+        if needed <= cluster.0 {
+            return Ok(());
+        }
+        Err(SubmitError::Refused(ApplyError::InvalidData(format!(
+            "this change needs data format {needed} (names with escapes or other octets than letters, digits, \
+             '-' and '_'); the cluster writes format {} until every member runs a release that reads it",
+            cluster.0
+        ))))
     }
 
     /// The command as proposed: with a request id once the whole cluster understands ids

@@ -1,18 +1,18 @@
 //! Authoritative answering over a [`DnsSnapshot`]: query bytes in, response bytes out.
 //!
-//! The response is assembled from the snapshot's pre-rendered RRsets. Owner names are
-//! compression pointers into the echoed question wherever the owner is the query name or
-//! one of its suffixes (apex, zone cut, synthesized wildcard owner), and CNAME targets in
-//! the zone are written as their labels below the apex plus a pointer to the apex.
+//! The response is assembled from the snapshot's pre-rendered, compressed RRsets
+//! (`view::compress`, `response`): an RRset whose owner is the query name is copied as
+//! is; one whose owner is elsewhere in the message (a suffix of the query name: apex,
+//! zone cut; a CNAME target inside the previous RR's RDATA) has its pointers moved there.
 
 use super::cookie::CookieStatus;
 use super::edns::{self, EdnsPolicy};
+use super::response::{Owner, Response, Section};
 use super::stats::{self, Transport};
 use super::wire::{self, Parsed, Question, HEADER_LEN, MAX_NAME_LEN};
 use crate::dns::view::snapshot::{DnsSnapshot, NodeView, RenderedSet, ZoneView};
 
-/// The UDP payload size we advertise and the most we send over UDP (DNS flag day 2020).
-pub const EDNS_PAYLOAD: u16 = 1232;
+pub use super::response::EDNS_PAYLOAD;
 /// Longest CNAME chain followed inside a zone.
 pub const MAX_CNAME_CHAIN: usize = 8;
 
@@ -27,7 +27,6 @@ const QTYPE_AXFR: u16 = 252;
 const QTYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
-const OPT_RR_LEN: usize = 11;
 
 /// Where a query came from, as far as answering cares.
 #[derive(Clone, Copy)]
@@ -112,13 +111,13 @@ pub fn answer_outcome(snapshot: &DnsSnapshot, query: &[u8], ctx: &QueryContext, 
     };
     let mut resp = Response::start(out, &parsed, limit);
     resp.options = edns.options.as_slice();
-    let mut rcode = respond(snapshot, &parsed, &mut resp, edns.forced);
+    let mut rcode = respond(snapshot, &parsed, &mut resp, edns.forced, edns.want_expire);
     match ctx.slip {
         None => {}
         Some(Slip::Truncate) => resp.truncate(),
         Some(Slip::BadCookie) => {
             resp.truncate();
-            resp.out[2] &= !0x02;
+            resp.clear_truncated();
             rcode = edns::BADCOOKIE;
         }
     }
@@ -127,7 +126,13 @@ pub fn answer_outcome(snapshot: &DnsSnapshot, query: &[u8], ctx: &QueryContext, 
     Some(Outcome { rcode, cookie: edns.cookie })
 }
 
-fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>, forced: Option<u16>) -> u16 {
+fn respond(
+    snapshot: &DnsSnapshot,
+    parsed: &Parsed<'_>,
+    resp: &mut Response<'_>,
+    forced: Option<u16>,
+    want_expire: bool,
+) -> u16 {
     if parsed.malformed {
         return rcode::FORMERR;
     }
@@ -157,40 +162,33 @@ fn respond(snapshot: &DnsSnapshot, parsed: &Parsed<'_>, resp: &mut Response<'_>,
         return rcode::REFUSED;
     };
     resp.set_authoritative(true);
+    if apex_off == 0 && want_expire && matches!(q.qtype, QTYPE_SOA | QTYPE_IXFR) {
+        // RFC 7314: a primary's EXPIRE is the SOA's expire field.
+        resp.expire = Some(zone.expire);
+    }
     if q.qtype == QTYPE_IXFR {
         // IXFR over UDP: the single current SOA tells the client to retry over TCP if it
         // is behind (RFC 1995 2). Only for a zone apex.
         if apex_off != 0 {
             return rcode::REFUSED;
         }
-        let apex = Name { wire: qname, tail_len: qname.len(), tail_ptr: HEADER_LEN };
-        resp.push(Section::Answer, apex, &zone.soa, 1);
+        resp.push(Section::Answer, apex_owner(zone, HEADER_LEN), &zone.soa, 1);
         return rcode::NOERROR;
     }
     resolve(zone, qname, apex_off, q, resp)
 }
 
-/// A name being answered for, with the part of it already in the message.
-#[derive(Clone, Copy)]
-struct Name<'a> {
-    /// Lowercase wire form.
-    wire: &'a [u8],
-    /// `wire[wire.len() - tail_len..]` is already in the message at offset `tail_ptr`.
-    tail_len: usize,
-    tail_ptr: usize,
+/// The apex as the owner of the zone's SOA, found at `pos` in the message.
+fn apex_owner(zone: &ZoneView, pos: usize) -> Owner {
+    Owner { pos, key_len: zone.origin_wire.len() }
 }
 
-impl<'a> Name<'a> {
-    /// The suffix of this name starting at byte offset `at` (a label boundary).
-    fn suffix(self, at: usize) -> Name<'a> {
-        let head = self.wire.len().saturating_sub(self.tail_len);
-        let wire = &self.wire[at.min(self.wire.len())..];
-        if at <= head {
-            Name { wire, ..self }
-        } else {
-            Name { wire, tail_len: wire.len(), tail_ptr: self.tail_ptr + (at - head) }
-        }
-    }
+/// A name being answered for: its lowercase wire form and where it is in the message
+/// (the question, or the RDATA of the CNAME that led to it).
+#[derive(Clone, Copy)]
+struct Name<'a> {
+    wire: &'a [u8],
+    pos: usize,
 }
 
 enum Lookup<'z> {
@@ -239,10 +237,19 @@ fn lookup<'z>(zone: &'z ZoneView, name: &[u8], apex_off: usize, qtype: u16) -> L
     }
 }
 
+/// Adds `set` of `node` to `section` with its additional records.
+fn push_set(resp: &mut Response<'_>, section: Section, pos: usize, node: &NodeView, set: RenderedSet<'_>, cut: bool) {
+    let owner = Owner { pos, key_len: node.key().len() };
+    if let Some((_, reloc)) = resp.push(section, owner, set.wire, set.count) {
+        let required_below = cut.then(|| node.key());
+        resp.push_additional(&reloc, set.additional, set.additional_count, required_below);
+    }
+}
+
 fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp: &mut Response<'_>) -> u16 {
-    let apex_ptr = HEADER_LEN + apex_off;
-    let apex = Name { wire: &qname[apex_off..], tail_len: qname.len() - apex_off, tail_ptr: apex_ptr };
-    let mut name = Name { wire: qname, tail_len: qname.len(), tail_ptr: HEADER_LEN };
+    // The chain never leaves the zone, so the apex stays where it is in the question.
+    let apex = apex_owner(zone, HEADER_LEN + apex_off);
+    let mut name = Name { wire: qname, pos: HEADER_LEN };
     let mut name_apex_off = apex_off;
     let mut visited: [*const NodeView; MAX_CNAME_CHAIN + 1] = [std::ptr::null(); MAX_CNAME_CHAIN + 1];
     for depth in 0..=MAX_CNAME_CHAIN {
@@ -252,8 +259,10 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
                     resp.set_authoritative(false);
                 }
                 if let Some(ns) = node.set(QTYPE_NS) {
-                    resp.push(Section::Authority, name.suffix(at), ns.wire, ns.count);
-                    resp.push_additional(ns.additional, ns.additional_count, true);
+                    match resp.suffix_pos(name.pos, at) {
+                        Some(pos) => push_set(resp, Section::Authority, pos, node, ns, true),
+                        None => resp.truncate(),
+                    }
                 }
                 return rcode::NOERROR;
             }
@@ -273,173 +282,31 @@ fn resolve(zone: &ZoneView, qname: &[u8], apex_off: usize, q: Question<'_>, resp
         let set: Option<RenderedSet<'_>> = match q.qtype {
             QTYPE_ANY if at_apex => {
                 // RFC 8482: one RRset is enough; the SOA is small and always there.
-                resp.push(Section::Answer, name, &zone.soa, 1);
+                resp.push(Section::Answer, apex_owner(zone, name.pos), &zone.soa, 1);
                 return rcode::NOERROR;
             }
             QTYPE_ANY => node.sets().next(),
             QTYPE_SOA if at_apex => {
-                resp.push(Section::Answer, name, &zone.soa, 1);
+                resp.push(Section::Answer, apex_owner(zone, name.pos), &zone.soa, 1);
                 return rcode::NOERROR;
             }
             t => node.set(t),
         };
         if let Some(set) = set {
-            resp.push(Section::Answer, name, set.wire, set.count);
-            resp.push_additional(set.additional, set.additional_count, false);
+            push_set(resp, Section::Answer, name.pos, node, set, false);
             return rcode::NOERROR;
         }
         let Some(cname) = node.set(QTYPE_CNAME) else {
             resp.push(Section::Authority, apex, &zone.negative_soa, 1);
             return rcode::NOERROR;
         };
-        resp.push(Section::Answer, name, cname.wire, cname.count);
+        let owner = Owner { pos: name.pos, key_len: node.key().len() };
+        let Some((at, _)) = resp.push(Section::Answer, owner, cname.wire, cname.count) else { return rcode::NOERROR };
         let Some(target) = node.cname_chase() else { return rcode::NOERROR };
-        name = Name { wire: target, tail_len: zone.origin_wire.len(), tail_ptr: apex_ptr };
+        // The first CNAME RR's target (the one chased) follows its 2-octet owner pointer
+        // and 10 octets of TYPE, CLASS, TTL, RDLENGTH.
+        name = Name { wire: target, pos: at + 12 };
         name_apex_off = target.len().saturating_sub(zone.origin_wire.len());
     }
     rcode::NOERROR
-}
-
-#[derive(Clone, Copy)]
-enum Section {
-    Answer = 1,
-    Authority = 2,
-}
-
-/// A response being written: header, echoed question, sections, OPT last.
-struct Response<'o> {
-    out: &'o mut Vec<u8>,
-    /// EDNS options for the OPT record (COOKIE, NSID).
-    options: &'o [u8],
-    limit: usize,
-    counts: [u16; 4],
-    question_end: usize,
-    /// DO bit to echo when the query carried OPT.
-    opt: Option<bool>,
-    truncated: bool,
-}
-
-impl<'o> Response<'o> {
-    fn start(out: &'o mut Vec<u8>, parsed: &Parsed<'_>, limit: usize) -> Self {
-        let mut flags: u16 = 0x8000 | ((parsed.opcode as u16 & 0x0f) << 11);
-        if parsed.recursion_desired {
-            flags |= 0x0100;
-        }
-        if parsed.checking_disabled {
-            flags |= 0x0010;
-        }
-        out.extend_from_slice(&parsed.id.to_be_bytes());
-        out.extend_from_slice(&flags.to_be_bytes());
-        out.extend_from_slice(&[0; 8]);
-        let mut counts = [0; 4];
-        if let Some(q) = parsed.question {
-            out.extend_from_slice(q.raw);
-            counts[0] = 1;
-        }
-        let question_end = out.len();
-        Response {
-            out,
-            options: &[],
-            limit,
-            counts,
-            question_end,
-            opt: parsed.edns.map(|e| e.dnssec_ok),
-            truncated: false,
-        }
-    }
-
-    fn set_authoritative(&mut self, aa: bool) {
-        if aa {
-            self.out[2] |= 0x04;
-        } else {
-            self.out[2] &= !0x04;
-        }
-    }
-
-    fn reserve_for_opt(&self) -> usize {
-        if self.opt.is_some() {
-            OPT_RR_LEN + self.options.len()
-        } else {
-            0
-        }
-    }
-
-    fn fits(&self) -> bool {
-        self.out.len() + self.reserve_for_opt() <= self.limit
-    }
-
-    /// Appends an RRset whose RRs share `owner`; sets TC and empties the sections if
-    /// the message would exceed the size limit.
-    fn push(&mut self, section: Section, owner: Name<'_>, rrs: &[u8], count: u16) {
-        if self.truncated || count == 0 {
-            return;
-        }
-        let mut rest = rrs;
-        for _ in 0..count {
-            let Some(len) = rr_len_without_owner(rest) else { break };
-            write_name(self.out, owner);
-            self.out.extend_from_slice(&rest[..len]);
-            rest = &rest[len..];
-            self.counts[section as usize] = self.counts[section as usize].saturating_add(1);
-        }
-        if !self.fits() {
-            self.truncate();
-        }
-    }
-
-    /// Appends complete RRs to the additional section. Optional data that does not fit
-    /// is left out silently; `required` (glue in a referral) sets TC instead.
-    fn push_additional(&mut self, rrs: &[u8], count: u16, required: bool) {
-        if self.truncated || count == 0 {
-            return;
-        }
-        let mark = self.out.len();
-        self.out.extend_from_slice(rrs);
-        if self.fits() {
-            self.counts[3] = self.counts[3].saturating_add(count);
-        } else if required {
-            self.truncate();
-        } else {
-            self.out.truncate(mark);
-        }
-    }
-
-    fn truncate(&mut self) {
-        self.truncated = true;
-        self.out.truncate(self.question_end);
-        self.counts[1..].fill(0);
-        self.out[2] |= 0x02;
-    }
-
-    fn finish(self, rcode: u16) {
-        self.out[3] = (self.out[3] & 0xf0) | (rcode & 0x0f) as u8;
-        let mut counts = self.counts;
-        if let Some(dnssec_ok) = self.opt {
-            let ttl: u32 = (((rcode >> 4) as u32) << 24) | if dnssec_ok { 0x8000 } else { 0 };
-            self.out.push(0);
-            self.out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
-            self.out.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-            self.out.extend_from_slice(&ttl.to_be_bytes());
-            self.out.extend_from_slice(&(self.options.len() as u16).to_be_bytes());
-            self.out.extend_from_slice(self.options);
-            counts[3] = counts[3].saturating_add(1);
-        }
-        for (i, c) in counts.iter().enumerate() {
-            self.out[4 + 2 * i..6 + 2 * i].copy_from_slice(&c.to_be_bytes());
-        }
-    }
-}
-
-/// Length of one pre-rendered RR (TYPE..RDATA) at the start of `rrs`.
-fn rr_len_without_owner(rrs: &[u8]) -> Option<usize> {
-    let rdlen = u16::from_be_bytes([*rrs.get(8)?, *rrs.get(9)?]) as usize;
-    let len = 10 + rdlen;
-    (len <= rrs.len()).then_some(len)
-}
-
-fn write_name(out: &mut Vec<u8>, name: Name<'_>) {
-    let head = name.wire.len().saturating_sub(name.tail_len);
-    out.extend_from_slice(&name.wire[..head]);
-    let ptr = 0xc000 | (name.tail_ptr as u16 & 0x3fff);
-    out.extend_from_slice(&ptr.to_be_bytes());
 }

@@ -1,5 +1,6 @@
-//! EDNS(0) options of the response (RFC 6891): COOKIE (RFC 7873/9018) and NSID
-//! (RFC 5001). Unknown options and unknown flags in the query are ignored and never
+//! EDNS(0) options of the response (RFC 6891): COOKIE (RFC 7873/9018), NSID
+//! (RFC 5001) and EXPIRE (RFC 7314, added by `answer` and `xfr` for a zone's SOA and
+//! transfers). Unknown options and unknown flags in the query are ignored and never
 //! echoed (RFC 6891 6.1.4, RFC 8906 8.2); only the DO bit is copied back (RFC 3225).
 
 use std::net::IpAddr;
@@ -9,6 +10,8 @@ use super::cookie::{CookieKeys, CookieStatus, OPTION_COOKIE};
 use super::wire::Parsed;
 
 pub const OPTION_NSID: u16 = 3;
+/// RFC 7314: the query asks for the zone's expire timer.
+pub const OPTION_EXPIRE: u16 = 9;
 /// Longest NSID we send (config validation enforces it).
 pub const MAX_NSID_LEN: usize = 128;
 /// Extended RCODE BADCOOKIE (RFC 7873 8).
@@ -79,6 +82,23 @@ pub struct EdnsReply {
     /// An rcode that replaces normal processing (FORMERR for a malformed cookie,
     /// BADCOOKIE when cookies are required).
     pub forced: Option<u16>,
+    /// The query carried an EXPIRE option (RFC 7314).
+    pub want_expire: bool,
+}
+
+/// Whether the query's OPT carries an EXPIRE option.
+pub fn wants_expire(parsed: &Parsed<'_>) -> bool {
+    let Some(edns) = parsed.edns else { return false };
+    let mut opts = edns.options;
+    while opts.len() >= 4 {
+        let code = u16::from_be_bytes([opts[0], opts[1]]);
+        let len = u16::from_be_bytes([opts[2], opts[3]]) as usize;
+        if code == OPTION_EXPIRE {
+            return true;
+        }
+        opts = opts.get(4 + len..).unwrap_or_default();
+    }
+    false
 }
 
 /// Reads the query's options and prepares the response options.
@@ -89,8 +109,11 @@ pub fn prepare(
     udp: bool,
     now: u32,
 ) -> EdnsReply {
-    let mut reply = EdnsReply { options: OptBuf::default(), cookie: CookieStatus::Absent, forced: None };
-    let (Some(edns), Some(policy)) = (parsed.edns, policy) else { return reply };
+    let mut reply =
+        EdnsReply { options: OptBuf::default(), cookie: CookieStatus::Absent, forced: None, want_expire: false };
+    let Some(edns) = parsed.edns else { return reply };
+    reply.want_expire = wants_expire(parsed);
+    let Some(policy) = policy else { return reply };
     let mut opts = edns.options;
     let mut want_nsid = false;
     let mut cookie_data: Option<&[u8]> = None;

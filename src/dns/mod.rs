@@ -21,6 +21,7 @@ pub mod cookie;
 pub mod cookie_secret;
 pub mod edns;
 pub mod notify;
+pub mod response;
 pub mod rr;
 pub mod rrl;
 pub mod stats;

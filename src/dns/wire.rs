@@ -257,6 +257,20 @@ pub fn label_offsets(name: &[u8], out: &mut [u8; 128]) -> usize {
     count
 }
 
+/// Whether the lowercase wire name `name` equals `ancestor` or lies below it (the
+/// comparison is at label boundaries: a label may hold any octet).
+pub fn is_at_or_below(name: &[u8], ancestor: &[u8]) -> bool {
+    let Some(start) = name.len().checked_sub(ancestor.len()) else { return false };
+    let mut pos = 0;
+    while pos < start {
+        match name.get(pos) {
+            Some(&len) if len != 0 => pos += 1 + len as usize,
+            _ => return false,
+        }
+    }
+    pos == start && &name[start..] == ancestor
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +335,16 @@ mod tests {
         assert!(parse(&query(1, 1, &[Q, bad].concat())).unwrap().malformed);
         // Two OPT records.
         assert!(parse(&query(1, 2, &[Q, opt, opt].concat())).unwrap().malformed);
+    }
+
+    #[test]
+    fn below_is_decided_at_label_boundaries() {
+        assert!(is_at_or_below(b"\x01a\x02bc\x00", b"\x02bc\x00"));
+        assert!(is_at_or_below(b"\x02bc\x00", b"\x02bc\x00"));
+        assert!(is_at_or_below(b"\x02bc\x00", b"\x00"));
+        // The octets of `\x02bc\x00` inside one label are not the name bc.
+        assert!(!is_at_or_below(b"\x04a\x02bc\x00", b"\x02bc\x00"));
+        assert!(!is_at_or_below(b"\x02bc\x00", b"\x01a\x02bc\x00"));
     }
 
     #[test]

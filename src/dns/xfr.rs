@@ -5,6 +5,9 @@
 //! consistent version however long it takes. [`prepare`] decides (ACL, TSIG, which kind
 //! of answer) without doing the work; [`Job::run`] builds the messages one at a time and
 //! hands each to a callback, so the transport can stream them with bounded memory.
+//!
+//! A request with EDNS gets an OPT record in every message; one with the EXPIRE option
+//! (RFC 7314) gets the zone's SOA expire in it, as BIND and Knot send it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,6 +19,7 @@ use super::answer::rcode;
 use super::rr::{self, Layout};
 use super::tsig::{self, KeyRing, ResponseSigner, TsigKey, TsigRr, Verified};
 use super::wire::HEADER_LEN;
+use crate::dns::view;
 use crate::dns::view::snapshot::{DnsSnapshot, ZoneView};
 use crate::metrics::XFR_REQUESTS_TOTAL;
 use crate::model::{Fqdn, Serial, SoaParams, ZoneTransfer};
@@ -76,6 +80,8 @@ pub struct Job {
     question: Vec<u8>,
     kind: Kind,
     signer: Option<ResponseSigner>,
+    /// The request carried OPT: (it asked for EXPIRE).
+    edns: Option<bool>,
     /// For the metric: which query type and what came of it.
     pub qtype: &'static str,
     pub outcome: &'static str,
@@ -89,10 +95,14 @@ pub fn prepare(snap: &DnsSnapshot, cfg: &XfrConfig, query: &[u8], peer: IpAddr, 
         question: Vec::new(),
         kind: Kind::Error { rcode: rcode::FORMERR, tsig_error: None },
         signer: None,
+        edns: None,
         qtype: "AXFR",
         outcome: "formerr",
     };
     let Some(layout) = rr::layout(query) else { return job };
+    if let Ok(parsed) = super::wire::parse(query) {
+        job.edns = parsed.edns.map(|_| super::edns::wants_expire(&parsed));
+    }
     let Some(&(qstart, qend, qtype, qclass)) = layout.questions.first().filter(|_| layout.questions.len() == 1) else {
         return job;
     };
@@ -172,32 +182,35 @@ impl Job {
         XFR_REQUESTS_TOTAL.with_label_values(&[self.qtype, self.outcome]).inc();
         let kind = std::mem::replace(&mut self.kind, Kind::Error { rcode: 0, tsig_error: None });
         let mut signer = self.signer.take();
-        let mut out = Writer::new(self.id, &self.question, signer.as_mut(), now, emit);
+        let expire = match &kind {
+            Kind::Current(z) | Kind::Full(z) | Kind::Incremental(z, _) => Some(z.expire),
+            Kind::Error { .. } => None,
+        };
+        let opt = self.edns.map(|asked| Opt { expire: expire.filter(|_| asked) });
+        let mut out = Writer::new(self.id, &self.question, signer.as_mut(), opt, now, emit);
         match kind {
             Kind::Error { rcode, tsig_error } => out.finish_error(rcode, tsig_error),
             Kind::Current(zone) => {
-                out.push(&zone.origin_wire, &zone.soa);
+                out.push(&zone.origin_wire, &zone.soa_plain);
                 out.flush();
             }
             Kind::Full(zone) => {
-                out.push(&zone.origin_wire, &zone.soa);
+                out.push(&zone.origin_wire, &zone.soa_plain);
                 for node in &zone.nodes {
                     let owner = node.key();
                     for set in node.sets() {
-                        let mut rest: &[u8] = set.wire;
-                        while let Some(len) = rr_len_without_owner(rest) {
-                            if !out.push(owner, &rest[..len]) {
-                                return;
-                            }
-                            rest = &rest[len..];
+                        let sent =
+                            view::compress::expand(owner, set.wire, set.count as usize, |rr| out.push(owner, rr));
+                        if !sent {
+                            return;
                         }
                     }
                 }
-                out.push(&zone.origin_wire, &zone.soa);
+                out.push(&zone.origin_wire, &zone.soa_plain);
                 out.flush();
             }
             Kind::Incremental(zone, entries) => {
-                out.push(&zone.origin_wire, &zone.soa);
+                out.push(&zone.origin_wire, &zone.soa_plain);
                 let mut buf = Vec::with_capacity(256);
                 for e in &entries {
                     out.push(&zone.origin_wire, &render_soa(&e.from_soa, e.from, &mut buf));
@@ -209,9 +222,37 @@ impl Job {
                         out.push_diff(r, &mut buf);
                     }
                 }
-                out.push(&zone.origin_wire, &zone.soa);
+                out.push(&zone.origin_wire, &zone.soa_plain);
                 out.flush();
             }
+        }
+    }
+}
+
+/// The OPT record of each message of a transfer.
+#[derive(Clone, Copy)]
+struct Opt {
+    expire: Option<u32>,
+}
+
+impl Opt {
+    fn len(self) -> usize {
+        11 + if self.expire.is_some() { 8 } else { 0 }
+    }
+
+    fn write(self, out: &mut Vec<u8>) {
+        out.push(0);
+        out.extend_from_slice(&super::wire::TYPE_OPT.to_be_bytes());
+        out.extend_from_slice(&super::answer::EDNS_PAYLOAD.to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes());
+        match self.expire {
+            Some(expire) => {
+                out.extend_from_slice(&8u16.to_be_bytes());
+                out.extend_from_slice(&super::edns::OPTION_EXPIRE.to_be_bytes());
+                out.extend_from_slice(&4u16.to_be_bytes());
+                out.extend_from_slice(&expire.to_be_bytes());
+            }
+            None => out.extend_from_slice(&0u16.to_be_bytes()),
         }
     }
 }
@@ -237,17 +278,12 @@ fn finish_rdlength(out: &mut [u8], start: usize) {
     out[start - 2..start].copy_from_slice(&len.to_be_bytes());
 }
 
-fn rr_len_without_owner(rrs: &[u8]) -> Option<usize> {
-    let rdlen = u16::from_be_bytes([*rrs.get(8)?, *rrs.get(9)?]) as usize;
-    let len = 10 + rdlen;
-    (len <= rrs.len()).then_some(len)
-}
-
 /// Packs RRs into messages of at most [`MAX_MESSAGE`] octets, signing each if asked.
 struct Writer<'j, 'e> {
     id: u16,
     question: &'j [u8],
     signer: Option<&'j mut ResponseSigner>,
+    opt: Option<Opt>,
     limit: usize,
     now: u64,
     cur: Vec<u8>,
@@ -261,12 +297,14 @@ impl<'j, 'e> Writer<'j, 'e> {
         id: u16,
         question: &'j [u8],
         signer: Option<&'j mut ResponseSigner>,
+        opt: Option<Opt>,
         now: u64,
         emit: &'e mut dyn FnMut(Vec<u8>) -> bool,
     ) -> Self {
         let limit = if signer.is_some() { MAX_MESSAGE - TSIG_RESERVE } else { MAX_MESSAGE };
+        let limit = limit - opt.map_or(0, Opt::len);
         let cur = Vec::with_capacity(MAX_MESSAGE);
-        let mut w = Writer { id, question, signer, limit, now, cur, count: 0, emit, open: true };
+        let mut w = Writer { id, question, signer, opt, limit, now, cur, count: 0, emit, open: true };
         w.start();
         w
     }
@@ -317,6 +355,7 @@ impl<'j, 'e> Writer<'j, 'e> {
             return;
         }
         self.cur[6..8].copy_from_slice(&self.count.to_be_bytes());
+        self.add_opt();
         let mut msg = std::mem::take(&mut self.cur);
         if let Some(s) = self.signer.as_deref_mut() {
             s.sign(&mut msg, self.now);
@@ -325,8 +364,19 @@ impl<'j, 'e> Writer<'j, 'e> {
         self.cur = Vec::with_capacity(MAX_MESSAGE);
     }
 
+    /// Appends the OPT record (before any TSIG, which signs it too).
+    fn add_opt(&mut self) {
+        if let Some(opt) = self.opt {
+            opt.write(&mut self.cur);
+            self.cur[10..12].copy_from_slice(&1u16.to_be_bytes());
+        }
+    }
+
     fn finish_error(&mut self, rcode: u16, tsig_error: Option<(u16, TsigRr, Option<Arc<TsigKey>>)>) {
         self.cur[3] = (rcode & 0x0f) as u8;
+        if self.cur.len() >= HEADER_LEN {
+            self.add_opt();
+        }
         // Only NOTAUTH for a bad TSIG is unsigned; other refusals of a signed request are signed.
         let mut msg = std::mem::take(&mut self.cur);
         if msg.len() < HEADER_LEN {

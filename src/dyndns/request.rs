@@ -71,10 +71,13 @@ pub fn hostnames(p: &Params) -> Result<Option<Hostnames>, RequestError> {
     Ok(Some(names.into_iter().map(|n| host_name(n).ok_or_else(|| n.to_string())).collect()))
 }
 
-/// A host name: LDH labels only (no `_`, no `*`), at least two labels.
+/// A host name: LDH labels only (no `_`, no `*`, no `-` at either end), at least two
+/// labels.
 pub fn host_name(raw: &str) -> Option<Fqdn> {
     let f = Fqdn::parse(raw).ok()?;
-    let ldh = f.labels().all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let ldh = f
+        .labels()
+        .all(|l| l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-'));
     (ldh && f.label_count() >= 2).then_some(f)
 }
 

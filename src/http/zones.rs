@@ -32,7 +32,8 @@ pub(crate) fn owner_name(zone: &Fqdn, raw: &str) -> Api<Fqdn> {
     if raw == "@" || raw.is_empty() {
         return Ok(zone.clone());
     }
-    if raw.ends_with('.') {
+    let escaped_dot = raw.ends_with('.') && raw.bytes().rev().skip(1).take_while(|&c| c == b'\\').count() % 2 == 1;
+    if raw.ends_with('.') && !escaped_dot {
         return Fqdn::parse(raw).map_err(bad);
     }
     let absolute = Fqdn::parse(raw).map_err(bad)?;

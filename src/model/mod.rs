@@ -7,6 +7,7 @@ pub mod presentation;
 pub mod rcode;
 pub mod record;
 pub mod serial;
+pub mod text;
 pub mod transfer;
 pub mod tsig;
 pub mod zone;

@@ -1,20 +1,19 @@
-//! RFC 1035 presentation format for record data: parsing goes through hickory-proto's
-//! parsers (so quoting and escapes follow the same rules as every other DNS tool), then
-//! into our own data model.
+//! RFC 1035 presentation format for record data. Parsing reads tokens of the
+//! master-file syntax (`text`), so the record API and zone files read data alike:
+//! escapes in names (`\.`, `\DDD`) and strings, relative names, and the generic form of
+//! RFC 3597 (`\# 4 c0000201`). hickory-proto's record data (UPDATE messages) converts
+//! into ours here too.
 
 use std::fmt;
 
-use hickory_proto::rr::{RData as HRData, RecordType};
+use hickory_proto::rr::RData as HRData;
 
-use super::name::Fqdn;
+use super::name::{Fqdn, NameError};
 use super::record::{RData, RDataError, RType};
-
-fn hickory_type(rtype: RType) -> RecordType {
-    RecordType::from(rtype.code())
-}
+use super::text::{self, Token};
 
 fn name_of(n: &hickory_proto::rr::Name) -> Result<Fqdn, RDataError> {
-    Ok(Fqdn::parse(&n.to_ascii())?)
+    Ok(Fqdn::from_labels(n.iter())?)
 }
 
 /// Converts hickory's record data into ours; `None` for types we do not store.
@@ -38,48 +37,127 @@ pub fn from_hickory(rdata: &HRData) -> Result<Option<RData>, RDataError> {
                 data: caa.to_string(),
                 reason: e.to_string(),
             })?;
-            caa_from_wire(&wire)?
+            RData::from_wire(RType::Caa, &wire)?
         }
         _ => return Ok(None),
     }))
 }
 
-fn caa_from_wire(wire: &[u8]) -> Result<RData, RDataError> {
-    let bad = || RDataError::Invalid { rtype: RType::Caa, data: format!("{wire:?}"), reason: "malformed".into() };
-    let (&flags, rest) = wire.split_first().ok_or_else(bad)?;
-    let (&tag_len, rest) = rest.split_first().ok_or_else(bad)?;
-    let tag_len = tag_len as usize;
-    if rest.len() < tag_len {
-        return Err(bad());
+/// A name token: `@` is `origin`, a name ending in an unescaped dot is absolute, any
+/// other is relative to `origin`.
+pub fn name_token(token: &Token, origin: &Fqdn) -> Result<Fqdn, NameError> {
+    let t = token.text.as_str();
+    if t == "@" && !token.quoted {
+        return Ok(origin.clone());
     }
-    let tag = String::from_utf8(rest[..tag_len].to_vec()).map_err(|_| bad())?;
-    Ok(RData::caa(flags, tag.into_boxed_str(), rest[tag_len..].into()))
+    let b = t.as_bytes();
+    let absolute = b.last() == Some(&b'.') && b.iter().rev().skip(1).take_while(|&&c| c == b'\\').count() % 2 == 0;
+    if absolute || origin.is_root() {
+        Fqdn::parse(t)
+    } else {
+        origin.child(t)
+    }
 }
 
-pub fn parse_rdata(rtype: RType, text: &str) -> Result<RData, RDataError> {
+/// Reads tokens one at a time with a description of what is missing.
+struct Tokens<'t> {
+    toks: &'t [Token],
+    next: usize,
+}
+
+impl<'t> Tokens<'t> {
+    fn take(&mut self, what: &str) -> Result<&'t Token, String> {
+        let t = self.toks.get(self.next).ok_or_else(|| format!("{what} is missing"))?;
+        self.next += 1;
+        Ok(t)
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, String> {
+        let t = self.take(what)?;
+        t.text.parse().map_err(|_| format!("{what} {:?} is not a number in range", t.text))
+    }
+
+    fn name(&mut self, what: &str, origin: &Fqdn) -> Result<Fqdn, String> {
+        let t = self.take(what)?;
+        name_token(t, origin).map_err(|e| format!("{what}: {e}"))
+    }
+
+    fn end(&self) -> Result<(), String> {
+        match self.toks.get(self.next) {
+            Some(t) => Err(format!("unexpected {:?} after the record data", t.text)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses the RDATA tokens of a record of `rtype` (not SOA: see `zonefile`); relative
+/// names are relative to `origin`. The error is the reason.
+pub fn parse_tokens(rtype: RType, toks: &[Token], origin: &Fqdn) -> Result<RData, String> {
+    if toks.first().is_some_and(|t| !t.quoted && t.text == "\\#") {
+        return generic(rtype, &toks[1..]);
+    }
+    let mut it = Tokens { toks, next: 0 };
+    let rdata = match rtype {
+        RType::A => {
+            let t = it.take("the address")?;
+            RData::A(t.text.parse().map_err(|_| format!("{:?} is not an IPv4 address", t.text))?)
+        }
+        RType::Aaaa => {
+            let t = it.take("the address")?;
+            RData::Aaaa(t.text.parse().map_err(|_| format!("{:?} is not an IPv6 address", t.text))?)
+        }
+        RType::Ns => RData::Ns(it.name("the name server", origin)?),
+        RType::Cname => RData::Cname(it.name("the target", origin)?),
+        RType::Ptr => RData::Ptr(it.name("the target", origin)?),
+        RType::Mx => RData::Mx { preference: it.number("the preference")?, exchange: it.name("the exchange", origin)? },
+        RType::Srv => RData::Srv {
+            priority: it.number("the priority")?,
+            weight: it.number("the weight")?,
+            port: it.number("the port")?,
+            target: it.name("the target", origin)?,
+        },
+        RType::Txt => {
+            if toks.is_empty() {
+                return Err("TXT needs at least one string".into());
+            }
+            it.next = toks.len();
+            RData::Txt(toks.iter().map(|t| text::octets(&t.text)).collect::<Result<_, _>>()?)
+        }
+        RType::Caa => {
+            let flags = it.number("the flags")?;
+            let tag = it.take("the tag")?.text.clone();
+            let value = text::octets(&it.take("the value")?.text)?;
+            RData::caa(flags, tag.into_boxed_str(), value.into_boxed_slice())
+        }
+        RType::Soa => return Err(RDataError::SoaNotARecordSet.to_string()),
+    };
+    it.end()?;
+    rdata.validate().map_err(|e| e.to_string())?;
+    Ok(rdata)
+}
+
+/// `\# length hex...` (RFC 3597 5) for one of our types.
+fn generic(rtype: RType, toks: &[Token]) -> Result<RData, String> {
+    let (len, hex_toks) = toks.split_first().ok_or("\\# needs a length")?;
+    let len: usize = len.text.parse().map_err(|_| format!("\\# length {:?} is not a number", len.text))?;
+    let hex: String = hex_toks.iter().map(|t| t.text.as_str()).collect();
+    let data = hex::decode(&hex).map_err(|_| format!("\\# data {hex:?} is not hexadecimal"))?;
+    if data.len() != len {
+        return Err(format!("\\# says {len} octets but has {}", data.len()));
+    }
+    RData::from_wire(rtype, &data).map_err(|e| e.to_string())
+}
+
+/// Parses one record's data in presentation format (the record API): names are
+/// absolute whether or not they end with a dot.
+pub fn parse_rdata(rtype: RType, input: &str) -> Result<RData, RDataError> {
     if rtype == RType::Soa {
         return Err(RDataError::SoaNotARecordSet);
     }
-    let invalid = |reason: String| RDataError::Invalid { rtype, data: text.to_string(), reason };
-    if rtype == RType::Caa {
-        // hickory normalises CAA values (e.g. issuer parameters); keep the bytes the user gave.
-        return parse_caa(text).map_err(invalid);
-    }
-    let parsed = HRData::try_from_str(hickory_type(rtype), text).map_err(|e| invalid(e.to_string()))?;
-    let ours = from_hickory(&parsed)?.ok_or_else(|| invalid("unsupported type".into()))?;
-    ours.validate()?;
-    Ok(ours)
-}
-
-fn parse_caa(text: &str) -> Result<RData, String> {
-    let mut parts = text.trim().splitn(3, char::is_whitespace);
-    let flags: u8 = parts.next().unwrap_or("").parse().map_err(|_| "CAA flags must be 0-255".to_string())?;
-    let tag: Box<str> = parts.next().ok_or("CAA needs a tag")?.into();
-    let value = parts.next().ok_or("CAA needs a value")?.trim();
-    let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    let rdata = RData::caa(flags, tag, value.as_bytes().into());
-    rdata.validate().map_err(|e| e.to_string())?;
-    Ok(rdata)
+    let invalid = |reason: String| RDataError::Invalid { rtype, data: input.to_string(), reason };
+    let entries = text::entries(input).map_err(|e| invalid(e.reason))?;
+    let [entry] = entries.as_slice() else { return Err(invalid("one record's data expected".into())) };
+    parse_tokens(rtype, &entry.tokens, &Fqdn::root()).map_err(invalid)
 }
 
 fn write_char_string(f: &mut fmt::Formatter<'_>, s: &[u8]) -> fmt::Result {
@@ -153,6 +231,27 @@ mod tests {
             assert_eq!(r.to_string(), s, "{t}");
             assert_eq!(RData::parse(t, &r.to_string()).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn escapes_and_generic_data_are_read() {
+        assert_eq!(
+            RData::parse(RType::Txt, r#""a\065\"b" c\;d"#).unwrap(),
+            RData::Txt(vec![b"aA\"b".to_vec(), b"c;d".to_vec()])
+        );
+        assert_eq!(
+            RData::parse(RType::Cname, "dot\\.label.test.").unwrap(),
+            RData::Cname(Fqdn::parse("dot\\.label.test").unwrap())
+        );
+        assert_eq!(RData::parse(RType::A, "\\# 4 c0000201").unwrap(), RData::parse(RType::A, "192.0.2.1").unwrap());
+        assert_eq!(
+            RData::parse(RType::Mx, "\\# 7 000a 0178 0178 00").unwrap(),
+            RData::parse(RType::Mx, "10 x.x.").unwrap()
+        );
+        assert!(RData::parse(RType::A, "\\# 5 c0000201").is_err());
+        assert!(RData::parse(RType::A, "192.0.2.1 extra").is_err());
+        let txt = RData::Txt(vec![vec![0, b'"', b'\\', 200, b';']]);
+        assert_eq!(RData::parse(RType::Txt, &txt.to_string()).unwrap(), txt);
     }
 
     #[test]

@@ -221,10 +221,73 @@ impl RData {
         }
     }
 
+    /// Reads uncompressed RDATA (RFC 3597 generic form, UPDATE messages).
+    pub fn from_wire(rtype: RType, data: &[u8]) -> Result<RData, RDataError> {
+        let bad = |reason: &str| RDataError::Invalid { rtype, data: hex::encode(data), reason: reason.to_string() };
+        let u16_at = |at: usize| data.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let name_at = |at: usize| -> Result<Fqdn, RDataError> {
+            let rest = data.get(at..).ok_or_else(|| bad("too short"))?;
+            let len = wire_name_len(rest).ok_or_else(|| bad("malformed name"))?;
+            if len != rest.len() {
+                return Err(bad("data after the name"));
+            }
+            Ok(Fqdn::from_wire(rest)?)
+        };
+        let rdata = match rtype {
+            RType::A => RData::A(<[u8; 4]>::try_from(data).map_err(|_| bad("A is 4 octets"))?.into()),
+            RType::Aaaa => RData::Aaaa(<[u8; 16]>::try_from(data).map_err(|_| bad("AAAA is 16 octets"))?.into()),
+            RType::Ns => RData::Ns(name_at(0)?),
+            RType::Cname => RData::Cname(name_at(0)?),
+            RType::Ptr => RData::Ptr(name_at(0)?),
+            RType::Mx => RData::Mx { preference: u16_at(0).ok_or_else(|| bad("too short"))?, exchange: name_at(2)? },
+            RType::Srv => RData::Srv {
+                priority: u16_at(0).ok_or_else(|| bad("too short"))?,
+                weight: u16_at(2).ok_or_else(|| bad("too short"))?,
+                port: u16_at(4).ok_or_else(|| bad("too short"))?,
+                target: name_at(6)?,
+            },
+            RType::Txt => {
+                let mut strings = Vec::new();
+                let mut rest = data;
+                while let Some((&len, tail)) = rest.split_first() {
+                    let s = tail.get(..len as usize).ok_or_else(|| bad("character string runs past the data"))?;
+                    strings.push(s.to_vec());
+                    rest = &tail[len as usize..];
+                }
+                RData::Txt(strings)
+            }
+            RType::Caa => {
+                let (&flags, rest) = data.split_first().ok_or_else(|| bad("too short"))?;
+                let (&tag_len, rest) = rest.split_first().ok_or_else(|| bad("too short"))?;
+                let tag = rest.get(..tag_len as usize).ok_or_else(|| bad("tag runs past the data"))?;
+                let tag = std::str::from_utf8(tag).map_err(|_| bad("tag is not ASCII"))?;
+                RData::caa(flags, tag.into(), rest[tag_len as usize..].into())
+            }
+            RType::Soa => return Err(RDataError::SoaNotARecordSet),
+        };
+        rdata.validate()?;
+        Ok(rdata)
+    }
+
     pub fn wire_len(&self) -> usize {
         let mut v = Vec::new();
         self.write_wire(&mut v);
         v.len()
+    }
+}
+
+/// Length of the uncompressed wire name at the start of `b`.
+pub fn wire_name_len(b: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let len = *b.get(pos)? as usize;
+        if len == 0 {
+            return (pos < 255).then_some(pos + 1);
+        }
+        if len > 63 {
+            return None;
+        }
+        pos += 1 + len;
     }
 }
 

@@ -66,6 +66,10 @@ async fn rfc8906_probes_over_udp_and_tcp() {
         assert!(!d.flags.aa, "{t} opcode\n{}", d.raw);
         let d = probe(&node, tcp, &[soa, "SOA", "+opcode=15", "+noedns"]);
         assert_eq!((&d.rcode, d.edns()), (&Rcode::NotImp, None), "{t} opcode plain\n{}", d.raw);
+        // Every header flag set (genreport `opcodeflg`): none of RD, CD, AD, AA, Z comes back.
+        let all_flags = ["+opcode=15", "+noedns", "+header-only", "+rec", "+cdflag", "+adflag", "+aaflag", "+zflag"];
+        let d = probe(&node, tcp, &[&[soa, "SOA"][..], &all_flags].concat());
+        assert_eq!((&d.rcode, &d.flags), (&Rcode::NotImp, &Flags::parse("qr")), "{t} opcode flags\n{}", d.raw);
         // Unknown type: NODATA (NOERROR, SOA in authority).
         let d = probe(&node, tcp, &[soa, "TYPE65000", "+edns=0"]);
         assert_eq!((&d.rcode, &d.flags), (&Rcode::NoError, &Flags::parse("qr aa")), "{t} unknown type\n{}", d.raw);
@@ -80,6 +84,11 @@ async fn rfc8906_probes_over_udp_and_tcp() {
         assert!(d.opt_line("; NSID:").is_some_and(|l| l.contains("(\"node-a\")")), "{t} nsid\n{}", d.raw);
         let d = probe(&node, tcp, &[soa, "SOA", "+edns=0"]);
         assert!(d.opt_line("; NSID:").is_none(), "{t} nsid unasked\n{}", d.raw);
+        // EXPIRE (RFC 7314): a primary sends the SOA's expire for the zone's SOA, if asked.
+        let d = probe(&node, tcp, &[soa, "SOA", "+expire"]);
+        assert!(d.opt_line("; EXPIRE:").is_some_and(|l| l.contains("1209600")), "{t} expire\n{}", d.raw);
+        let d = probe(&node, tcp, &[&format!("ns1.{soa}"), "A", "+expire"]);
+        assert!(d.opt_line("; EXPIRE:").is_none(), "{t} expire for another type\n{}", d.raw);
         // ANY: one RRset (RFC 8482).
         let d = probe(&node, tcp, &[soa, "ANY", "+edns=0"]);
         assert_eq!((&d.rcode, d.answer.len()), (&Rcode::NoError, 1), "{t} any\n{}", d.raw);

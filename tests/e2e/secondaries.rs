@@ -6,67 +6,21 @@
 //! The primaries are a list so the same configs serve one node and a 3-node cluster
 //! (every node a primary, the last test).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
 
 use crate::support::config::{ClusterSection, DyndnsSection, NodeSection, TsigKey};
+use crate::support::daemon::Daemon;
 use crate::support::dig::soa_serial;
 use crate::support::{dig, eventually, free_port, Cluster, Node, NodeConfig, Zone, TOKEN, ZONE};
 
 const KEY_B64: &str = "c2VjcmV0LXhmci1rZXktZm9yLXRlc3RzLTAxMjM0NTY3";
 const WRONG_B64: &str = "d3Jvbmctc2VjcmV0LWZvci10ZXN0cy0wMTIzNDU2Nzg5";
-
-/// A daemon in the foreground with its stderr collected.
-struct Daemon {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-    addr: SocketAddr,
-}
-
-impl Daemon {
-    fn spawn(program: &str, args: &[&str], addr: SocketAddr) -> Daemon {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{program} runs (tests/run.sh installs bind9 and knot): {e}"));
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        for pipe in [
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-            child.stdout.take().map(|p| Box::new(p) as _),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let sink = logs.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
-                }
-            });
-        }
-        Daemon { child, logs, addr }
-    }
-
-    fn log_text(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn named(dir: &Path, primaries: &[SocketAddr]) -> Daemon {
     let port = free_port();
@@ -180,6 +134,10 @@ async fn bind_and_knot_follow_changes_by_notify_and_ixfr() {
     let bind = named(&bdir, &primaries);
     let knot = knotd(&kdir, &primaries);
     set_secondaries(&node, &[bind.addr, knot.addr]).await;
+    // RFC 7314: a transfer asked with EXPIRE carries the SOA's expire in its OPT record
+    // (the secondaries below read such messages too).
+    let (_, text) = axfr_records(node.dns, &["+expire", "+comments"]);
+    assert!(text.contains("; EXPIRE: 1209600"), "{text}");
     let serial = node.serial();
     for s in [&bind, &knot] {
         let what = format!("initial transfer to {}:\n{}", s.addr, s.log_text());

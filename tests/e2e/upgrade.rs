@@ -2,10 +2,11 @@
 //! 1, built by tests/upgrade-base.sh from the repository's history) is upgraded to this
 //! tree's binary one node at a time while a writer keeps changing records through every
 //! node. While old and new binaries run together the cluster keeps writing format 1
-//! (the new nodes write their snapshots and entries so that the old ones read them);
-//! once the last node runs the new binary, the leader raises the cluster to format 2 and
-//! requests carry ids. Nothing acknowledged may be lost on the way, and a host registered
-//! under the old release keeps working.
+//! (the new nodes write their snapshots and entries so that the old ones read them, and
+//! refuse what only a newer format expresses: a name with escapes, format 3); once the
+//! last node runs the new binary, the leader raises the cluster to this build's format,
+//! requests carry ids and such names are taken. Nothing acknowledged may be lost on the
+//! way, and a host registered under the old release keeps working.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +59,17 @@ async fn more_writes(acked: &Acked, n: usize, what: &str) {
         (acked_count(acked) >= target).then_some(())
     })
     .await;
+}
+
+/// This build's data format, which the cluster reaches once every member runs it.
+const NEWEST: u64 = quorumdns::codec::FORMAT_VERSION as u64;
+/// A name only format 3 expresses (RFC 2181 11: any octet in a label).
+const ESCAPED: &str = "dot\\.label";
+
+/// Puts an A record at `name` through `node`: the HTTP status and body.
+async fn put_a(node: &Node, name: &str, addr: &str) -> (u16, Value) {
+    let path = format!("/api/v1/zones/{ZONE}/records/{}/A", name.replace('\\', "%5C"));
+    node.api(Method::PUT, &path, Some(json!({"ttl": 60, "data": [addr]}))).await
 }
 
 async fn format_version(node: &Node) -> Option<u64> {
@@ -117,20 +129,26 @@ async fn a_cluster_upgrades_one_node_at_a_time_under_write_load_and_loses_nothin
         c.restart(i);
         more_writes(&acked, 30, "after the restart on the new binary").await;
         if step < 2 {
-            // Old members remain: the cluster must keep writing format 1.
+            // Old members remain: the cluster must keep writing format 1, and a name the old
+            // release cannot read is refused, not written.
             assert_eq!(format_version(c.node(i)).await, Some(1), "format raised while old members run");
+            let (s, v) = put_a(c.node(i), ESCAPED, "192.0.2.99").await;
+            assert_eq!(s, 422, "{v}");
+            assert!(v.to_string().contains("data format 3"), "{v}");
         }
     }
-    // Every member runs the new binary: the leader raises the cluster to format 2.
+    // Every member runs the new binary: the leader raises the cluster to this build's format.
     for i in 0..3 {
         let node = c.node(i);
-        eventually(format!("format 2 on node {}", i + 1), WAIT, async || {
-            (format_version(node).await == Some(2)).then_some(())
+        eventually(format!("format {NEWEST} on node {}", i + 1), WAIT, async || {
+            (format_version(node).await == Some(NEWEST)).then_some(())
         })
         .await;
     }
-    more_writes(&acked, 30, "format 2").await;
-    // A restart reads the format-2 log and snapshots back.
+    more_writes(&acked, 30, "newest format").await;
+    let (s, v) = put_a(c.node(0), ESCAPED, "192.0.2.99").await;
+    assert_eq!(s, 200, "a name with an escape once every member reads it: {v}");
+    // A restart reads the newest format's log and snapshots back.
     c.kill9(2);
     more_writes(&acked, 10, "node 3 down").await;
     c.restart(2);
@@ -161,6 +179,10 @@ async fn a_cluster_upgrades_one_node_at_a_time_under_write_load_and_loses_nothin
             let got = c.node(i).dig(&[&format!("{name}.{ZONE}"), "A"]).answer_data("A");
             assert_eq!(got, vec![addr.clone()], "{name} on node {} at serial {serial}", i + 1);
         }
+    }
+    for i in 0..3 {
+        let d = c.node(i).dig(&[&format!("{ESCAPED}.{ZONE}"), "A"]);
+        assert_eq!(d.answer_data("A"), vec!["192.0.2.99".to_string()], "node {}\n{}", i + 1, d.raw);
     }
     // The host registered under the old release still updates, through every node.
     for (i, ip) in ["192.0.2.11", "192.0.2.12", "192.0.2.13"].iter().enumerate() {

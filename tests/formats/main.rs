@@ -1,6 +1,7 @@
 //! Golden bytes: today's encodings of every stored and replicated value, pinned.
 //!
-//! Each example value (`v1.rs`: the first release's formats, `v2.rs`: format 2) is encoded
+//! Each example value (`v1.rs`: the first release's formats, `v2.rs`: format 2, `v3.rs`:
+//! format 3, names beyond the classic syntax) is encoded
 //! with `codec::encode` and compared with its fixture, a hex file under
 //! `tests/fixtures/format/` (`command/`, `event/`, `apply_error/`, `state/`, `raft/`). The
 //! fixture is decoded again and must give the example back, and the record's leading byte
@@ -35,6 +36,7 @@
 
 mod v1;
 mod v2;
+mod v3;
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -201,15 +203,20 @@ fn cases() -> Vec<Case> {
     }
     cases.push(Case::new("state/v1".into(), 1, v1::state()));
     cases.push(Case::new("state/v2".into(), 2, v2::state()));
+    cases.push(Case::new("state/v3".into(), 3, v3::state()));
     cases.push(Case::new("raft/request".into(), 1, v1::request()));
     cases.push(Case::new("raft/request_v2".into(), 2, v2::request()));
     cases.push(Case::new("raft/response".into(), 1, v1::response()));
     cases.push(Case::new("raft/response_v2".into(), 2, v2::response()));
+    cases.push(Case::new("raft/request_v3".into(), 3, v3::request()));
     for (name, entry) in v1::entries() {
         cases.push(Case::new(format!("raft/{name}"), 1, entry));
     }
     for (name, entry) in v2::entries() {
         cases.push(Case::new(format!("raft/{name}"), 2, entry));
+    }
+    for (name, entry) in v3::entries() {
+        cases.push(Case::new(format!("raft/{name}"), 3, entry));
     }
     cases.push(Case::new("raft/snapshot".into(), 1, v1::snapshot()));
     cases

@@ -3,6 +3,7 @@
 
 mod answering;
 mod bench;
+mod compression;
 mod incremental;
 mod malformed;
 mod server;

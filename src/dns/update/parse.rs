@@ -52,7 +52,7 @@ pub fn parse(msg: &[u8]) -> Result<ParsedUpdate, u16> {
 }
 
 fn name(n: &hickory_proto::rr::Name) -> Result<Fqdn, u16> {
-    Fqdn::parse(&n.to_ascii()).map_err(|_| rcode::FORMERR)
+    Fqdn::from_labels(n.iter()).map_err(|_| rcode::FORMERR)
 }
 
 fn is_empty(r: &Record) -> bool {

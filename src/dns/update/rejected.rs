@@ -76,17 +76,7 @@ impl RejectedRing {
 
 /// A key name in uncompressed wire form (as in a TSIG RR), if it is a valid name.
 pub fn wire_name(wire: &[u8]) -> Option<Fqdn> {
-    let mut labels = Vec::new();
-    let mut pos = 0;
-    while let Some(&len) = wire.get(pos) {
-        if len == 0 {
-            return Fqdn::parse(&labels.join(".")).ok();
-        }
-        let label = wire.get(pos + 1..pos + 1 + len as usize)?;
-        labels.push(String::from_utf8_lossy(label).into_owned());
-        pos += 1 + len as usize;
-    }
-    None
+    Fqdn::from_wire(wire).ok()
 }
 
 #[cfg(test)]
@@ -124,6 +114,8 @@ mod tests {
         assert_eq!(wire_name(&k.to_wire()), Some(k));
         assert_eq!(wire_name(&[5, b'a']), None);
         assert_eq!(wire_name(&[]), None);
-        assert_eq!(wire_name(&[1, 0xff, 0]), None);
+        // Any octet is legal in a label (RFC 2181 11).
+        assert_eq!(wire_name(&[1, 0xff, 0]), Fqdn::parse("\\255").ok());
+        assert_eq!(wire_name(&[64, 0]), None);
     }
 }

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, ZoneView};
+use super::snapshot::{render_set, render_soa, NodeBuilder, NodeView, RenderedSoa, ZoneView};
 use crate::model::{Fqdn, Node, RData, RType, Zone};
 use crate::state::State;
 
@@ -44,7 +44,7 @@ fn render_node(zone: &Zone, key: &[u8], name: &Fqdn, node: &Node) -> NodeView {
     let mut out = NodeBuilder::new(key, is_cut, chase.as_deref());
     // `Node` is in `RType` order, which is type-code order.
     for (t, set) in node.iter() {
-        render_set(&mut out, zone, *t, set);
+        render_set(&mut out, key, name, zone, *t, set);
     }
     out.finish()
 }
@@ -53,7 +53,7 @@ impl ZoneView {
     /// A new version of this view for `zone` (the zone after the change) in which only
     /// `names` (and what depends on them) are rendered again.
     pub fn updated(&self, state: &State, zone: &Zone, names: &BTreeSet<Fqdn>) -> ZoneView {
-        let (soa, negative_soa) = render_soa(zone);
+        let RenderedSoa { positive: soa, negative: negative_soa, plain: soa_plain } = render_soa(zone);
         let mut view = ZoneView {
             origin: self.origin.clone(),
             origin_wire: self.origin_wire.clone(),
@@ -62,6 +62,8 @@ impl ZoneView {
             nodes: self.nodes.clone(),
             soa,
             negative_soa,
+            soa_plain,
+            expire: zone.soa.expire,
             has_cuts: self.has_cuts,
             cuts: self.cuts,
             glue: self.glue.clone(),
@@ -163,6 +165,7 @@ impl ZoneView {
             && self.record_count == other.record_count
             && self.soa == other.soa
             && self.negative_soa == other.negative_soa
+            && self.soa_plain == other.soa_plain
             && self.has_cuts == other.has_cuts
             && self.glue == other.glue
             && self.nodes.len() == other.nodes.len()

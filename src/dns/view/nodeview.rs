@@ -22,15 +22,16 @@ use std::fmt;
 const FLAG_CUT: u8 = 1;
 const SET_HEADER: usize = 2 + 2 + 2 + 4 + 4;
 
-/// One RRset ready to copy into a response: each RR without its owner name
-/// (TYPE, CLASS, TTL, RDLENGTH, RDATA; names in RDATA uncompressed).
+/// One RRset ready to copy into a response: its RRs compressed as in the canonical
+/// message of `compress` (owner = a pointer to the question name at offset 12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenderedSet<'a> {
     pub rtype: u16,
     pub count: u16,
     pub wire: &'a [u8],
-    /// Additional-section records (A/AAAA of in-zone NS/MX/SRV targets), complete with
-    /// uncompressed owner names. For NS at a zone cut these are the glue.
+    /// Additional-section records (A/AAAA of in-zone NS/MX/SRV targets), rendered right
+    /// after `wire` (their owners point into it), one RRset after the other. For NS at a
+    /// zone cut these are the glue, the in-domain glue first.
     pub additional: &'a [u8],
     pub additional_count: u16,
 }
@@ -170,19 +171,12 @@ impl NodeBuilder {
         NodeBuilder { buf }
     }
 
-    /// Adds an RRset: `wire` appends its RRs without owner and returns how many,
-    /// `additional` appends its additional-section RRs (with owners) and returns how many.
-    pub fn set(
-        &mut self,
-        rtype: u16,
-        wire: impl FnOnce(&mut Vec<u8>) -> usize,
-        additional: impl FnOnce(&mut Vec<u8>) -> usize,
-    ) {
+    /// Adds an RRset: `render` appends its RRs, then their additional-section RRs, and
+    /// returns (RRs, where its RRs end in the buffer it was given, additional RRs).
+    pub fn set(&mut self, rtype: u16, render: impl FnOnce(&mut Vec<u8>) -> (usize, usize, usize)) {
         let head = self.buf.len();
         self.buf.extend_from_slice(&[0; SET_HEADER]);
-        let count = wire(&mut self.buf);
-        let wire_end = self.buf.len();
-        let add_count = additional(&mut self.buf);
+        let (count, wire_end, add_count) = render(&mut self.buf);
         let wire_len = (wire_end - head - SET_HEADER) as u32;
         let add_len = (self.buf.len() - wire_end) as u32;
         let h = &mut self.buf[head..head + SET_HEADER];
@@ -208,26 +202,17 @@ mod tests {
         let key = b"\x03www\x07example\x04test\x00";
         let chase = b"\x01a\x07example\x04test\x00";
         let mut b = NodeBuilder::new(key, true, Some(chase));
-        b.set(
-            1,
-            |w| {
-                w.extend_from_slice(&[1; 14]);
-                w.extend_from_slice(&[2; 14]);
-                2
-            },
-            |_| 0,
-        );
-        b.set(
-            2,
-            |w| {
-                w.extend_from_slice(&[3; 20]);
-                1
-            },
-            |a| {
-                a.extend_from_slice(&[4; 30]);
-                1
-            },
-        );
+        b.set(1, |w| {
+            w.extend_from_slice(&[1; 14]);
+            w.extend_from_slice(&[2; 14]);
+            (2, w.len(), 0)
+        });
+        b.set(2, |w| {
+            w.extend_from_slice(&[3; 20]);
+            let end = w.len();
+            w.extend_from_slice(&[4; 30]);
+            (1, end, 1)
+        });
         let mut node = b.finish();
         node.set_children(7);
         assert_eq!(node.key(), key);

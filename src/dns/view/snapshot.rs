@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::compress::Compressor;
 use super::glue::GlueIndex;
 pub use super::nodemap::NodeMap;
 pub use super::nodeview::{NodeBuilder, NodeView, RenderedSet};
@@ -33,10 +34,15 @@ pub struct ZoneView {
     /// Every owner name and every empty non-terminal between an owner and the apex,
     /// keyed by lowercase wire name. The apex is always present.
     pub nodes: NodeMap,
-    /// The SOA RR without owner, TTL = the SOA's TTL (answers to SOA queries).
+    /// The SOA RR rendered for answers (see `compress`: owner pointer, names compressed
+    /// against the apex), TTL = the SOA's TTL (answers to SOA queries).
     pub soa: Box<[u8]>,
-    /// The SOA RR without owner, TTL = min(SOA TTL, minimum) (RFC 2308 3, negative answers).
+    /// The same with TTL = min(SOA TTL, minimum) (RFC 2308 3, negative answers).
     pub negative_soa: Box<[u8]>,
+    /// The SOA RR without owner and uncompressed (zone transfers).
+    pub soa_plain: Box<[u8]>,
+    /// The SOA EXPIRE field (the EDNS EXPIRE option of a primary, RFC 7314).
+    pub expire: u32,
     /// Whether any node below the apex holds NS, so lookups check for zone cuts.
     pub has_cuts: bool,
     /// How many nodes are zone cuts.
@@ -52,7 +58,7 @@ impl ZoneView {
         let origin_wire: Box<[u8]> = zone.origin.to_wire().into();
         let mut nodes = NodeMap::with_capacity(zone.nodes.len() + zone.nodes.len() / 8 + 1);
         nodes.insert(NodeView::empty(&origin_wire, 0));
-        let (soa, negative_soa) = render_soa(zone);
+        let RenderedSoa { positive: soa, negative: negative_soa, plain: soa_plain } = render_soa(zone);
         let mut view = ZoneView {
             origin: zone.origin.clone(),
             origin_wire,
@@ -61,6 +67,8 @@ impl ZoneView {
             nodes,
             soa,
             negative_soa,
+            soa_plain,
+            expire: zone.soa.expire,
             has_cuts: false,
             cuts: 0,
             glue: Arc::default(),
@@ -95,16 +103,39 @@ fn rr_header(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
     out.len()
 }
 
-/// The SOA RR without owner with the SOA's TTL, and with the negative-answer TTL.
-pub(super) fn render_soa(zone: &Zone) -> (Box<[u8]>, Box<[u8]>) {
+/// The zone's SOA RR as answers send it (owner and names compressed, see `compress`),
+/// with the SOA's TTL and with the negative-answer TTL.
+pub(super) struct RenderedSoa {
+    pub(super) positive: Box<[u8]>,
+    pub(super) negative: Box<[u8]>,
+    /// Uncompressed, without owner (zone transfers).
+    pub(super) plain: Box<[u8]>,
+}
+
+pub(super) fn render_soa(zone: &Zone) -> RenderedSoa {
+    let key = zone.origin.to_wire();
     let soa_rr = |ttl: u32| {
         let mut out = Vec::with_capacity(64);
+        let mut c = Compressor::new(&key, 0);
+        c.owner(&mut out);
         let start = rr_header(&mut out, RType::Soa.code(), ttl);
-        zone.soa.write_rdata(zone.serial, &mut out);
+        c.name(&mut out, &zone.soa.mname.to_wire());
+        c.name(&mut out, &zone.soa.rname.to_wire());
+        for v in [zone.serial.0, zone.soa.refresh, zone.soa.retry, zone.soa.expire, zone.soa.minimum] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
         finish_rdlength(&mut out, start);
         out.into_boxed_slice()
     };
-    (soa_rr(zone.soa.ttl), soa_rr(zone.soa.ttl.min(zone.soa.minimum)))
+    let mut plain = Vec::with_capacity(64);
+    let start = rr_header(&mut plain, RType::Soa.code(), zone.soa.ttl);
+    zone.soa.write_rdata(zone.serial, &mut plain);
+    finish_rdlength(&mut plain, start);
+    RenderedSoa {
+        positive: soa_rr(zone.soa.ttl),
+        negative: soa_rr(zone.soa.ttl.min(zone.soa.minimum)),
+        plain: plain.into_boxed_slice(),
+    }
 }
 
 fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
@@ -113,40 +144,74 @@ fn finish_rdlength(out: &mut [u8], rdata_start: usize) {
     out[rdata_start - 2..rdata_start].copy_from_slice(&len.to_be_bytes());
 }
 
-/// Adds `set` to the node being built: its RRs and their additional section.
-pub(super) fn render_set(node: &mut NodeBuilder, zone: &Zone, rtype: RType, set: &RecordSet) {
-    node.set(
-        rtype.code(),
-        |wire| {
-            for rdata in &set.data {
-                let start = rr_header(wire, rtype.code(), set.ttl);
-                rdata.write_wire(wire);
-                finish_rdlength(wire, start);
+/// RDATA with its names compressed where RFC 3597 4 allows (NS, CNAME, PTR, MX); an SRV
+/// target is written in full (RFC 2782) but later names may point into it.
+fn write_rdata(c: &mut Compressor<'_>, out: &mut Vec<u8>, rdata: &RData) {
+    match rdata {
+        RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) => c.name(out, &n.to_wire()),
+        RData::Mx { preference, exchange } => {
+            out.extend_from_slice(&preference.to_be_bytes());
+            c.name(out, &exchange.to_wire());
+        }
+        RData::Srv { priority, weight, port, target } => {
+            for v in [priority, weight, port] {
+                out.extend_from_slice(&v.to_be_bytes());
             }
-            set.data.len()
-        },
-        |out| render_additional(zone, set, out),
-    );
+            c.literal_name(out, &target.to_wire());
+        }
+        other => other.write_wire(out),
+    }
 }
 
-/// Appends A/AAAA records for the in-zone targets of NS, MX and SRV records; returns
-/// how many.
-fn render_additional(zone: &Zone, set: &RecordSet, out: &mut Vec<u8>) -> usize {
-    let mut count = 0;
-    let mut seen: Vec<&Fqdn> = Vec::new();
+/// Adds `set`, owned by `name` (wire form `key`), to the node being built: its RRs and
+/// their additional section, rendered as one compressed block.
+pub(super) fn render_set(node: &mut NodeBuilder, key: &[u8], name: &Fqdn, zone: &Zone, rtype: RType, set: &RecordSet) {
+    node.set(rtype.code(), |buf| {
+        let mut c = Compressor::new(key, buf.len());
+        for rdata in &set.data {
+            c.owner(buf);
+            let start = rr_header(buf, rtype.code(), set.ttl);
+            write_rdata(&mut c, buf, rdata);
+            finish_rdlength(buf, start);
+        }
+        let wire_end = buf.len();
+        c.register = false;
+        let additional = render_additional(zone, name, rtype, set, &mut c, buf);
+        (set.data.len(), wire_end, additional)
+    });
+}
+
+/// Appends A/AAAA records for the in-zone targets of NS, MX and SRV records, one RRset
+/// after the other; returns how many RRs. For a delegation the glue of servers below
+/// the cut (in-domain, required by RFC 9471) comes first, sibling glue after it.
+fn render_additional(
+    zone: &Zone,
+    owner: &Fqdn,
+    rtype: RType,
+    set: &RecordSet,
+    c: &mut Compressor<'_>,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut targets: Vec<&Fqdn> = Vec::new();
     for rdata in &set.data {
         let target = match rdata {
             RData::Ns(t) | RData::Mx { exchange: t, .. } | RData::Srv { target: t, .. } => t,
             _ => continue,
         };
-        if !target.is_in(&zone.origin) || seen.contains(&target) {
-            continue;
+        if target.is_in(&zone.origin) && !targets.contains(&target) {
+            targets.push(target);
         }
-        seen.push(target);
+    }
+    if rtype == RType::Ns && owner != &zone.origin {
+        targets.sort_by_key(|t| !t.is_in(owner));
+    }
+    let mut count = 0;
+    for target in targets {
+        let wire = target.to_wire();
         for t in [RType::A, RType::Aaaa] {
             let Some(glue) = zone.rrset(target, t) else { continue };
             for d in &glue.data {
-                target.write_wire(out);
+                c.name(out, &wire);
                 let start = rr_header(out, t.code(), glue.ttl);
                 d.write_wire(out);
                 finish_rdlength(out, start);

@@ -1,7 +1,8 @@
 //! What every e2e topic module shares, and the only place they import helpers from:
 //! starting nodes and clusters ([`node`], [`cluster`]) from a typed configuration
 //! ([`config`]), dig with typed results ([`dig`]), waiting for conditions ([`wait`]),
-//! the real client programs ([`clients`]) and raw RFC 2136 messages ([`update`]).
+//! the real client programs ([`clients`]), other DNS servers ([`daemon`]) and raw RFC 2136
+//! messages ([`update`]).
 //! Topic modules never import from each other.
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 pub(crate) mod clients;
 pub(crate) mod cluster;
 pub(crate) mod config;
+pub(crate) mod daemon;
 pub(crate) mod dig;
 pub(crate) mod node;
 pub(crate) mod update;
