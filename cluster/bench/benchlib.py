@@ -436,9 +436,26 @@ def write_secrets(work):
         os.chmod(path, 0o600)
 
 
-def node_config(work, i, bootstrap, extra="", dyndns=""):
+_PUBLIC_URL = {}
+
+
+def supports_public_url(binary):
+    """Whether `binary` knows `dyndns.public_url` (releases before issue 20 refuse the key)."""
+    if binary not in _PUBLIC_URL:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write('[node]\nid = 1\ndata_dir = "/tmp/qdns-check"\ndns_addr = "127.0.0.1:1"\n'
+                    'http_addr = "127.0.0.1:2"\nraft_addr = "127.0.0.1:3"\n'
+                    '[dyndns]\npublic_url = "http://127.0.0.1:2"\n')
+        r = subprocess.run([binary, "check-config", "--config", f.name], capture_output=True)
+        os.unlink(f.name)
+        _PUBLIC_URL[binary] = r.returncode == 0
+    return _PUBLIC_URL[binary]
+
+
+def node_config(work, i, bootstrap, extra="", dyndns="", public_url=True):
     """Writes work/nodeI.toml (data in work/nodeI) and returns its path; `dyndns` goes into
-    its [dyndns] section (keys), `extra` is appended (more TOML sections)."""
+    its [dyndns] section (keys), `extra` is appended (more TOML sections); `public_url`:
+    whether to set dyndns.public_url (older binaries refuse it)."""
     d = os.path.join(work, f"node{i}")
     os.makedirs(d, exist_ok=True)
     path = os.path.join(work, f"node{i}.toml")
@@ -460,7 +477,7 @@ election_timeout_max_ms = 1000
 rpc_timeout_ms = 5000
 write_timeout_ms = 120000
 [dyndns]
-public_url = "http://127.0.0.1:{http_port(i)}"
+{f'public_url = "http://127.0.0.1:{http_port(i)}"' if public_url else ""}
 {dyndns}
 [[zone]]
 name = "dyn.example.test"
@@ -473,7 +490,8 @@ records = ["ns1 3600 IN A 127.0.0.1"]
 def start_node(binary, work, i, bootstrap, extra="", dyndns=""):
     """Starts node i from its config (log in work/nodeI.log); returns once /livez answers."""
     log = open(os.path.join(work, f"node{i}.log"), "w")
-    p = subprocess.Popen([binary, "serve", "--config", node_config(work, i, bootstrap, extra, dyndns)], stderr=log,
+    config = node_config(work, i, bootstrap, extra, dyndns, supports_public_url(binary))
+    p = subprocess.Popen([binary, "serve", "--config", config], stderr=log,
                          stdout=log, env=dict(os.environ, RUST_LOG="warn"))
     if not wait_http(http_port(i), "/livez"):
         raise SystemExit(f"node {i} did not start")
